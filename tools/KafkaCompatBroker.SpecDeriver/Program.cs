@@ -15,37 +15,49 @@ if (args.Length != 2)
 
 var referenceDir = args[0];
 var outputDir = args[1];
-string[] folders = ["messages", "metadata-records", "raft-records", "group-coordinator-records", "transaction-coordinator-records"];
-var written = 0;
-foreach (var folder in folders)
+var specs = SpecDerivation.DeriveAll(referenceDir);
+foreach (var folder in SpecDerivation.Folders)
 {
-    var source = Path.Combine(referenceDir, folder);
     var target = Path.Combine(outputDir, folder);
     if (Directory.Exists(target))
     {
         Directory.Delete(target, recursive: true);
     }
-
-    Directory.CreateDirectory(target);
-    foreach (var file in Directory.GetFiles(source, "*.json").Order(StringComparer.Ordinal))
-    {
-        var spec = SpecDerivation.Derive(File.ReadAllText(file));
-        if (spec is null)
-        {
-            continue; // validVersions "none": the API no longer exists.
-        }
-
-        File.WriteAllBytes(Path.Combine(target, Path.GetFileName(file)), spec);
-        written++;
-    }
 }
 
-File.WriteAllBytes(Path.Combine(outputDir, "error-codes.json"), SpecDerivation.DeriveErrorCodes(File.ReadAllLines(Path.Combine(referenceDir, "error-codes.tsv"))));
-Console.WriteLine($"wrote {written} specs and error-codes.json to {outputDir}");
+foreach (var (relative, content) in specs)
+{
+    var path = Path.Combine(outputDir, relative);
+    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+    File.WriteAllBytes(path, content);
+}
+
+Console.WriteLine($"wrote {specs.Count} files to {outputDir}");
 return 0;
 
-internal static class SpecDerivation
+public static class SpecDerivation
 {
+    public static readonly string[] Folders = ["messages", "metadata-records", "raft-records", "group-coordinator-records", "transaction-coordinator-records"];
+
+    /// <summary>Every derived spec file: path relative to protocol-specs/ → content.</summary>
+    public static SortedDictionary<string, byte[]> DeriveAll(string referenceDir)
+    {
+        var specs = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var folder in Folders)
+        {
+            foreach (var file in Directory.GetFiles(Path.Combine(referenceDir, folder), "*.json"))
+            {
+                if (Derive(File.ReadAllText(file)) is { } spec)
+                {
+                    specs[folder + "/" + Path.GetFileName(file)] = spec; // validVersions "none" (a removed API) yields nothing
+                }
+            }
+        }
+
+        specs["error-codes.json"] = DeriveErrorCodes(File.ReadAllLines(Path.Combine(referenceDir, "error-codes.tsv")));
+        return specs;
+    }
+
     private static readonly JsonDocumentOptions ReadOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 
     /// <summary>Error codes keep number, name and retriability; the default messages are prose and stay behind.</summary>
