@@ -39,19 +39,22 @@ command -v kcat >/dev/null || { echo "kcat missing: run compat-tests/scripts/ins
 [ -d "$repo/compat-tests/node/node_modules/kafkajs" ] || { echo "kafkajs missing: run compat-tests/scripts/install-clients.sh" >&2; exit 1; }
 "$python" -c 'import kafka' 2>/dev/null || { echo "kafka-python missing: run compat-tests/scripts/install-clients.sh" >&2; exit 1; }
 
-echo "building the recorder and the Confluent.Kafka capture app" >&2
-"$repo/compat-tests/scripts/build-librdkafka.sh" >/dev/null
-dotnet build "$repo/tools/KafkaCompatBroker.FixtureRecorder" -c Release -nologo -v quiet >&2
-dotnet build "$here/ConfluentCapture" -c Release -nologo -v quiet >&2
-recorder="$repo/tools/KafkaCompatBroker.FixtureRecorder/bin/Release/net10.0/KafkaCompatBroker.FixtureRecorder.dll"
-confluent="$here/ConfluentCapture/bin/Release/net10.0/ConfluentCapture.dll"
-
 logs="$(mktemp -d)"
 recorder_pid=""
 cleanup() {
   if [ -n "$recorder_pid" ]; then kill "$recorder_pid" 2>/dev/null || true; wait "$recorder_pid" 2>/dev/null || true; fi
+  rm -rf "$logs"
 }
 trap cleanup EXIT
+
+echo "building the recorder and the Confluent.Kafka capture app" >&2
+"$repo/compat-tests/scripts/build-librdkafka.sh" >/dev/null
+for project in "$repo/tools/KafkaCompatBroker.FixtureRecorder" "$here/ConfluentCapture"; do
+  dotnet build "$project" -c Release -nologo -v quiet >"$logs/build" 2>&1 || { cat "$logs/build" >&2; exit 1; }
+done
+recorder="$repo/tools/KafkaCompatBroker.FixtureRecorder/bin/Release/net10.0/KafkaCompatBroker.FixtureRecorder.dll"
+confluent="$here/ConfluentCapture/bin/Release/net10.0/ConfluentCapture.dll"
+
 
 failed=()
 for pair in "${selected[@]}"; do
@@ -63,11 +66,12 @@ for pair in "${selected[@]}"; do
   rm -rf "$out"
   mkdir -p "$out"
 
+  : >"$log.recorder"
   dotnet "$recorder" --out "$out" --port 0 >"$log.recorder" 2>&1 &
   recorder_pid=$!
   port=""
   for _ in $(seq 1 100); do
-    port="$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log.recorder" | head -1)"
+    port="$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log.recorder" | head -n 1 || true)"
     [ -n "$port" ] && break
     kill -0 "$recorder_pid" 2>/dev/null || break
     sleep 0.1
@@ -104,7 +108,6 @@ for pair in "${selected[@]}"; do
   fi
 done
 
-rm -rf "$logs"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "failed: ${failed[*]}" >&2
   exit 1

@@ -15,7 +15,7 @@ public readonly struct RecordHeader
 
     /// <summary>Convenience constructor (encodes <paramref name="key"/> as UTF-8, so it allocates).</summary>
     public RecordHeader(string key, byte[]? value)
-        : this(Encoding.UTF8.GetBytes(key), value is null ? null : new ReadOnlyMemory<byte>(value))
+        : this(Encoding.UTF8.GetBytes(key), value is null ? (ReadOnlyMemory<byte>?)null : value)
     {
     }
 

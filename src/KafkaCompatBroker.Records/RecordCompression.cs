@@ -20,6 +20,9 @@ public static class RecordCompression
     private const int XerialBlockSize = 32 * 1024;
     private const int XerialHeaderSize = 16;
 
+    // 10-byte gzip header + empty deflate block + 8-byte trailer.
+    private const int GzipMinimumSize = 20;
+
     // zstd level used by Kafka (compression.zstd.level default).
     private const int ZstdLevel = 3;
 
@@ -92,10 +95,17 @@ public static class RecordCompression
         switch (type)
         {
             case CompressionType.Gzip:
-                using (var stream = new ReadOnlySequenceStream(input))
+            {
+                if (input.Length < GzipMinimumSize)
                 {
-                    return GzipDecompress(stream, output, maxDecompressedBytes);
+                    CompressionException.ThrowCorrupt(CompressionType.Gzip, "shorter than a gzip header and trailer");
                 }
+
+                Span<byte> trailer = stackalloc byte[4];
+                input.Slice(input.Length - 4).CopyTo(trailer);
+                using var stream = new ReadOnlySequenceStream(input);
+                return GzipDecompress(stream, BinaryPrimitives.ReadUInt32LittleEndian(trailer), output, maxDecompressedBytes);
+            }
 
             case CompressionType.Lz4:
             {
@@ -221,21 +231,23 @@ public static class RecordCompression
             return 0;
         }
 
+        if (input.Length < GzipMinimumSize)
+        {
+            CompressionException.ThrowCorrupt(CompressionType.Gzip, "shorter than a gzip header and trailer");
+        }
+
+        var trailerSize = BinaryPrimitives.ReadUInt32LittleEndian(input[^4..]);
+
         // GZipStream needs a Stream; pinning lets UnmanagedMemoryStream read the span without copying it.
         fixed (byte* pointer = input)
         {
             using var stream = new UnmanagedMemoryStream(pointer, input.Length);
-            return GzipDecompress(stream, output, maxDecompressedBytes);
+            return GzipDecompress(stream, trailerSize, output, maxDecompressedBytes);
         }
     }
 
-    private static int GzipDecompress(Stream compressed, IBufferWriter<byte> output, int maxDecompressedBytes)
+    private static int GzipDecompress(Stream compressed, uint trailerSize, IBufferWriter<byte> output, int maxDecompressedBytes)
     {
-        if (compressed.Length == 0)
-        {
-            return 0;
-        }
-
         long produced = 0;
         try
         {
@@ -247,6 +259,14 @@ public static class RecordCompression
                 var read = gzip.Read(span[..Math.Min(limit, span.Length)]);
                 if (read == 0)
                 {
+                    // GZipStream verifies a member's CRC32/ISIZE trailer when it reaches it, but treats input that
+                    // ends early as a normal end; comparing ISIZE (size mod 2^32) catches that. Kafka clients write a
+                    // single gzip member; a multi-member stream passes only if the last member's size equals the total.
+                    if ((uint)produced != trailerSize)
+                    {
+                        CompressionException.ThrowCorrupt(CompressionType.Gzip, "truncated stream (size trailer does not match)");
+                    }
+
                     return (int)produced;
                 }
 

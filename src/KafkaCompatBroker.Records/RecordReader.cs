@@ -135,7 +135,7 @@ public ref struct RecordReader
     private int _remaining;
 
     /// <summary>A reader over <paramref name="records"/> (the section after the header, decompressed) of the batch described by <paramref name="header"/>.</summary>
-    public RecordReader(in RecordBatchHeader header, ReadOnlySpan<byte> records)
+    public RecordReader(scoped in RecordBatchHeader header, ReadOnlySpan<byte> records)
         : this(records, header.RecordsCount, header.BaseOffset, header.BaseTimestamp, header.TimestampType, header.MaxTimestamp)
     {
     }
@@ -233,7 +233,7 @@ public ref struct RecordReader
         return true;
     }
 
-    internal static RecordHeaderView ReadHeader(ReadOnlySpan<byte> source, ref int position)
+    internal static RecordHeaderView ReadHeader(ReadOnlySpan<byte> source, scoped ref int position)
     {
         var keyLength = VarInt.ReadVarInt(source, ref position);
         if (keyLength < 0 || keyLength > source.Length - position)
@@ -247,7 +247,7 @@ public ref struct RecordReader
         return new RecordHeaderView(key, value, isValueNull);
     }
 
-    private static ReadOnlySpan<byte> ReadNullableBytes(ReadOnlySpan<byte> source, ref int position, out bool isNull)
+    private static ReadOnlySpan<byte> ReadNullableBytes(ReadOnlySpan<byte> source, scoped ref int position, out bool isNull)
     {
         var length = VarInt.ReadVarInt(source, ref position);
         if (length < 0)

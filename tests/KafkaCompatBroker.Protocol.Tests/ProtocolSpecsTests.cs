@@ -1,4 +1,5 @@
 using KafkaCompatBroker.CodeGen;
+using Xunit.Abstractions;
 
 namespace KafkaCompatBroker.Protocol.Tests;
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
-using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.FixtureRecorder;
 
@@ -29,18 +28,24 @@ internal sealed class Responder(string host, int port)
     private const short UnsupportedVersion = 35;
 
     /// <summary>
-    /// Versions advertised in ApiVersions (clipped to what the codecs support). Fetch is advertised but
-    /// not answered: librdkafka only uses record batch v2 (and zstd) when the broker lists Fetch v4+ (v10+),
-    /// and kafka-python infers the broker version from these ranges.
+    /// Versions advertised in ApiVersions (clipped to what the codecs support). Only Produce, Metadata,
+    /// ApiVersions and InitProducerId are answered; the others are advertised because producers enable
+    /// features by them: librdkafka uses record batch v2 only with Fetch v4+, zstd only with Fetch v10+,
+    /// lz4 only when FindCoordinator exists; kafka-python infers the broker version from these ranges.
+    /// Produce starts at 0 (Kafka 4 starts at 3) because librdkafka before 2.x (kcat's 2.0.2) compresses
+    /// with gzip, snappy or lz4 only if the broker lists Produce v0; against Kafka 4 it sends them uncompressed.
     /// </summary>
     private static readonly (ApiKey Key, short Min, short Max)[] Advertised =
     [
-        (ApiKey.Produce, 3, 12),
+        (ApiKey.Produce, 0, 12),
         (ApiKey.Fetch, 4, 12),
         (ApiKey.Metadata, 0, 12),
+        (ApiKey.FindCoordinator, 0, 6),
         (ApiKey.ApiVersions, 0, 4),
         (ApiKey.InitProducerId, 0, 5),
     ];
+
+    private static readonly ApiKey[] Answered = [ApiKey.Produce, ApiKey.Metadata, ApiKey.ApiVersions, ApiKey.InitProducerId];
 
     private readonly object _lock = new();
     private readonly SortedSet<string> _topics = new(StringComparer.Ordinal) { "fixtures" };
@@ -89,7 +94,7 @@ internal sealed class Responder(string host, int port)
     {
         foreach (var (key, min, max) in EffectiveRanges())
         {
-            if (key == apiKey && apiKey != ApiKey.Fetch)
+            if (key == apiKey && Array.IndexOf(Answered, apiKey) >= 0)
             {
                 return apiVersion >= min && apiVersion <= max;
             }
@@ -204,13 +209,22 @@ internal sealed class Responder(string host, int port)
         return request.Acks == 0 ? null : response;
     }
 
-    private static long CountRecords(in ReadOnlySequence<byte> records)
+    /// <summary>Records in a v2 record set: the sum of each batch's lastOffsetDelta + 1 (header bytes 23-26).</summary>
+    private static long CountRecords(ReadOnlySequence<byte> records)
     {
         long count = 0;
-        var batches = new RecordBatchEnumerator(records);
-        while (batches.MoveNext())
+        Span<byte> header = stackalloc byte[27];
+        while (records.Length >= header.Length)
         {
-            count += batches.Current.Header.LastOffsetDelta + 1L;
+            records.Slice(0, header.Length).CopyTo(header);
+            var batchLength = BinaryPrimitives.ReadInt32BigEndian(header[8..]);
+            count += BinaryPrimitives.ReadInt32BigEndian(header[23..]) + 1L;
+            if (batchLength <= 0 || records.Length < 12L + batchLength)
+            {
+                break;
+            }
+
+            records = records.Slice(12L + batchLength);
         }
 
         return count;
