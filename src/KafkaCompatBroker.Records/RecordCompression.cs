@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Compression;
 using KafkaCompatBroker.Records.Native;
 
@@ -139,9 +140,22 @@ public static class RecordCompression
                 return ZstdFinish(input.Length, last, produced);
             }
 
-            default:
+            case CompressionType.None:
+                if (input.Length > maxDecompressedBytes)
+                {
+                    CompressionException.ThrowTooLarge(maxDecompressedBytes);
+                }
+
+                foreach (var segment in input)
+                {
+                    output.Write(segment.Span);
+                }
+
+                return (int)input.Length;
+
+            case CompressionType.Snappy:
             {
-                // None and snappy want one contiguous input.
+                // Snappy wants its whole input in one piece.
                 if (input.Length > Array.MaxLength)
                 {
                     CompressionException.ThrowCorrupt(type, "input too large");
@@ -159,6 +173,10 @@ public static class RecordCompression
                     ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
+
+            default:
+                ThrowUnsupported(type);
+                return 0;
         }
     }
 
@@ -214,6 +232,7 @@ public static class RecordCompression
         }
     }
 
+    [DoesNotReturn]
     private static void ThrowUnsupported(CompressionType type) =>
         throw new CompressionException(RecordBatchError.UnsupportedCompressionType, $"unknown compression type {(int)type}");
 
