@@ -59,20 +59,20 @@ public static class RecordCompression
             case CompressionType.Snappy:
                 return SnappyDecompress(input, output, maxDecompressedBytes);
             case CompressionType.Lz4:
-            {
-                var produced = 0L;
-                var context = RentLz4Context();
-                var last = Lz4Feed(context, input, output, ref produced, maxDecompressedBytes);
-                return Lz4Finish(input.Length, last, produced);
-            }
+                {
+                    var produced = 0L;
+                    var context = RentLz4Context();
+                    var last = Lz4Feed(context, input, output, ref produced, maxDecompressedBytes);
+                    return Lz4Finish(input.Length, last, produced);
+                }
 
             case CompressionType.Zstd:
-            {
-                var produced = 0L;
-                var context = RentZstdContext();
-                var last = ZstdFeed(context, input, output, ref produced, maxDecompressedBytes);
-                return ZstdFinish(input.Length, last, produced);
-            }
+                {
+                    var produced = 0L;
+                    var context = RentZstdContext();
+                    var last = ZstdFeed(context, input, output, ref produced, maxDecompressedBytes);
+                    return ZstdFinish(input.Length, last, produced);
+                }
 
             default:
                 ThrowUnsupported(type);
@@ -96,49 +96,49 @@ public static class RecordCompression
         switch (type)
         {
             case CompressionType.Gzip:
-            {
-                if (input.Length < GzipMinimumSize)
                 {
-                    CompressionException.ThrowCorrupt(CompressionType.Gzip, "shorter than a gzip header and trailer");
-                }
+                    if (input.Length < GzipMinimumSize)
+                    {
+                        CompressionException.ThrowCorrupt(CompressionType.Gzip, "shorter than a gzip header and trailer");
+                    }
 
-                Span<byte> trailer = stackalloc byte[4];
-                input.Slice(input.Length - 4).CopyTo(trailer);
-                using var stream = new ReadOnlySequenceStream(input);
-                return GzipDecompress(stream, BinaryPrimitives.ReadUInt32LittleEndian(trailer), output, maxDecompressedBytes);
-            }
+                    Span<byte> trailer = stackalloc byte[4];
+                    input.Slice(input.Length - 4).CopyTo(trailer);
+                    using var stream = new ReadOnlySequenceStream(input);
+                    return GzipDecompress(stream, BinaryPrimitives.ReadUInt32LittleEndian(trailer), output, maxDecompressedBytes);
+                }
 
             case CompressionType.Lz4:
-            {
-                var produced = 0L;
-                nuint last = 0;
-                var context = RentLz4Context();
-                foreach (var segment in input)
                 {
-                    if (!segment.IsEmpty)
+                    var produced = 0L;
+                    nuint last = 0;
+                    var context = RentLz4Context();
+                    foreach (var segment in input)
                     {
-                        last = Lz4Feed(context, segment.Span, output, ref produced, maxDecompressedBytes);
+                        if (!segment.IsEmpty)
+                        {
+                            last = Lz4Feed(context, segment.Span, output, ref produced, maxDecompressedBytes);
+                        }
                     }
-                }
 
-                return Lz4Finish(input.Length, last, produced);
-            }
+                    return Lz4Finish(input.Length, last, produced);
+                }
 
             case CompressionType.Zstd:
-            {
-                var produced = 0L;
-                nuint last = 0;
-                var context = RentZstdContext();
-                foreach (var segment in input)
                 {
-                    if (!segment.IsEmpty)
+                    var produced = 0L;
+                    nuint last = 0;
+                    var context = RentZstdContext();
+                    foreach (var segment in input)
                     {
-                        last = ZstdFeed(context, segment.Span, output, ref produced, maxDecompressedBytes);
+                        if (!segment.IsEmpty)
+                        {
+                            last = ZstdFeed(context, segment.Span, output, ref produced, maxDecompressedBytes);
+                        }
                     }
-                }
 
-                return ZstdFinish(input.Length, last, produced);
-            }
+                    return ZstdFinish(input.Length, last, produced);
+                }
 
             case CompressionType.None:
                 if (input.Length > maxDecompressedBytes)
@@ -154,25 +154,25 @@ public static class RecordCompression
                 return (int)input.Length;
 
             case CompressionType.Snappy:
-            {
-                // Snappy wants its whole input in one piece.
-                if (input.Length > Array.MaxLength)
                 {
-                    CompressionException.ThrowCorrupt(type, "input too large");
-                }
+                    // Snappy wants its whole input in one piece.
+                    if (input.Length > Array.MaxLength)
+                    {
+                        CompressionException.ThrowCorrupt(type, "input too large");
+                    }
 
-                var length = (int)input.Length;
-                var buffer = ArrayPool<byte>.Shared.Rent(length);
-                try
-                {
-                    input.CopyTo(buffer);
-                    return Decompress(type, buffer.AsSpan(0, length), output, maxDecompressedBytes);
+                    var length = (int)input.Length;
+                    var buffer = ArrayPool<byte>.Shared.Rent(length);
+                    try
+                    {
+                        input.CopyTo(buffer);
+                        return Decompress(type, buffer.AsSpan(0, length), output, maxDecompressedBytes);
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                    }
                 }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
 
             default:
                 ThrowUnsupported(type);
