@@ -1,0 +1,35 @@
+using KafkaCompatBroker.Protocol;
+
+namespace KafkaCompatBroker.Storage;
+
+/// <summary>What an append did: the offsets it assigned, the largest timestamp, and LogAppendTime when the log stamped it (-1 otherwise).</summary>
+public readonly record struct LogAppendResult(
+    long FirstOffset,
+    long LastOffset,
+    long MaxTimestamp,
+    long OffsetOfMaxTimestamp,
+    long LogAppendTime,
+    long LogStartOffset,
+    int BatchCount,
+    long RecordCount,
+    int Bytes);
+
+/// <summary>
+/// The answer to a fetch: at most one file region (whole batches, the first one holding the start
+/// offset) plus the log's offsets at the time of the read.
+/// </summary>
+public readonly record struct LogReadResult(
+    FileRegion? Region,
+    long FirstBatchBaseOffset,
+    long HighWatermark,
+    long LogStartOffset,
+    long LogEndOffset);
+
+/// <summary>A record found by timestamp (or the log's max timestamp): its offset and timestamp.</summary>
+public readonly record struct TimestampAndOffset(long Timestamp, long Offset);
+
+/// <summary>Where a record set was refused, with the Kafka error code a broker answers with.</summary>
+public sealed class LogAppendException(ErrorCode error, string message) : Exception(message)
+{
+    public ErrorCode Error { get; } = error;
+}

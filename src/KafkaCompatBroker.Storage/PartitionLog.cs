@@ -1,0 +1,776 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Records;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Storage;
+
+/// <summary>Offsets a partition log starts from, as the log manager's checkpoints remember them.</summary>
+public readonly record struct PartitionLogCheckpoint(long RecoveryPoint, long LogStartOffset);
+
+/// <summary>
+/// The log of one partition: a directory of segments, of which the last is the active one that
+/// takes appends. Writers (append, roll, truncate, retention, compaction's swap) serialize on a lock;
+/// readers take an immutable snapshot of the segment list and never block or wait for writers.
+/// </summary>
+public sealed class PartitionLog : IDisposable
+{
+    private const string DeletedSuffix = ".deleted";
+    private const string CleanedSuffix = ".cleaned";
+    private const string SwapSuffix = ".swap";
+
+    private readonly object _lock = new();
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly byte[] _headerScratch = new byte[RecordBatchHeader.Size];
+    private readonly List<ReadOnlyMemory<byte>> _gather = [];
+    private LogSegment[] _segments;
+    private long _logStartOffset;
+    private long _highWatermark;
+    private long _recoveryPoint;
+    private long _lastFlushMs;
+    private bool _closed;
+
+    private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, ILogger logger, TimeProvider time)
+    {
+        Directory = directory;
+        TopicPartition = topicPartition;
+        Config = config;
+        _segments = segments;
+        _logStartOffset = logStartOffset;
+        _logger = logger;
+        _time = time;
+        _lastFlushMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        ProducerSnapshots = new ProducerStateSnapshots(directory);
+    }
+
+    public string Directory { get; }
+
+    public TopicPartition TopicPartition { get; }
+
+    public LogConfig Config { get; private set; }
+
+    public ProducerStateSnapshots ProducerSnapshots { get; }
+
+    public long LogStartOffset => Volatile.Read(ref _logStartOffset);
+
+    /// <summary>The offset the next appended record gets.</summary>
+    public long LogEndOffset => Volatile.Read(ref _segments)[^1].NextOffset;
+
+    /// <summary>The offset below which records are committed and visible to consumers (set by the broker).</summary>
+    public long HighWatermark => Volatile.Read(ref _highWatermark);
+
+    /// <summary>Everything below this offset is known to be on disk (fsynced).</summary>
+    public long RecoveryPoint => Volatile.Read(ref _recoveryPoint);
+
+    /// <summary>Total bytes of all segments.</summary>
+    public long Size => Volatile.Read(ref _segments).Sum(s => s.Size);
+
+    public int SegmentCount => Volatile.Read(ref _segments).Length;
+
+    internal IReadOnlyList<LogSegment> Segments => Volatile.Read(ref _segments);
+
+    internal ILogger Logger => _logger;
+
+    internal TimeProvider Time => _time;
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    // ------------------------------------------------------------------ open and recovery
+
+    /// <summary>
+    /// Opens (or creates) the log in <paramref name="directory"/>. After a clean shutdown the segments are
+    /// trusted (indexes are still sanity-checked). Otherwise every segment from the one holding the
+    /// recovery point onwards is validated batch by batch; a torn or corrupt batch and everything after
+    /// it is dropped, with a warning naming the offsets lost.
+    /// </summary>
+    public static PartitionLog Open(
+        string directory,
+        TopicPartition topicPartition,
+        LogConfig config,
+        PartitionLogCheckpoint checkpoint,
+        bool cleanShutdown,
+        ILogger logger,
+        TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
+        System.IO.Directory.CreateDirectory(directory);
+        RemoveLeftovers(directory, logger);
+        CompleteInterruptedSwaps(directory, config, logger);
+
+        var baseOffsets = System.IO.Directory.EnumerateFiles(directory, "*" + LogSegment.LogSuffix)
+            .Select(p => long.TryParse(Path.GetFileNameWithoutExtension(p), NumberStyles.None, CultureInfo.InvariantCulture, out var o) ? o : -1)
+            .Where(o => o >= 0)
+            .Order()
+            .ToList();
+        var recoverFrom = baseOffsets.LastOrDefault(o => o <= checkpoint.RecoveryPoint, baseOffsets.Count > 0 ? baseOffsets[0] : 0);
+
+        var segments = new List<LogSegment>();
+        for (var i = 0; i < baseOffsets.Count; i++)
+        {
+            var trust = cleanShutdown || baseOffsets[i] < recoverFrom;
+            var segment = LogSegment.Open(directory, baseOffsets[i], config, trust, logger, out var recovery);
+            segments.Add(segment);
+            if (recovery.Truncated && i + 1 < baseOffsets.Count)
+            {
+                // Data after a corrupt batch cannot be trusted to continue the log: drop the later segments too.
+                for (var j = i + 1; j < baseOffsets.Count; j++)
+                {
+                    logger.LogWarning("Recovery of {Partition} deletes segment {BaseOffset}, which follows a corrupt batch", topicPartition, baseOffsets[j]);
+                    foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix })
+                    {
+                        File.Delete(LogSegment.FilePath(directory, baseOffsets[j], suffix));
+                    }
+                }
+
+                break;
+            }
+        }
+
+        var logStartOffset = Math.Max(checkpoint.LogStartOffset, segments.Count > 0 ? segments[0].BaseOffset : 0);
+        if (segments.Count == 0)
+        {
+            segments.Add(LogSegment.Create(directory, logStartOffset, config, time.GetUtcNow().ToUnixTimeMilliseconds()));
+        }
+
+        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, logger, time);
+        if (log.LogStartOffset > log.LogEndOffset)
+        {
+            // The checkpointed start is past the data (e.g. everything was deleted): start empty there.
+            log.TruncateFullyAndStartAt(log.LogStartOffset);
+        }
+
+        // Validated data becomes the new recovery point once it is on disk.
+        if (!cleanShutdown)
+        {
+            Volatile.Write(ref log._recoveryPoint, Math.Min(recoverFrom, log.LogEndOffset));
+            log.Flush();
+        }
+
+        Volatile.Write(ref log._recoveryPoint, log.LogEndOffset);
+        Volatile.Write(ref log._highWatermark, log.LogEndOffset);
+        return log;
+    }
+
+    private static void RemoveLeftovers(string directory, ILogger logger)
+    {
+        foreach (var file in System.IO.Directory.EnumerateFiles(directory))
+        {
+            if (file.EndsWith(DeletedSuffix, StringComparison.Ordinal) || file.EndsWith(CleanedSuffix, StringComparison.Ordinal) || file.EndsWith(".tmp", StringComparison.Ordinal))
+            {
+                logger.LogInformation("Removing leftover file {File}", file);
+                File.Delete(file);
+            }
+            else if ((file.EndsWith(LogSegment.IndexSuffix, StringComparison.Ordinal) || file.EndsWith(LogSegment.TimeIndexSuffix, StringComparison.Ordinal))
+                     && !File.Exists(Path.ChangeExtension(file, LogSegment.LogSuffix)))
+            {
+                File.Delete(file); // an index without its log
+            }
+        }
+    }
+
+    /// <summary>
+    /// A ".swap" segment is a complete replacement (written and synced by compaction) whose swap was
+    /// interrupted: it replaces every old segment inside its offset range.
+    /// </summary>
+    private static void CompleteInterruptedSwaps(string directory, LogConfig config, ILogger logger)
+    {
+        foreach (var swapLog in System.IO.Directory.EnumerateFiles(directory, "*" + LogSegment.LogSuffix + SwapSuffix).Order(StringComparer.Ordinal).ToList())
+        {
+            var name = Path.GetFileName(swapLog);
+            var baseOffset = long.Parse(name[..name.IndexOf('.', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+            long next;
+            using (var swap = LogSegment.Open(directory, baseOffset, config, trustContents: false, logger, out _, SwapSuffix))
+            {
+                next = swap.NextOffset;
+            }
+
+            foreach (var old in System.IO.Directory.EnumerateFiles(directory, "*" + LogSegment.LogSuffix).ToList())
+            {
+                if (long.TryParse(Path.GetFileNameWithoutExtension(old), NumberStyles.None, CultureInfo.InvariantCulture, out var oldBase) && oldBase >= baseOffset && oldBase < next)
+                {
+                    foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix })
+                    {
+                        File.Delete(LogSegment.FilePath(directory, oldBase, suffix));
+                    }
+                }
+            }
+
+            foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix })
+            {
+                var from = LogSegment.FilePath(directory, baseOffset, suffix + SwapSuffix);
+                if (File.Exists(from))
+                {
+                    File.Move(from, LogSegment.FilePath(directory, baseOffset, suffix), overwrite: true);
+                }
+            }
+
+            logger.LogInformation("Completed an interrupted compaction swap of segment {BaseOffset} in {Directory}", baseOffset, directory);
+        }
+    }
+
+    // ------------------------------------------------------------------ append
+
+    /// <summary>
+    /// Appends the record batches in <paramref name="records"/> (e.g. a Produce request's records,
+    /// still in the network buffer). Every batch is validated before any is written; the batch bytes
+    /// are written as they came except the header fields the log owns (base offset, leader epoch, and
+    /// for LogAppendTime the timestamp), patched in a copy of the 61-byte header.
+    /// </summary>
+    public LogAppendResult Append(in ReadOnlySequence<byte> records, int leaderEpoch = -1, AppendOrigin origin = AppendOrigin.Client)
+    {
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            var config = Config;
+            var (batchCount, recordCount) = ValidateForAppend(records, origin, config);
+            var now = NowMs;
+            var first = -1L;
+            var maxTimestamp = -1L;
+            var offsetOfMaxTimestamp = -1L;
+            var stampLogAppendTime = origin != AppendOrigin.Replication && config.MessageTimestampType == TimestampType.LogAppendTime;
+            var next = LogEndOffset;
+            var bytes = 0;
+            foreach (var slice in RecordBatches.Enumerate(records))
+            {
+                var headerBytes = _headerScratch.AsSpan();
+                slice.Bytes.Slice(0, RecordBatchHeader.Size).CopyTo(headerBytes);
+                var rest = slice.Bytes.Slice(RecordBatchHeader.Size);
+                if (origin != AppendOrigin.Replication)
+                {
+                    BinaryPrimitives.WriteInt64BigEndian(headerBytes, next);
+                    BinaryPrimitives.WriteInt32BigEndian(headerBytes[12..], leaderEpoch);
+                    if (stampLogAppendTime)
+                    {
+                        RecordBatch.SetMaxTimestamp(headerBytes, rest, TimestampType.LogAppendTime, now);
+                    }
+                }
+
+                var header = RecordBatchHeader.Read(headerBytes);
+                if (origin == AppendOrigin.Replication && header.BaseOffset < next)
+                {
+                    throw new LogAppendException(ErrorCode.UnknownServerError, $"replicated batch at offset {header.BaseOffset} is below the log end offset {next} of {TopicPartition}");
+                }
+
+                var active = MaybeRoll(header, now);
+                active.Append(header, _headerScratch, rest, _gather);
+                first = first < 0 ? header.BaseOffset : first;
+                if (header.MaxTimestamp > maxTimestamp)
+                {
+                    (maxTimestamp, offsetOfMaxTimestamp) = (header.MaxTimestamp, header.LastOffset);
+                }
+
+                next = header.NextOffset;
+                bytes += header.TotalSize;
+            }
+
+            if (next - RecoveryPoint >= config.FlushMessages)
+            {
+                Flush();
+            }
+
+            return new LogAppendResult(first, next - 1, maxTimestamp, offsetOfMaxTimestamp, stampLogAppendTime ? now : -1, LogStartOffset, batchCount, recordCount, bytes);
+        }
+    }
+
+    private static (int Batches, long Records) ValidateForAppend(in ReadOnlySequence<byte> records, AppendOrigin origin, LogConfig config)
+    {
+        var mode = origin == AppendOrigin.Client ? RecordBatchValidation.Produce : RecordBatchValidation.Stored;
+        var enumerator = RecordBatches.Enumerate(records);
+        var batches = 0;
+        var count = 0L;
+        while (enumerator.MoveNext())
+        {
+            var slice = enumerator.Current;
+            if (origin == AppendOrigin.Client && slice.Header.TotalSize > config.MaxMessageBytes)
+            {
+                throw new LogAppendException(ErrorCode.MessageTooLarge, $"record batch of {slice.Header.TotalSize} bytes exceeds max.message.bytes ({config.MaxMessageBytes})");
+            }
+
+            var error = slice.TryValidate(out var message, mode);
+            if (error != RecordBatchError.None)
+            {
+                throw new LogAppendException((ErrorCode)error.ToKafkaErrorCode(), message ?? error.ToString());
+            }
+
+            batches++;
+            count += slice.Header.LastOffsetDelta + 1L;
+        }
+
+        if (enumerator.Status != RecordBatchSequenceStatus.Complete)
+        {
+            throw new LogAppendException(ErrorCode.CorruptMessage, $"the record set ends in {(enumerator.Status == RecordBatchSequenceStatus.PartialBatch ? "a partial batch" : "an invalid batch length")}");
+        }
+
+        if (batches == 0)
+        {
+            throw new LogAppendException(ErrorCode.InvalidRecord, "the record set holds no batches");
+        }
+
+        return (batches, count);
+    }
+
+    /// <summary>The segment the batch goes to, rolling a new one when the active segment is full or old.</summary>
+    private LogSegment MaybeRoll(in RecordBatchHeader header, long now)
+    {
+        var active = _segments[^1];
+        var timeInSegment = active.FirstBatchTimestamp >= 0 ? header.MaxTimestamp - active.FirstBatchTimestamp : now - active.CreatedMs;
+        if (!active.CanHold(header.TotalSize, header.LastOffset, Config) || (!active.IsEmpty && timeInSegment > Config.SegmentMs))
+        {
+            return RollLocked(header.BaseOffset);
+        }
+
+        return active;
+    }
+
+    /// <summary>Starts a new active segment at the log end offset (e.g. before deleting everything older).</summary>
+    public void Roll()
+    {
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            if (!_segments[^1].IsEmpty)
+            {
+                RollLocked(LogEndOffset);
+            }
+        }
+    }
+
+    private LogSegment RollLocked(long baseOffset)
+    {
+        var old = _segments[^1];
+        old.OnRolled();
+        var segment = LogSegment.Create(Directory, baseOffset, Config, NowMs);
+        Volatile.Write(ref _segments, [.. _segments, segment]);
+        // The rolled segment is complete: make it durable without holding up appends.
+        _ = Task.Run(() => FlushUpTo(baseOffset));
+        return segment;
+    }
+
+    // ------------------------------------------------------------------ reads and lookups
+
+    /// <summary>
+    /// Batches from <paramref name="startOffset"/> (the whole batch holding it), below
+    /// <paramref name="maxOffset"/> (exclusive, e.g. the high watermark), within <paramref name="maxBytes"/>;
+    /// with <paramref name="minOneBatch"/> the first batch is returned whole even if larger.
+    /// </summary>
+    public LogReadResult Read(long startOffset, int maxBytes, long maxOffset, bool minOneBatch)
+    {
+        var segments = Volatile.Read(ref _segments);
+        var logStart = LogStartOffset;
+        var logEnd = segments[^1].NextOffset;
+        var highWatermark = HighWatermark;
+        if (startOffset < logStart || startOffset > logEnd)
+        {
+            throw new OffsetOutOfRangeException($"offset {startOffset} is outside the range [{logStart}, {logEnd}] of {TopicPartition}");
+        }
+
+        if (startOffset < Math.Min(maxOffset, logEnd))
+        {
+            for (var i = FloorSegment(segments, startOffset); i < segments.Length; i++)
+            {
+                if (segments[i].Read(startOffset, maxBytes, maxOffset, minOneBatch, out var first) is { } region)
+                {
+                    return new LogReadResult(region, first.BaseOffset, highWatermark, logStart, logEnd);
+                }
+            }
+        }
+
+        return new LogReadResult(null, -1, highWatermark, logStart, logEnd);
+    }
+
+    /// <summary>The first record with timestamp ≥ <paramref name="timestamp"/> at or after the log start offset, or null.</summary>
+    public TimestampAndOffset? FindOffsetByTimestamp(long timestamp)
+    {
+        var segments = Volatile.Read(ref _segments);
+        using var scratch = new PooledBufferWriter();
+        foreach (var segment in segments)
+        {
+            if (segment.LargestTimestamp >= timestamp && segment.FindOffsetByTimestamp(timestamp, scratch, int.MaxValue) is var (offset, ts))
+            {
+                return new TimestampAndOffset(ts, Math.Max(offset, LogStartOffset));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The record with the largest timestamp (the first one, if several share it); null for an empty log.</summary>
+    public TimestampAndOffset? MaxTimestampAndOffset()
+    {
+        var max = -1L;
+        foreach (var segment in Volatile.Read(ref _segments))
+        {
+            max = Math.Max(max, segment.LargestTimestamp);
+        }
+
+        return max < 0 ? null : FindOffsetByTimestamp(max);
+    }
+
+    private static int FloorSegment(LogSegment[] segments, long offset)
+    {
+        int lo = 0, hi = segments.Length - 1, found = 0;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (segments[mid].BaseOffset <= offset)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return found;
+    }
+
+    // ------------------------------------------------------------------ offsets the broker moves
+
+    /// <summary>Sets the high watermark (clamped to [log start, log end]).</summary>
+    public void UpdateHighWatermark(long offset)
+    {
+        lock (_lock)
+        {
+            Volatile.Write(ref _highWatermark, Math.Clamp(offset, LogStartOffset, LogEndOffset));
+        }
+    }
+
+    /// <summary>
+    /// DeleteRecords: moves the log start offset up to <paramref name="offset"/> (at most the high
+    /// watermark) and deletes the segments that lie wholly below it. Returns the new log start offset.
+    /// </summary>
+    public long DeleteRecordsBefore(long offset)
+    {
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            if (offset > HighWatermark || offset < 0)
+            {
+                throw new OffsetOutOfRangeException($"cannot delete records before {offset}: it is outside [0, high watermark {HighWatermark}] of {TopicPartition}");
+            }
+
+            if (offset > LogStartOffset)
+            {
+                Volatile.Write(ref _logStartOffset, offset);
+                DeleteSegmentsLocked(static (log, segment, next) => next is not null && next.BaseOffset <= log.LogStartOffset, "below the log start offset", rollIfAllQualify: false);
+            }
+
+            return LogStartOffset;
+        }
+    }
+
+    /// <summary>
+    /// Removes every batch from the one holding <paramref name="offset"/> onwards (a follower that
+    /// diverged from its leader). Returns the new log end offset.
+    /// </summary>
+    public long TruncateTo(long offset)
+    {
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            if (offset >= LogEndOffset)
+            {
+                return LogEndOffset;
+            }
+
+            if (offset <= _segments[0].BaseOffset)
+            {
+                TruncateFullyAndStartAt(offset);
+            }
+            else
+            {
+                var keep = _segments.Where(s => s.BaseOffset < offset).ToArray();
+                var drop = _segments.Where(s => s.BaseOffset >= offset).ToArray();
+                Volatile.Write(ref _segments, keep);
+                ScheduleDeletion(drop);
+                keep[^1].TruncateTo(offset);
+            }
+
+            var end = LogEndOffset;
+            Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
+            Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
+            ProducerSnapshots.DeleteAfter(end);
+            _logger.LogInformation("Truncated {Partition} to offset {Offset}: log end offset is now {End}", TopicPartition, offset, end);
+            return end;
+        }
+    }
+
+    /// <summary>Deletes all data and starts an empty log at <paramref name="offset"/>.</summary>
+    public void TruncateFullyAndStartAt(long offset)
+    {
+        lock (_lock)
+        {
+            // Old files are renamed away first: the new segment may reuse a base offset.
+            ScheduleDeletion(_segments);
+            Volatile.Write(ref _segments, [LogSegment.Create(Directory, offset, Config, NowMs)]);
+            Volatile.Write(ref _logStartOffset, offset);
+            Volatile.Write(ref _highWatermark, offset);
+            Volatile.Write(ref _recoveryPoint, offset);
+            ProducerSnapshots.DeleteAfter(offset);
+        }
+    }
+
+    // ------------------------------------------------------------------ retention
+
+    /// <summary>
+    /// Deletes segments by retention.ms (newest record older than the limit), retention.bytes (oldest
+    /// first while the log is over the limit) and the log start offset. Only under cleanup.policy
+    /// delete for the first two. Returns the number of segments deleted.
+    /// </summary>
+    public int ApplyRetention()
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return 0;
+            }
+
+            var deleted = DeleteSegmentsLocked(static (log, segment, _) => segment.BaseOffset < log.LogStartOffset && segment.NextOffset <= log.LogStartOffset, "below the log start offset", rollIfAllQualify: false);
+            if (!Config.CleanupPolicy.HasFlag(CleanupPolicy.Delete))
+            {
+                return deleted;
+            }
+
+            if (Config.RetentionMs >= 0)
+            {
+                var cutoff = NowMs - Config.RetentionMs;
+                deleted += DeleteSegmentsLocked(
+                    (log, segment, _) => !segment.IsEmpty && segment.NextOffset <= log.HighWatermark && segment.LargestTimestampOrModified < cutoff,
+                    $"past retention.ms ({Config.RetentionMs})",
+                    rollIfAllQualify: true);
+            }
+
+            if (Config.RetentionBytes >= 0)
+            {
+                var excess = Size - Config.RetentionBytes;
+                deleted += DeleteSegmentsLocked(
+                    (log, segment, next) =>
+                    {
+                        if (next is null || segment.NextOffset > log.HighWatermark || excess - segment.Size < 0)
+                        {
+                            return false;
+                        }
+
+                        excess -= segment.Size;
+                        return true;
+                    },
+                    $"past retention.bytes ({Config.RetentionBytes})",
+                    rollIfAllQualify: false);
+            }
+
+            return deleted;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the oldest segments while <paramref name="shouldDelete"/> holds (segment, next segment or
+    /// null for the active one). The active segment goes only with <paramref name="rollIfAllQualify"/>:
+    /// a new empty active segment replaces it. The log start offset moves to the first kept segment.
+    /// </summary>
+    private int DeleteSegmentsLocked(Func<PartitionLog, LogSegment, LogSegment?, bool> shouldDelete, string reason, bool rollIfAllQualify)
+    {
+        var segments = _segments;
+        var count = 0;
+        while (count < segments.Length && shouldDelete(this, segments[count], count + 1 < segments.Length ? segments[count + 1] : null))
+        {
+            count++;
+        }
+
+        if (count == segments.Length)
+        {
+            if (!rollIfAllQualify || segments[^1].IsEmpty)
+            {
+                count--;
+            }
+            else
+            {
+                RollLocked(LogEndOffset);
+                segments = _segments;
+            }
+        }
+
+        if (count <= 0)
+        {
+            return 0;
+        }
+
+        var doomed = segments[..count];
+        Volatile.Write(ref _segments, segments[count..]);
+        var newStart = Math.Max(LogStartOffset, _segments[0].BaseOffset);
+        Volatile.Write(ref _logStartOffset, newStart);
+        Volatile.Write(ref _highWatermark, Math.Max(HighWatermark, newStart));
+        ProducerSnapshots.DeleteBefore(_segments[0].BaseOffset);
+        _logger.LogInformation(
+            "Deleting {Count} segment(s) of {Partition} {Reason}: offsets {First} to {Last}; log start offset is now {Start}",
+            count, TopicPartition, reason, doomed[0].BaseOffset, doomed[^1].NextOffset - 1, newStart);
+        ScheduleDeletion(doomed);
+        return count;
+    }
+
+    /// <summary>Renames segments to ".deleted" now and removes them after file.delete.delay.ms, so in-flight reads finish.</summary>
+    private void ScheduleDeletion(IEnumerable<LogSegment> segments)
+    {
+        var doomed = segments.ToList();
+        foreach (var segment in doomed)
+        {
+            segment.ChangeSuffix(DeletedSuffix);
+        }
+
+        var delay = Config.FileDeleteDelayMs;
+        if (delay <= 0)
+        {
+            doomed.ForEach(s => s.DeleteFiles());
+            return;
+        }
+
+        _ = Task.Delay(TimeSpan.FromMilliseconds(delay), _time).ContinueWith(_ => doomed.ForEach(s => s.DeleteFiles()), TaskScheduler.Default);
+    }
+
+    // ------------------------------------------------------------------ compaction support
+
+    /// <summary>
+    /// Replaces <paramref name="oldSegments"/> (consecutive, not the active one) with
+    /// <paramref name="cleaned"/>, a finished and synced segment written with the ".cleaned" suffix and
+    /// the base offset of the first old segment. The swap is crash-safe: ".cleaned" becomes ".swap"
+    /// (which recovery completes), the old segments are deleted, then ".swap" becomes the segment.
+    /// Returns false (and deletes <paramref name="cleaned"/>) when the log changed underneath.
+    /// </summary>
+    internal bool ReplaceSegments(IReadOnlyList<LogSegment> oldSegments, LogSegment cleaned)
+    {
+        lock (_lock)
+        {
+            var segments = _segments;
+            var start = Array.IndexOf(segments, oldSegments[0]);
+            if (_closed || start < 0 || start + oldSegments.Count >= segments.Length
+                || !oldSegments.Select((s, i) => segments[start + i] == s).All(same => same))
+            {
+                cleaned.DeleteFiles();
+                return false;
+            }
+
+            cleaned.Flush();
+            cleaned.ChangeSuffix(SwapSuffix);
+            FileSync.FsyncDirectory(Directory);
+            var remaining = segments[..start].Concat(segments[(start + oldSegments.Count)..]).ToList();
+            // The old first segment shares the cleaned one's base offset: move it out of the way first.
+            ScheduleDeletion(oldSegments);
+            cleaned.ChangeSuffix("");
+            FileSync.FsyncDirectory(Directory);
+            remaining.Insert(start, cleaned);
+            Volatile.Write(ref _segments, [.. remaining]);
+            return true;
+        }
+    }
+
+    internal static string CleanedSuffixValue => CleanedSuffix;
+
+    // ------------------------------------------------------------------ durability
+
+    /// <summary>fsyncs every segment that holds data not yet known to be on disk, and moves the recovery point to the log end.</summary>
+    public void Flush() => FlushUpTo(LogEndOffset);
+
+    /// <summary>Flushes when flush.ms has passed since the last flush and there is unflushed data.</summary>
+    public void FlushIfDue()
+    {
+        if (RecoveryPoint < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
+        {
+            Flush();
+        }
+    }
+
+    private void FlushUpTo(long offset)
+    {
+        var recoveryPoint = RecoveryPoint;
+        if (offset <= recoveryPoint)
+        {
+            return;
+        }
+
+        foreach (var segment in Volatile.Read(ref _segments))
+        {
+            if (segment.BaseOffset < offset && segment.NextOffset > recoveryPoint)
+            {
+                try
+                {
+                    segment.Flush();
+                }
+                catch (ObjectDisposedException)
+                {
+                    return; // deleted or closed meanwhile: nothing left to make durable
+                }
+            }
+        }
+
+        lock (_lock)
+        {
+            if (offset > RecoveryPoint)
+            {
+                Volatile.Write(ref _recoveryPoint, offset);
+            }
+
+            Volatile.Write(ref _lastFlushMs, NowMs);
+        }
+    }
+
+    /// <summary>Applies new topic configs (e.g. from AlterConfigs) to future appends, rolls and retention.</summary>
+    public void UpdateConfig(LogConfig config)
+    {
+        lock (_lock)
+        {
+            Config = config;
+        }
+    }
+
+    /// <summary>Flushes everything and closes the files (a clean shutdown of this log).</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _segments[^1].OnRolled();
+            Flush();
+            _closed = true;
+            foreach (var segment in _segments)
+            {
+                segment.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Closes the log and removes its directory (the topic was deleted).</summary>
+    public void DeleteFromDisk()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            foreach (var segment in _segments)
+            {
+                segment.Dispose();
+            }
+
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+
+    public void Dispose() => Close();
+
+    private void ThrowIfClosed()
+    {
+        if (_closed)
+        {
+            throw new KafkaStorageException($"the log of {TopicPartition} is closed");
+        }
+    }
+
+    public override string ToString() => $"{TopicPartition}: [{LogStartOffset}, {LogEndOffset}) in {SegmentCount} segment(s)";
+}
