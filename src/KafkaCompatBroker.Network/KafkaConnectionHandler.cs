@@ -1,0 +1,91 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Network;
+
+/// <summary>Network settings, named after Kafka's broker configs.</summary>
+public sealed record NetworkOptions
+{
+    /// <summary>socket.request.max.bytes: a frame larger than this closes the connection before it is buffered.</summary>
+    public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
+}
+
+/// <summary>
+/// The Kestrel connection handler of a Kafka listener: reads size-prefixed frames and hands them, one
+/// at a time, to the request processor. Kestrel's transport only rents a receive buffer once data
+/// arrives, so idle connections hold no buffers; its pipe thresholds give read and write backpressure.
+/// </summary>
+public sealed class KafkaConnectionHandler(
+    IKafkaRequestProcessor processor,
+    NetworkOptions options,
+    IHostApplicationLifetime lifetime,
+    ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
+{
+    public override async Task OnConnectedAsync(ConnectionContext context)
+    {
+        var listener = context.LocalEndPoint?.ToString() ?? "unknown";
+        var connection = new KafkaConnection(context.ConnectionId, listener, context.RemoteEndPoint);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed, lifetime.ApplicationStopping);
+        var input = context.Transport.Input;
+        var output = context.Transport.Output;
+        logger.LogDebug("Connection {Connection} opened", connection);
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(stop.Token);
+                var buffer = result.Buffer;
+                var close = false;
+                while (!close)
+                {
+                    var status = FrameReader.TryReadFrame(ref buffer, options.SocketRequestMaxBytes, out var frame, out var size);
+                    if (status == FrameStatus.NeedMoreData)
+                    {
+                        break;
+                    }
+
+                    if (status == FrameStatus.Invalid)
+                    {
+                        logger.LogWarning(
+                            "Closing connection {Connection}: request size {Size} is {Problem} (socket.request.max.bytes = {Max})",
+                            connection, size, size <= 0 ? "invalid" : "larger than allowed", options.SocketRequestMaxBytes);
+                        return;
+                    }
+
+                    // A request already read is finished even when shutdown begins: only new reads stop.
+                    close = await processor.ProcessAsync(connection, frame, output, CancellationToken.None) == RequestOutcome.Close;
+                }
+
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (close)
+                {
+                    return;
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        logger.LogWarning("Connection {Connection} closed in the middle of a request ({Bytes} bytes of it received)", connection, buffer.Length);
+                    }
+
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The client went away or the broker is shutting down.
+        }
+        catch (ConnectionResetException)
+        {
+            logger.LogDebug("Connection {Connection} reset by peer", connection);
+        }
+        finally
+        {
+            logger.LogDebug("Connection {Connection} closed", connection);
+        }
+    }
+}
