@@ -36,6 +36,8 @@ public sealed class RecordBatchBuilder : IDisposable
     private readonly PooledBufferWriter _compressed = new();
     private long _firstTimestamp;
     private long _maxTimestamp;
+    private int _nextOffsetDelta;
+    private long? _deleteHorizonMs;
 
     public RecordBatchBuilder(
         CompressionType compression = CompressionType.None,
@@ -80,6 +82,31 @@ public sealed class RecordBatchBuilder : IDisposable
     /// <summary>Records appended so far.</summary>
     public int Count { get; private set; }
 
+    /// <summary>
+    /// The delete horizon (KIP-534) compaction stamps on a batch holding tombstones or transaction markers:
+    /// when set, attribute bit 6 is written and baseTimestamp carries the horizon, with every record's
+    /// timestamp delta relative to it (so record timestamps stay as they were). Set it before the first record.
+    /// </summary>
+    public long? DeleteHorizonMs
+    {
+        get => _deleteHorizonMs;
+        set
+        {
+            if (Count > 0)
+            {
+                throw new InvalidOperationException("the delete horizon must be set before the first record is appended");
+            }
+
+            _deleteHorizonMs = value;
+        }
+    }
+
+    /// <summary>
+    /// The lastOffsetDelta to write instead of the last record's offset delta (null: the last record's).
+    /// Compaction keeps a batch's original last offset so the producer's last sequence number survives.
+    /// </summary>
+    public int? LastOffsetDeltaOverride { get; set; }
+
     /// <summary>Size of the uncompressed records section so far.</summary>
     public int RecordsSize => _records.WrittenCount;
 
@@ -92,9 +119,68 @@ public sealed class RecordBatchBuilder : IDisposable
         bool isKeyNull = false,
         bool isValueNull = false)
     {
+        var headersSize = 0;
+        foreach (ref readonly var header in headers)
+        {
+            var headerValueLength = header.Value is { } v ? v.Length : -1;
+            headersSize += VarInt.SizeOfVarInt(header.Key.Length) + header.Key.Length
+                + VarInt.SizeOfVarInt(headerValueLength) + Math.Max(headerValueLength, 0);
+        }
+
+        var span = BeginRecord(0, timestamp, _nextOffsetDelta, key, isKeyNull ? -1 : key.Length, value, isValueNull ? -1 : value.Length, headers.Length, headersSize, out var pos);
+        foreach (ref readonly var header in headers)
+        {
+            pos += WriteNullableBytes(span[pos..], header.Key.Span, header.Key.Length);
+            var headerValue = header.Value ?? default;
+            pos += WriteNullableBytes(span[pos..], headerValue.Span, header.Value.HasValue ? headerValue.Length : -1);
+        }
+
+        EndRecord(pos, _nextOffsetDelta);
+    }
+
+    /// <summary>
+    /// Appends a record read from another batch (e.g. by compaction): its attributes, offset delta, key,
+    /// value and encoded headers are kept; <paramref name="timestamp"/> is its absolute timestamp.
+    /// Offset deltas must increase from record to record; gaps are allowed.
+    /// </summary>
+    public void AppendRecord(scoped in Record record, long timestamp)
+    {
+        if (record.OffsetDelta < _nextOffsetDelta)
+        {
+            throw new ArgumentException($"offset delta {record.OffsetDelta} is not above the previous record's ({_nextOffsetDelta - 1})", nameof(record));
+        }
+
+        var span = BeginRecord(
+            record.Attributes,
+            timestamp,
+            record.OffsetDelta,
+            record.Key,
+            record.IsKeyNull ? -1 : record.Key.Length,
+            record.Value,
+            record.IsValueNull ? -1 : record.Value.Length,
+            record.HeaderCount,
+            record.HeaderBytes.Length,
+            out var pos);
+        record.HeaderBytes.CopyTo(span[pos..]);
+        EndRecord(pos + record.HeaderBytes.Length, record.OffsetDelta);
+    }
+
+    /// <summary>Writes a record's length and fields up to its header count; the caller writes <paramref name="headersSize"/> bytes of headers at <paramref name="pos"/>.</summary>
+    private Span<byte> BeginRecord(
+        sbyte attributes,
+        long timestamp,
+        int offsetDelta,
+        ReadOnlySpan<byte> key,
+        int keyLength,
+        ReadOnlySpan<byte> value,
+        int valueLength,
+        int headerCount,
+        int headersSize,
+        out int pos)
+    {
         if (Count == 0)
         {
-            _firstTimestamp = timestamp;
+            _firstTimestamp = _deleteHorizonMs ?? timestamp;
             _maxTimestamp = timestamp;
         }
         else if (timestamp > _maxTimestamp)
@@ -103,40 +189,30 @@ public sealed class RecordBatchBuilder : IDisposable
         }
 
         var timestampDelta = timestamp - _firstTimestamp;
-        var offsetDelta = Count;
-        var keyLength = isKeyNull ? -1 : key.Length;
-        var valueLength = isValueNull ? -1 : value.Length;
-
         var bodySize = 1
             + VarInt.SizeOfVarLong(timestampDelta)
             + VarInt.SizeOfVarInt(offsetDelta)
             + VarInt.SizeOfVarInt(keyLength) + Math.Max(keyLength, 0)
             + VarInt.SizeOfVarInt(valueLength) + Math.Max(valueLength, 0)
-            + VarInt.SizeOfVarInt(headers.Length);
-        foreach (ref readonly var header in headers)
-        {
-            var headerValueLength = header.Value is { } v ? v.Length : -1;
-            bodySize += VarInt.SizeOfVarInt(header.Key.Length) + header.Key.Length
-                + VarInt.SizeOfVarInt(headerValueLength) + Math.Max(headerValueLength, 0);
-        }
+            + VarInt.SizeOfVarInt(headerCount)
+            + headersSize;
 
         var totalSize = VarInt.SizeOfVarInt(bodySize) + bodySize;
         var span = _records.GetSpan(totalSize);
-        var pos = VarInt.WriteVarInt(span, bodySize);
-        span[pos++] = 0; // record attributes: unused
+        pos = VarInt.WriteVarInt(span, bodySize);
+        span[pos++] = (byte)attributes;
         pos += VarInt.WriteVarLong(span[pos..], timestampDelta);
         pos += VarInt.WriteVarInt(span[pos..], offsetDelta);
         pos += WriteNullableBytes(span[pos..], key, keyLength);
         pos += WriteNullableBytes(span[pos..], value, valueLength);
-        pos += VarInt.WriteVarInt(span[pos..], headers.Length);
-        foreach (ref readonly var header in headers)
-        {
-            pos += WriteNullableBytes(span[pos..], header.Key.Span, header.Key.Length);
-            var headerValue = header.Value ?? default;
-            pos += WriteNullableBytes(span[pos..], headerValue.Span, header.Value.HasValue ? headerValue.Length : -1);
-        }
+        pos += VarInt.WriteVarInt(span[pos..], headerCount);
+        return span;
+    }
 
+    private void EndRecord(int pos, int offsetDelta)
+    {
         _records.Advance(pos);
+        _nextOffsetDelta = offsetDelta + 1;
         Count++;
     }
 
@@ -161,7 +237,18 @@ public sealed class RecordBatchBuilder : IDisposable
             records = _compressed.WrittenSpan;
         }
 
-        var attributes = RecordBatchHeader.MakeAttributes(Compression, TimestampType, IsTransactional, IsControl);
+        var lastOffsetDelta = _nextOffsetDelta - 1;
+        if (LastOffsetDeltaOverride is { } overridden)
+        {
+            if (overridden < lastOffsetDelta)
+            {
+                throw new InvalidOperationException($"lastOffsetDelta {overridden} is below the last record's offset delta {lastOffsetDelta}");
+            }
+
+            lastOffsetDelta = overridden;
+        }
+
+        var attributes = RecordBatchHeader.MakeAttributes(Compression, TimestampType, IsTransactional, IsControl, hasDeleteHorizon: _deleteHorizonMs.HasValue);
         var header = new RecordBatchHeader(
             BaseOffset,
             RecordBatchHeader.MinBatchLength + records.Length,
@@ -169,7 +256,7 @@ public sealed class RecordBatchBuilder : IDisposable
             (sbyte)RecordBatchHeader.CurrentMagic,
             0,
             attributes,
-            Count - 1,
+            lastOffsetDelta,
             _firstTimestamp,
             _maxTimestamp,
             ProducerId,
@@ -193,6 +280,7 @@ public sealed class RecordBatchBuilder : IDisposable
         _records.Clear();
         _compressed.Clear();
         Count = 0;
+        _nextOffsetDelta = 0;
         _firstTimestamp = 0;
         _maxTimestamp = 0;
     }

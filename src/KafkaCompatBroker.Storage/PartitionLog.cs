@@ -747,6 +747,24 @@ public sealed class PartitionLog : IDisposable
         }
     }
 
+    /// <summary>Closes the files without flushing them: the log is about to be deleted (its directory renamed and removed).</summary>
+    internal void CloseWithoutFlush()
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            foreach (var segment in _segments)
+            {
+                segment.Dispose();
+            }
+        }
+    }
+
     /// <summary>Closes the log and removes its directory (the topic was deleted).</summary>
     public void DeleteFromDisk()
     {

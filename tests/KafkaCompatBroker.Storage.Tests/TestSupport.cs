@@ -39,7 +39,19 @@ internal sealed class ManualTime(long startMs = 1_700_000_000_000) : TimeProvide
 /// <summary>Collects log lines so tests can check what was reported.</summary>
 internal sealed class ListLogger : ILogger
 {
-    public List<(LogLevel Level, string Message)> Lines { get; } = [];
+    private readonly List<(LogLevel Level, string Message)> _lines = [];
+
+    /// <summary>A snapshot of the lines so far (background work may still be logging).</summary>
+    public IReadOnlyList<(LogLevel Level, string Message)> Lines
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return [.. _lines];
+            }
+        }
+    }
 
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
@@ -48,9 +60,9 @@ internal sealed class ListLogger : ILogger
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
     {
-        lock (Lines)
+        lock (_lines)
         {
-            Lines.Add((logLevel, formatter(state, exception)));
+            _lines.Add((logLevel, formatter(state, exception)));
         }
     }
 
@@ -58,10 +70,7 @@ internal sealed class ListLogger : ILogger
     {
         get
         {
-            lock (Lines)
-            {
-                return Lines.Where(l => l.Level == LogLevel.Warning).Select(l => l.Message).ToList();
-            }
+            return Lines.Where(l => l.Level == LogLevel.Warning).Select(l => l.Message).ToList();
         }
     }
 }

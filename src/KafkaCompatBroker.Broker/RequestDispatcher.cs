@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using KafkaCompatBroker.Network;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Broker;
+
+/// <summary>
+/// Turns a request frame into a response: decodes the header and body with the generated codecs,
+/// calls the API's handler, and writes size + response header + body. What Kafka does with bad
+/// input is what happens here: an unknown API key, an unsupported version (except ApiVersions, which
+/// answers UNSUPPORTED_VERSION so the client can downgrade) or an unparsable request closes the
+/// connection, with a log line naming the client and the problem.
+/// </summary>
+public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestDispatcher> logger) : IKafkaRequestProcessor
+{
+    private const int MinHeaderBytes = 8; // api key, api version, correlation id
+
+    public async ValueTask<RequestOutcome> ProcessAsync(KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
+    {
+        if (frame.Length < MinHeaderBytes)
+        {
+            logger.LogWarning("Closing {Connection}: a request of {Bytes} bytes is too short for a request header", connection, frame.Length);
+            return RequestOutcome.Close;
+        }
+
+        Span<byte> prefix = stackalloc byte[MinHeaderBytes];
+        frame.Slice(0, MinHeaderBytes).CopyTo(prefix);
+        var apiKey = BinaryPrimitives.ReadInt16BigEndian(prefix);
+        var apiVersion = BinaryPrimitives.ReadInt16BigEndian(prefix[2..]);
+        var correlationId = BinaryPrimitives.ReadInt32BigEndian(prefix[4..]);
+
+        var handler = registry.Find(apiKey);
+        if (handler is null)
+        {
+            logger.LogWarning("Closing {Connection}: unknown API key {ApiKey} (correlation id {CorrelationId})", connection, apiKey, correlationId);
+            return RequestOutcome.Close;
+        }
+
+        if (apiVersion < handler.MinVersion || apiVersion > handler.MaxVersion)
+        {
+            if (handler.Key == ApiKey.ApiVersions)
+            {
+                // Version 0 body behind a v0 header: any client can read it and pick a version we support.
+                var refusal = Handlers.ApiVersionsHandler.Build(registry, ErrorCode.UnsupportedVersion);
+                await WriteResponseAsync(output, correlationId, headerVersion: 0, refusal, 0, cancellationToken);
+                return RequestOutcome.Continue;
+            }
+
+            logger.LogWarning("Closing {Connection}: {Api} version {Version} is not supported (supported: {Min}-{Max})", connection, handler.Key, apiVersion, handler.MinVersion, handler.MaxVersion);
+            return RequestOutcome.Close;
+        }
+
+        var header = new RequestHeader();
+        IKafkaMessage request;
+        try
+        {
+            var reader = new SequenceReader<byte>(frame);
+            header.Read(ref reader, KafkaApis.RequestHeaderVersion(handler.Key, apiVersion));
+            request = KafkaApis.CreateRequest(handler.Key);
+            request.Read(ref reader, apiVersion);
+            if (reader.Remaining != 0)
+            {
+                throw new KafkaProtocolException($"{reader.Remaining} bytes left after the request body");
+            }
+        }
+        catch (KafkaProtocolException e)
+        {
+            logger.LogWarning("Closing {Connection}: malformed {Api} v{Version} request from client {ClientId}: {Problem}", connection, handler.Key, apiVersion, header.ClientId, e.Message);
+            return RequestOutcome.Close;
+        }
+
+        var context = new RequestContext(connection, header);
+        IKafkaMessage? response;
+        try
+        {
+            response = await handler.HandleAsync(context, request, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Closing {Connection}: {Api} v{Version} failed for client {ClientId}", connection, handler.Key, apiVersion, header.ClientId);
+            return RequestOutcome.Close;
+        }
+
+        if (response is not null)
+        {
+            await WriteResponseAsync(output, correlationId, KafkaApis.ResponseHeaderVersion(handler.Key, apiVersion), response, apiVersion, cancellationToken);
+        }
+
+        return RequestOutcome.Continue;
+    }
+
+    private static async ValueTask WriteResponseAsync(PipeWriter output, int correlationId, short headerVersion, IKafkaMessage body, short version, CancellationToken cancellationToken)
+    {
+        var header = new ResponseHeader { CorrelationId = correlationId };
+        var size = header.ComputeSize(headerVersion) + body.ComputeSize(version);
+        BinaryPrimitives.WriteInt32BigEndian(output.GetSpan(4), size);
+        output.Advance(4);
+        header.Write(output, headerVersion);
+        body.Write(output, version);
+        await output.FlushAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,755 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Storage;
+
+/// <summary>What <see cref="LogManager.Startup"/> found: partitions loaded, how many were recovered (no clean shutdown), and the time taken.</summary>
+public readonly record struct LogManagerStartupSummary(int PartitionsLoaded, int PartitionsRecovered, int LogDirsCleanlyShutDown, TimeSpan Elapsed);
+
+/// <summary>
+/// All partition logs of one broker, spread over the directories of log.dirs. It opens (and, after a
+/// crash, recovers) them at startup, creates and deletes logs, runs the background work (retention,
+/// flush, checkpoints, compaction), and shuts down cleanly so the next startup can skip recovery.
+/// <para>
+/// Files per log dir (Kafka's names): ".lock" (held while running, so two brokers never share a dir),
+/// ".kafka_cleanshutdown" (written last by a clean shutdown, deleted once startup has loaded the logs),
+/// and the checkpoint files of <see cref="OffsetCheckpointFile"/>; each partition is a directory
+/// "&lt;topic&gt;-&lt;partition&gt;", renamed "&lt;topic&gt;-&lt;partition&gt;.&lt;uuid&gt;-delete" while it is being deleted.
+/// </para>
+/// </summary>
+public sealed class LogManager : IDisposable
+{
+    /// <summary>The clean-shutdown marker (Kafka's name).</summary>
+    public const string CleanShutdownFileName = ".kafka_cleanshutdown";
+
+    /// <summary>The log dir lock file (Kafka's name).</summary>
+    public const string LockFileName = ".lock";
+
+    /// <summary>The suffix of a partition directory being deleted (Kafka's).</summary>
+    public const string DeleteDirSuffix = "-delete";
+
+    /// <summary>KRaft's metadata log may share a log dir; it is the controller's, not ours.</summary>
+    private const string MetadataTopic = "__cluster_metadata";
+
+    private const long MaxTimerIntervalMs = uint.MaxValue - 1;
+
+    private readonly LogManagerOptions _options;
+    private readonly Func<TopicPartition, LogConfig> _configFor;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly LogDir[] _dirs;
+    private readonly ConcurrentDictionary<TopicPartition, PartitionLog> _logs = new();
+    private readonly ConcurrentDictionary<TopicPartition, long> _cleanedUpTo = new();
+    private readonly ConcurrentDictionary<TopicPartition, byte> _uncleanable = new();
+    private readonly object _stateLock = new();
+    private readonly List<Task> _pendingDeletions = [];
+    private readonly List<Task> _loops = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private State _state = State.Created;
+
+    public LogManager(LogManagerOptions options, Func<TopicPartition, LogConfig> configFor, ILogger logger, TimeProvider? time = null)
+    {
+        if (options.LogDirs.Count == 0)
+        {
+            throw new ArgumentException("log.dirs lists no directory", nameof(options));
+        }
+
+        _options = options;
+        _configFor = configFor;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        var paths = options.LogDirs.Select(d => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))).ToList();
+        if (paths.Distinct(StringComparer.Ordinal).Count() != paths.Count)
+        {
+            throw new ArgumentException($"log.dirs lists a directory twice: {string.Join(',', options.LogDirs)}", nameof(options));
+        }
+
+        _dirs = [.. paths.Select(p => new LogDir(p, logger))];
+    }
+
+    /// <summary>A manager whose logs (those found at startup and those created without a config) all use <paramref name="config"/>.</summary>
+    public LogManager(LogManagerOptions options, LogConfig config, ILogger logger, TimeProvider? time = null)
+        : this(options, _ => config, logger, time)
+    {
+    }
+
+    private enum State
+    {
+        Created,
+        Running,
+        ShutDown,
+    }
+
+    /// <summary>The log dirs, as full paths.</summary>
+    public IReadOnlyList<string> LogDirs => [.. _dirs.Select(d => d.Path)];
+
+    /// <summary>A snapshot of every open log.</summary>
+    public IReadOnlyList<PartitionLog> AllLogs => [.. _logs.Values];
+
+    public LogManagerOptions Options => _options;
+
+    // ------------------------------------------------------------------ startup
+
+    /// <summary>
+    /// Locks and loads every log dir: creates missing dirs, notes the clean-shutdown marker, reads the
+    /// checkpoints, finishes pending topic deletions and opens every partition directory (recovering
+    /// from its recovery point unless the dir was shut down cleanly), num.recovery.threads.per.data.dir
+    /// at a time per dir. Then it checkpoints, deletes the markers (so a later crash is noticed) and
+    /// starts the background loops.
+    /// </summary>
+    public LogManagerStartupSummary Startup()
+    {
+        lock (_stateLock)
+        {
+            if (_state != State.Created)
+            {
+                throw new InvalidOperationException($"the log manager was already started ({_state})");
+            }
+
+            var stopwatch = Stopwatch.StartNew();
+            try
+            {
+                foreach (var dir in _dirs)
+                {
+                    dir.Prepare(_logger);
+                }
+
+                var work = _dirs.Select(dir => (Dir: dir, Partitions: FindPartitions(dir))).ToList();
+                var duplicate = work.SelectMany(w => w.Partitions.Select(p => (w.Dir, Tp: p))).GroupBy(p => p.Tp).FirstOrDefault(g => g.Count() > 1);
+                if (duplicate is not null)
+                {
+                    throw new KafkaStorageException(
+                        $"duplicate log directories for {duplicate.Key} found in {string.Join(" and ", duplicate.Select(d => d.Dir.Path))}; remove one before starting");
+                }
+
+                var recovered = 0;
+                var loaded = work.Select(w => Task.Run(() =>
+                {
+                    var (dir, partitions) = w;
+                    var recoveryPoints = dir.RecoveryPoints.Read();
+                    var logStartOffsets = dir.LogStartOffsets.Read();
+                    foreach (var (tp, offset) in dir.CleanerOffsets.Read())
+                    {
+                        if (partitions.Contains(tp))
+                        {
+                            _cleanedUpTo[tp] = offset;
+                        }
+                    }
+
+                    Parallel.ForEach(
+                        partitions,
+                        new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.NumRecoveryThreadsPerDataDir) },
+                        tp =>
+                        {
+                            var checkpoint = new PartitionLogCheckpoint(recoveryPoints.GetValueOrDefault(tp), logStartOffsets.GetValueOrDefault(tp));
+                            PartitionLog log;
+                            try
+                            {
+                                log = PartitionLog.Open(Path.Combine(dir.Path, tp.DirectoryName), tp, _configFor(tp), checkpoint, dir.CleanShutdown, _logger, _time);
+                            }
+                            catch (Exception e)
+                            {
+                                throw new KafkaStorageException($"cannot load the log of {tp} in {dir.Path}: {e.Message}", e);
+                            }
+
+                            _logs[tp] = log;
+                            if (!dir.CleanShutdown)
+                            {
+                                Interlocked.Increment(ref recovered);
+                            }
+                        });
+                })).ToArray();
+                Task.WaitAll(loaded);
+
+                foreach (var dir in _dirs)
+                {
+                    WriteCheckpoints(dir);
+                    dir.DeleteCleanShutdownMarker();
+                }
+
+                var summary = new LogManagerStartupSummary(_logs.Count, recovered, _dirs.Count(d => d.CleanShutdown), stopwatch.Elapsed);
+                _logger.LogInformation(
+                    "Loaded {Partitions} partition log(s) from {Dirs} log dir(s) in {Elapsed} ms; {Recovered} recovered after an unclean shutdown",
+                    summary.PartitionsLoaded, _dirs.Length, (long)summary.Elapsed.TotalMilliseconds, summary.PartitionsRecovered);
+                _state = State.Running;
+                StartLoops();
+                return summary;
+            }
+            catch (Exception e)
+            {
+                var error = e is AggregateException a ? a.Flatten().InnerExceptions[0] : e;
+                _logger.LogError(error, "Log manager startup failed: {Message}", error.Message);
+                foreach (var log in _logs.Values)
+                {
+                    try
+                    {
+                        log.Close();
+                    }
+                    catch (Exception closeError)
+                    {
+                        _logger.LogWarning(closeError, "Closing the log of {Partition} after the failed startup failed", log.TopicPartition);
+                    }
+                }
+
+                _logs.Clear();
+                foreach (var dir in _dirs)
+                {
+                    dir.ReleaseLock();
+                }
+
+                _state = State.ShutDown;
+                throw error is KafkaStorageException ? error : new KafkaStorageException($"log manager startup failed: {error.Message}", error);
+            }
+        }
+    }
+
+    /// <summary>The partitions of a log dir to load; directories of unfinished deletions are removed (in the background).</summary>
+    private HashSet<TopicPartition> FindPartitions(LogDir dir)
+    {
+        var partitions = new HashSet<TopicPartition>();
+        foreach (var path in Directory.EnumerateDirectories(dir.Path))
+        {
+            var name = Path.GetFileName(path);
+            if (name.EndsWith(DeleteDirSuffix, StringComparison.Ordinal))
+            {
+                _logger.LogInformation("Finishing the deletion of {Directory}", path);
+                DeleteDirectoryInBackground(path);
+            }
+            else if (!TopicPartition.TryParseDirectoryName(name, out var tp))
+            {
+                _logger.LogWarning("Skipping {Directory} in log dir {LogDir}: not a partition directory (<topic>-<partition>)", name, dir.Path);
+            }
+            else if (tp.Topic != MetadataTopic)
+            {
+                partitions.Add(tp);
+            }
+        }
+
+        return partitions;
+    }
+
+    // ------------------------------------------------------------------ logs
+
+    /// <summary>The log of <paramref name="topicPartition"/>, or null when this broker has none.</summary>
+    public PartitionLog? GetLog(TopicPartition topicPartition) => _logs.GetValueOrDefault(topicPartition);
+
+    /// <summary>
+    /// The log of <paramref name="topicPartition"/>, created (in the log dir holding the fewest partitions)
+    /// with <paramref name="config"/>, or the manager's config for it, when there is none yet.
+    /// </summary>
+    public PartitionLog GetOrCreateLog(TopicPartition topicPartition, LogConfig? config = null)
+    {
+        if (_logs.TryGetValue(topicPartition, out var existing))
+        {
+            return existing;
+        }
+
+        lock (_stateLock)
+        {
+            ThrowIfNotRunning();
+            if (_logs.TryGetValue(topicPartition, out existing))
+            {
+                return existing;
+            }
+
+            var counts = _dirs.ToDictionary(d => d.Path, _ => 0, StringComparer.Ordinal);
+            foreach (var log in _logs.Values)
+            {
+                if (Path.GetDirectoryName(log.Directory) is { } parent && counts.ContainsKey(parent))
+                {
+                    counts[parent]++;
+                }
+            }
+
+            var dir = _dirs.MinBy(d => counts[d.Path])!; // ties: the first in log.dirs
+            var created = PartitionLog.Open(Path.Combine(dir.Path, topicPartition.DirectoryName), topicPartition, config ?? _configFor(topicPartition), default, cleanShutdown: true, _logger, _time);
+            _logs[topicPartition] = created;
+            _logger.LogInformation("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path);
+            return created;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the log of <paramref name="topicPartition"/> (the topic or partition was deleted): closes it,
+    /// renames its directory to "&lt;name&gt;.&lt;uuid&gt;-delete" (so a new log of the same name can be created
+    /// at once, and a crash finishes the deletion at the next startup) and removes that in the background.
+    /// False when there is no such log.
+    /// </summary>
+    public bool DeleteLog(TopicPartition topicPartition)
+    {
+        lock (_stateLock)
+        {
+            ThrowIfNotRunning();
+            if (!_logs.TryRemove(topicPartition, out var log))
+            {
+                return false;
+            }
+
+            _cleanedUpTo.TryRemove(topicPartition, out _);
+            _uncleanable.TryRemove(topicPartition, out _);
+            log.CloseWithoutFlush();
+            var target = $"{log.Directory}.{Guid.NewGuid():N}{DeleteDirSuffix}";
+            try
+            {
+                Directory.Move(log.Directory, target);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The files are closed and the partition forgotten; the directory is loaded again at the next startup.
+                throw new KafkaStorageException($"cannot rename {log.Directory} for deletion: {e.Message}", e);
+            }
+
+            var parent = Path.GetDirectoryName(log.Directory)!;
+            FileSync.FsyncDirectory(parent);
+            if (_dirs.FirstOrDefault(d => d.Path == parent) is { } dir)
+            {
+                WriteCheckpoints(dir);
+            }
+
+            _logger.LogInformation("Deleted the log of {Partition}: {Directory} is removed in the background", topicPartition, target);
+            DeleteDirectoryInBackground(target);
+            return true;
+        }
+    }
+
+    private void DeleteDirectoryInBackground(string path)
+    {
+        var task = Task.Run(() =>
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "Could not remove {Directory}; the next startup retries", path);
+            }
+        });
+        lock (_pendingDeletions)
+        {
+            _pendingDeletions.RemoveAll(t => t.IsCompleted);
+            _pendingDeletions.Add(task);
+        }
+    }
+
+    /// <summary>Completes when every directory deletion started so far has finished.</summary>
+    public Task WhenDeletionsComplete()
+    {
+        lock (_pendingDeletions)
+        {
+            return Task.WhenAll([.. _pendingDeletions]);
+        }
+    }
+
+    // ------------------------------------------------------------------ the work the background loops do
+
+    /// <summary>One pass of retention over every log (what log.retention.check.interval.ms schedules). Returns the segments deleted.</summary>
+    public int RunRetentionOnce()
+    {
+        var deleted = 0;
+        foreach (var log in _logs.Values)
+        {
+            try
+            {
+                deleted += log.ApplyRetention();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Retention of {Partition} failed", log.TopicPartition);
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Flushes every log whose flush.ms has passed (what log.flush.scheduler.interval.ms schedules).</summary>
+    public void FlushDueLogs()
+    {
+        foreach (var log in _logs.Values)
+        {
+            try
+            {
+                log.FlushIfDue();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Flushing {Partition} failed", log.TopicPartition);
+            }
+        }
+    }
+
+    /// <summary>Writes every log dir's recovery-point-offset-checkpoint (what log.flush.offset.checkpoint.interval.ms schedules).</summary>
+    public void CheckpointRecoveryPoints()
+    {
+        foreach (var dir in _dirs)
+        {
+            dir.RecoveryPoints.Write(LogsIn(dir).Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
+        }
+    }
+
+    /// <summary>Writes every log dir's log-start-offset-checkpoint (what log.flush.start.offset.checkpoint.interval.ms schedules).</summary>
+    public void CheckpointLogStartOffsets()
+    {
+        foreach (var dir in _dirs)
+        {
+            dir.LogStartOffsets.Write(LogsIn(dir).Select(l => KeyValuePair.Create(l.TopicPartition, l.LogStartOffset)));
+        }
+    }
+
+    /// <summary>Writes every log dir's cleaner-offset-checkpoint.</summary>
+    public void CheckpointCleanerOffsets()
+    {
+        foreach (var dir in _dirs)
+        {
+            WriteCleanerOffsets(dir);
+        }
+    }
+
+    /// <summary>How far compaction has cleaned the log of <paramref name="topicPartition"/>, or null if it never has.</summary>
+    public long? CleanerCheckpoint(TopicPartition topicPartition) =>
+        _cleanedUpTo.TryGetValue(topicPartition, out var offset) ? offset : null;
+
+    /// <summary>
+    /// One pass of the cleaner (what log.cleaner.backoff.ms schedules): calls <see cref="LogManagerOptions.Cleaner"/>
+    /// for each log whose cleanup.policy includes compact, and checkpoints the offsets it returns.
+    /// Returns the number of logs whose cleaned-up-to offset advanced.
+    /// </summary>
+    public int RunCleanerOnce(CancellationToken cancellationToken = default)
+    {
+        if (_options.Cleaner is not { } cleaner)
+        {
+            return 0;
+        }
+
+        var cleaned = new HashSet<string>(StringComparer.Ordinal);
+        var count = 0;
+        foreach (var log in _logs.Values)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var tp = log.TopicPartition;
+            if (!log.Config.CleanupPolicy.HasFlag(CleanupPolicy.Compact) || _uncleanable.ContainsKey(tp))
+            {
+                continue;
+            }
+
+            var firstDirty = FirstDirtyOffset(log);
+            long cleanedUpTo;
+            try
+            {
+                cleanedUpTo = cleaner(log, firstDirty);
+            }
+            catch (Exception e)
+            {
+                if (IsCurrent(log))
+                {
+                    _uncleanable[tp] = 0;
+                    _logger.LogError(e, "Compaction of {Partition} failed; it is not compacted again until the broker restarts", tp);
+                }
+
+                continue; // else the log was deleted underneath
+            }
+
+            if (cleanedUpTo > firstDirty && IsCurrent(log))
+            {
+                _cleanedUpTo[tp] = Math.Min(cleanedUpTo, log.LogEndOffset);
+                cleaned.Add(Path.GetDirectoryName(log.Directory)!);
+                count++;
+            }
+        }
+
+        foreach (var dir in _dirs.Where(d => cleaned.Contains(d.Path)))
+        {
+            WriteCleanerOffsets(dir);
+        }
+
+        return count;
+    }
+
+    /// <summary>Whether <paramref name="log"/> is still this manager's log of its partition (not deleted, nor deleted and re-created).</summary>
+    private bool IsCurrent(PartitionLog log) => _logs.TryGetValue(log.TopicPartition, out var current) && current == log;
+
+    /// <summary>Where compaction of <paramref name="log"/> resumes: its checkpoint, unless that is outside [log start, log end] (as Kafka's cleaner manager does).</summary>
+    private long FirstDirtyOffset(PartitionLog log)
+    {
+        var start = log.LogStartOffset;
+        if (!_cleanedUpTo.TryGetValue(log.TopicPartition, out var checkpoint) || checkpoint < start)
+        {
+            return start;
+        }
+
+        if (checkpoint > log.LogEndOffset)
+        {
+            _logger.LogWarning(
+                "The cleaner checkpoint {Checkpoint} of {Partition} is past its log end offset {End}; cleaning again from the log start offset {Start}",
+                checkpoint, log.TopicPartition, log.LogEndOffset, start);
+            return start;
+        }
+
+        return checkpoint;
+    }
+
+    private void WriteCleanerOffsets(LogDir dir) =>
+        dir.CleanerOffsets.Write(LogsIn(dir)
+            .Where(l => _cleanedUpTo.ContainsKey(l.TopicPartition))
+            .Select(l => KeyValuePair.Create(l.TopicPartition, _cleanedUpTo[l.TopicPartition])));
+
+    private void WriteCheckpoints(LogDir dir)
+    {
+        var logs = LogsIn(dir);
+        dir.RecoveryPoints.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
+        dir.LogStartOffsets.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.LogStartOffset)));
+        WriteCleanerOffsets(dir);
+    }
+
+    private List<PartitionLog> LogsIn(LogDir dir) =>
+        [.. _logs.Values.Where(l => string.Equals(Path.GetDirectoryName(l.Directory), dir.Path, StringComparison.Ordinal))];
+
+    // ------------------------------------------------------------------ background loops
+
+    private void StartLoops()
+    {
+        var token = _stopping.Token;
+        StartLoop("retention check (log.retention.check.interval.ms)", _options.LogRetentionCheckIntervalMs, () => RunRetentionOnce(), token);
+        StartLoop("flush scheduler (log.flush.scheduler.interval.ms)", _options.LogFlushSchedulerIntervalMs, FlushDueLogs, token);
+        StartLoop("recovery point checkpoint (log.flush.offset.checkpoint.interval.ms)", _options.LogFlushOffsetCheckpointIntervalMs, CheckpointRecoveryPoints, token);
+        StartLoop("log start offset checkpoint (log.flush.start.offset.checkpoint.interval.ms)", _options.LogFlushStartOffsetCheckpointIntervalMs, CheckpointLogStartOffsets, token);
+        if (_options.Cleaner is null || !_options.LogCleanerEnable)
+        {
+            _logger.LogInformation("Log compaction is off: {Reason}", _options.Cleaner is null ? "no cleaner is configured" : "log.cleaner.enable is false");
+        }
+        else
+        {
+            StartLoop("log cleaner (log.cleaner.backoff.ms)", _options.LogCleanerBackoffMs, () => RunCleanerOnce(token), token);
+        }
+    }
+
+    private void StartLoop(string name, long intervalMs, Action work, CancellationToken token)
+    {
+        if (intervalMs <= 0 || intervalMs > MaxTimerIntervalMs)
+        {
+            _logger.LogInformation("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
+            return;
+        }
+
+        _loops.Add(Task.Run(() => RunLoopAsync(name, TimeSpan.FromMilliseconds(intervalMs), work, token), CancellationToken.None));
+    }
+
+    private async Task RunLoopAsync(string name, TimeSpan interval, Action work, CancellationToken token)
+    {
+        _logger.LogDebug("The {Loop} loop runs every {Interval} ms", name, (long)interval.TotalMilliseconds);
+        string reason;
+        try
+        {
+            using var timer = new PeriodicTimer(interval, _time);
+            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+            {
+                try
+                {
+                    work();
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "The {Loop} loop failed a pass; it runs again in {Interval} ms", name, (long)interval.TotalMilliseconds);
+                }
+            }
+
+            reason = "its timer was disposed";
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            reason = "the log manager is shutting down";
+        }
+        catch (Exception e)
+        {
+            reason = $"it failed: {e.Message}";
+            _logger.LogError(e, "The {Loop} loop failed", name);
+        }
+
+        _logger.LogInformation("The {Loop} loop stopped: {Reason}", name, reason);
+    }
+
+    // ------------------------------------------------------------------ shutdown
+
+    /// <summary>
+    /// A clean shutdown: stops the loops, closes (flushes) every log, writes all checkpoints, then writes
+    /// each log dir's clean-shutdown marker, fsynced, last, so the next startup skips recovery. A dir
+    /// where something failed gets no marker (its logs are recovered next time).
+    /// </summary>
+    public void Shutdown()
+    {
+        lock (_stateLock)
+        {
+            if (_state != State.Running)
+            {
+                _state = State.ShutDown;
+                return;
+            }
+
+            _state = State.ShutDown;
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        _logger.LogInformation("Shutting down the log manager");
+        _stopping.Cancel();
+        try
+        {
+            Task.WaitAll([.. _loops]);
+        }
+        catch (AggregateException e)
+        {
+            _logger.LogError(e.Flatten(), "A background loop failed while stopping");
+        }
+
+        var failedDirs = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        var closing = _dirs.Select(dir => Task.Run(() => Parallel.ForEach(
+            LogsIn(dir),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.NumRecoveryThreadsPerDataDir) },
+            log =>
+            {
+                try
+                {
+                    log.Close();
+                }
+                catch (Exception e)
+                {
+                    failedDirs[dir.Path] = 0;
+                    _logger.LogError(e, "Closing the log of {Partition} failed; {LogDir} gets no clean-shutdown marker", log.TopicPartition, dir.Path);
+                }
+            }))).ToArray();
+        Task.WaitAll(closing);
+
+        try
+        {
+            WhenDeletionsComplete().Wait(TimeSpan.FromSeconds(30));
+        }
+        catch (AggregateException)
+        {
+            // logged by the deletion itself
+        }
+
+        foreach (var dir in _dirs)
+        {
+            try
+            {
+                WriteCheckpoints(dir);
+                if (!failedDirs.ContainsKey(dir.Path))
+                {
+                    dir.WriteCleanShutdownMarker();
+                }
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Writing the checkpoints of {LogDir} failed; it gets no clean-shutdown marker", dir.Path);
+            }
+            finally
+            {
+                dir.ReleaseLock();
+            }
+        }
+
+        var closed = _logs.Count;
+        _logs.Clear();
+        _logger.LogInformation("Log manager shut down: {Count} log(s) closed in {Elapsed} ms", closed, stopwatch.ElapsedMilliseconds);
+    }
+
+    public void Dispose()
+    {
+        Shutdown();
+        _stopping.Dispose();
+    }
+
+    private void ThrowIfNotRunning()
+    {
+        if (_state != State.Running)
+        {
+            throw new InvalidOperationException(_state == State.Created ? "the log manager has not been started" : "the log manager is shut down");
+        }
+    }
+
+    /// <summary>One directory of log.dirs: its lock, marker and checkpoint files.</summary>
+    private sealed class LogDir(string path, ILogger logger)
+    {
+        private FileStream? _lock;
+
+        public string Path { get; } = path;
+
+        public bool CleanShutdown { get; private set; }
+
+        public OffsetCheckpointFile RecoveryPoints { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.RecoveryPointFileName), logger);
+
+        public OffsetCheckpointFile LogStartOffsets { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.LogStartOffsetFileName), logger);
+
+        public OffsetCheckpointFile CleanerOffsets { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.CleanerOffsetFileName), logger);
+
+        private string MarkerPath => System.IO.Path.Combine(Path, CleanShutdownFileName);
+
+        /// <summary>Creates the dir if missing, takes its lock and notes whether it was shut down cleanly.</summary>
+        public void Prepare(ILogger log)
+        {
+            try
+            {
+                if (!Directory.Exists(Path))
+                {
+                    log.LogInformation("Creating the missing log dir {LogDir}", Path);
+                    Directory.CreateDirectory(Path);
+                    FileSync.FsyncDirectory(System.IO.Path.GetDirectoryName(Path) ?? Path);
+                }
+
+                _lock = new FileStream(System.IO.Path.Combine(Path, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e)
+            {
+                throw new KafkaStorageException($"cannot use the log dir {Path} (is another broker using it?): {e.Message}", e);
+            }
+            catch (UnauthorizedAccessException e)
+            {
+                throw new KafkaStorageException($"cannot use the log dir {Path}: {e.Message}", e);
+            }
+
+            CleanShutdown = File.Exists(MarkerPath);
+            if (CleanShutdown)
+            {
+                log.LogInformation("Log dir {LogDir} was shut down cleanly: skipping recovery", Path);
+            }
+            else
+            {
+                log.LogInformation("Log dir {LogDir} has no clean-shutdown marker: recovering each log from its recovery point", Path);
+            }
+        }
+
+        public void DeleteCleanShutdownMarker()
+        {
+            if (File.Exists(MarkerPath))
+            {
+                File.Delete(MarkerPath);
+                FileSync.FsyncDirectory(Path);
+            }
+        }
+
+        public void WriteCleanShutdownMarker()
+        {
+            using (var marker = File.OpenHandle(MarkerPath, FileMode.Create, FileAccess.Write))
+            {
+                FileSync.Fsync(marker);
+            }
+
+            FileSync.FsyncDirectory(Path);
+        }
+
+        public void ReleaseLock()
+        {
+            _lock?.Dispose();
+            _lock = null;
+        }
+
+        public override string ToString() => Path;
+    }
+}

@@ -1,0 +1,159 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Storage;
+
+/// <summary>
+/// A per-log-directory file of offsets per partition in Kafka's checkpoint text format:
+/// <code>
+/// 0                      ← version
+/// 2                      ← number of entries
+/// orders 0 1234          ← topic, partition, offset
+/// orders 1 99
+/// </code>
+/// Written atomically (a ".tmp" file is written and fsynced, renamed over the old one, and the directory
+/// fsynced), so a crash leaves either the old or the new file. Read tolerantly: a missing file is empty,
+/// and a malformed or unreadable one is logged as a warning and treated as empty (recovery then starts
+/// from the beginning of each log, which is slower but safe).
+/// </summary>
+public sealed class OffsetCheckpointFile
+{
+    /// <summary>Everything below these offsets is on disk (Kafka's name).</summary>
+    public const string RecoveryPointFileName = "recovery-point-offset-checkpoint";
+
+    /// <summary>Each partition's log start offset (Kafka's name).</summary>
+    public const string LogStartOffsetFileName = "log-start-offset-checkpoint";
+
+    /// <summary>How far compaction has cleaned each compacted partition (Kafka's name).</summary>
+    public const string CleanerOffsetFileName = "cleaner-offset-checkpoint";
+
+    public const int CurrentVersion = 0;
+
+    private readonly object _writeLock = new();
+    private readonly ILogger _logger;
+
+    public OffsetCheckpointFile(string path, ILogger logger)
+    {
+        FilePath = path;
+        _logger = logger;
+    }
+
+    public string FilePath { get; }
+
+    /// <summary>Replaces the file's contents with <paramref name="offsets"/>, durably. Concurrent writers are serialized.</summary>
+    public void Write(IEnumerable<KeyValuePair<TopicPartition, long>> offsets)
+    {
+        var text = Format(offsets);
+        var temp = FilePath + ".tmp";
+        lock (_writeLock)
+        {
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(text));
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, FilePath, overwrite: true);
+            FileSync.FsyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(FilePath))!);
+        }
+    }
+
+    /// <summary>The offsets in the file; empty when it is missing, and (with a warning) when it is malformed or unreadable.</summary>
+    public Dictionary<TopicPartition, long> Read()
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(FilePath, Encoding.UTF8);
+        }
+        catch (FileNotFoundException)
+        {
+            return [];
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning(e, "Cannot read the checkpoint file {File}; treating it as empty", FilePath);
+            return [];
+        }
+
+        if (TryParse(text, out var offsets, out var error))
+        {
+            return offsets;
+        }
+
+        _logger.LogWarning("Ignoring the malformed checkpoint file {File} ({Error}); treating it as empty", FilePath, error);
+        return [];
+    }
+
+    /// <summary>The file's text for <paramref name="offsets"/> (entries sorted by topic and partition, "\n" line ends).</summary>
+    public static string Format(IEnumerable<KeyValuePair<TopicPartition, long>> offsets)
+    {
+        var entries = offsets.OrderBy(e => e.Key.Topic, StringComparer.Ordinal).ThenBy(e => e.Key.Partition).ToList();
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{CurrentVersion}\n{entries.Count}\n");
+        foreach (var (tp, offset) in entries)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{tp.Topic} {tp.Partition} {offset}\n");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Parses a checkpoint file's text; false with a reason when the version, the count or any entry line is wrong.</summary>
+    public static bool TryParse(string text, out Dictionary<TopicPartition, long> offsets, out string? error)
+    {
+        offsets = [];
+        error = null;
+        var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        while (lines.Count > 0 && lines[^1].Trim().Length == 0)
+        {
+            lines.RemoveAt(lines.Count - 1); // trailing line end(s)
+        }
+
+        if (lines.Count < 2)
+        {
+            error = lines.Count == 0 ? "the file is empty" : "the entry count line is missing";
+            return false;
+        }
+
+        if (!int.TryParse(lines[0].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var version) || version != CurrentVersion)
+        {
+            error = $"unrecognized version line '{lines[0]}' (expected {CurrentVersion})";
+            return false;
+        }
+
+        if (!int.TryParse(lines[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+        {
+            error = $"invalid entry count line '{lines[1]}'";
+            return false;
+        }
+
+        if (lines.Count - 2 != count)
+        {
+            error = $"expected {count} entries but found {lines.Count - 2}";
+            return false;
+        }
+
+        for (var i = 2; i < lines.Count; i++)
+        {
+            var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length != 3
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
+                || !long.TryParse(parts[2], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var offset))
+            {
+                error = $"malformed entry on line {i + 1}: '{lines[i]}'";
+                offsets = [];
+                return false;
+            }
+
+            offsets[new TopicPartition(parts[0], partition)] = offset;
+        }
+
+        return true;
+    }
+}
