@@ -1,30 +1,49 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace KafkaCompatBroker.Storage;
 
 /// <summary>fsync for a file handle and for a directory (so that a new or renamed file's entry is durable too).</summary>
-internal static class FileSync
+internal static partial class FileSync
 {
     public static void Fsync(SafeFileHandle file) => RandomAccess.FlushToDisk(file);
 
+    /// <summary>
+    /// Makes a directory's entries (files created, renamed or deleted in it) durable. .NET will not open
+    /// a directory as a file handle, so this calls open/fsync directly; NTFS needs no such step.
+    /// </summary>
     public static void FsyncDirectory(string directory)
     {
         if (OperatingSystem.IsWindows())
         {
-            return; // NTFS makes directory entries durable with the file.
+            return;
+        }
+
+        var fd = Open(directory, 0 /* O_RDONLY works for directories on every Unix */);
+        if (fd < 0)
+        {
+            throw new KafkaStorageException($"cannot open directory {directory} to fsync it (errno {Marshal.GetLastPInvokeError()})");
         }
 
         try
         {
-            using var handle = File.OpenHandle(directory, FileMode.Open, FileAccess.Read);
-            RandomAccess.FlushToDisk(handle);
+            if (Fsync(fd) != 0)
+            {
+                throw new KafkaStorageException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()})");
+            }
         }
-        catch (UnauthorizedAccessException)
+        finally
         {
-            // Some platforms refuse to open directories; their file systems order metadata themselves.
-        }
-        catch (IOException)
-        {
+            _ = Close(fd);
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
 }

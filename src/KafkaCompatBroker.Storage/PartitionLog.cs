@@ -33,6 +33,10 @@ public sealed class PartitionLog : IDisposable
     private long _lastFlushMs;
     private bool _closed;
 
+    // Set when files were created, renamed or deleted in the directory: the next flush fsyncs the
+    // directory too, or a segment created by a roll could vanish on power loss with its data.
+    private volatile bool _directoryDirty;
+
     private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, ILogger logger, TimeProvider time)
     {
         Directory = directory;
@@ -96,7 +100,12 @@ public sealed class PartitionLog : IDisposable
         TimeProvider? time = null)
     {
         time ??= TimeProvider.System;
-        System.IO.Directory.CreateDirectory(directory);
+        if (!System.IO.Directory.Exists(directory))
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            FileSync.FsyncDirectory(Path.GetDirectoryName(Path.GetFullPath(directory))!);
+        }
+
         RemoveLeftovers(directory, logger);
         CompleteInterruptedSwaps(directory, config, logger);
 
@@ -343,6 +352,7 @@ public sealed class PartitionLog : IDisposable
         var old = _segments[^1];
         old.OnRolled();
         var segment = LogSegment.Create(Directory, baseOffset, Config, NowMs);
+        _directoryDirty = true;
         Volatile.Write(ref _segments, [.. _segments, segment]);
         // The rolled segment is complete: make it durable without holding up appends.
         _ = Task.Run(() => FlushUpTo(baseOffset));
@@ -508,6 +518,7 @@ public sealed class PartitionLog : IDisposable
             // Old files are renamed away first: the new segment may reuse a base offset.
             ScheduleDeletion(_segments);
             Volatile.Write(ref _segments, [LogSegment.Create(Directory, offset, Config, NowMs)]);
+            _directoryDirty = true;
             Volatile.Write(ref _logStartOffset, offset);
             Volatile.Write(ref _highWatermark, offset);
             Volatile.Write(ref _recoveryPoint, offset);
@@ -622,6 +633,8 @@ public sealed class PartitionLog : IDisposable
             segment.ChangeSuffix(DeletedSuffix);
         }
 
+        _directoryDirty = true;
+
         var delay = Config.FileDeleteDelayMs;
         if (delay <= 0)
         {
@@ -705,6 +718,12 @@ public sealed class PartitionLog : IDisposable
                     return; // deleted or closed meanwhile: nothing left to make durable
                 }
             }
+        }
+
+        if (_directoryDirty)
+        {
+            _directoryDirty = false;
+            FileSync.FsyncDirectory(Directory);
         }
 
         lock (_lock)
