@@ -20,6 +20,7 @@ public sealed class PartitionLog : IDisposable
     private const string DeletedSuffix = ".deleted";
     private const string CleanedSuffix = ".cleaned";
     private const string SwapSuffix = ".swap";
+    private static readonly ILogger NullLoggerInstance = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private readonly object _lock = new();
     private readonly ILogger _logger;
@@ -124,7 +125,14 @@ public sealed class PartitionLog : IDisposable
             segments.Add(segment);
             if (recovery.Truncated && i + 1 < baseOffsets.Count)
             {
-                // Data after a corrupt batch cannot be trusted to continue the log: drop the later segments too.
+                // Data after a corrupt batch cannot be trusted to continue the log: drop the later segments too,
+                // and say how far the lost range went (the last segment's end, read from its headers).
+                long lostUpTo;
+                using (var last = LogSegment.Open(directory, baseOffsets[^1], config, trustContents: true, NullLoggerInstance, out _))
+                {
+                    lostUpTo = last.NextOffset - 1;
+                }
+
                 for (var j = i + 1; j < baseOffsets.Count; j++)
                 {
                     logger.LogWarning("Recovery of {Partition} deletes segment {BaseOffset}, which follows a corrupt batch", topicPartition, baseOffsets[j]);
@@ -133,6 +141,8 @@ public sealed class PartitionLog : IDisposable
                         File.Delete(LogSegment.FilePath(directory, baseOffsets[j], suffix));
                     }
                 }
+
+                logger.LogWarning("Recovery of {Partition} lost offsets {First} to {Last} in all", topicPartition, segment.NextOffset, lostUpTo);
 
                 break;
             }

@@ -160,6 +160,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         var warnings = _logger.Warnings.ToList();
         Assert.Contains(warnings, w => w.Contains($"losing offsets {victim.BaseOffset} to {lastInSegment}", StringComparison.Ordinal));
         Assert.All(bases.Skip(corrupt + 1), b => Assert.Contains(warnings, w => w.Contains($"deletes segment {b},", StringComparison.Ordinal)));
+        Assert.Contains(warnings, w => w.Contains($"lost offsets {victim.BaseOffset} to 199 in all", StringComparison.Ordinal)); // 40 batches of 5
 
         // Everything before the corrupt batch is intact, and appends continue from it.
         var kept = PartitionLogTests.ReadAll(recovered);
