@@ -125,23 +125,11 @@ public static class RecordBatch
     /// </summary>
     public static void SetMaxTimestamp(Span<byte> batch, TimestampType timestampType, long maxTimestamp)
     {
-        var attributesSpan = batch[RecordBatchHeader.AttributesOffset..];
-        var attributes = BinaryPrimitives.ReadInt16BigEndian(attributesSpan);
-        attributes = timestampType == TimestampType.LogAppendTime
-            ? (short)(attributes | RecordBatchHeader.TimestampTypeMask)
-            : (short)(attributes & ~RecordBatchHeader.TimestampTypeMask);
-        BinaryPrimitives.WriteInt16BigEndian(attributesSpan, attributes);
-        BinaryPrimitives.WriteInt64BigEndian(batch[RecordBatchHeader.MaxTimestampOffset..], maxTimestamp);
+        WriteTimestampFields(batch, timestampType, maxTimestamp);
         WriteCrc(batch);
     }
 
-    /// <summary>Marks the batch LogAppendTime with the broker's append time and recomputes the CRC.</summary>
-    /// <summary>
-    /// <see cref="SetMaxTimestamp(Span{byte}, TimestampType, long)"/> for a batch held as its 61-byte
-    /// header plus the bytes after it (e.g. still in a network buffer): only the header changes, and
-    /// the CRC is computed over both parts.
-    /// </summary>
-    public static void SetMaxTimestamp(Span<byte> header, in ReadOnlySequence<byte> rest, TimestampType timestampType, long maxTimestamp)
+    private static void WriteTimestampFields(Span<byte> header, TimestampType timestampType, long maxTimestamp)
     {
         var attributesSpan = header[RecordBatchHeader.AttributesOffset..];
         var attributes = BinaryPrimitives.ReadInt16BigEndian(attributesSpan);
@@ -150,6 +138,16 @@ public static class RecordBatch
             : (short)(attributes & ~RecordBatchHeader.TimestampTypeMask);
         BinaryPrimitives.WriteInt16BigEndian(attributesSpan, attributes);
         BinaryPrimitives.WriteInt64BigEndian(header[RecordBatchHeader.MaxTimestampOffset..], maxTimestamp);
+    }
+
+    /// <summary>
+    /// <see cref="SetMaxTimestamp(Span{byte}, TimestampType, long)"/> for a batch held as its 61-byte
+    /// header plus the bytes after it (e.g. still in a network buffer): only the header changes, and
+    /// the CRC is computed over both parts.
+    /// </summary>
+    public static void SetMaxTimestamp(Span<byte> header, in ReadOnlySequence<byte> rest, TimestampType timestampType, long maxTimestamp)
+    {
+        WriteTimestampFields(header, timestampType, maxTimestamp);
         var crc = Crc32C.Append(0, header[RecordBatchHeader.AttributesOffset..RecordBatchHeader.Size]);
         foreach (var segment in rest)
         {
@@ -159,6 +157,7 @@ public static class RecordBatch
         BinaryPrimitives.WriteUInt32BigEndian(header[RecordBatchHeader.CrcOffset..], crc);
     }
 
+    /// <summary>Marks the batch LogAppendTime with the broker's append time and recomputes the CRC.</summary>
     public static void SetLogAppendTime(Span<byte> batch, long appendTimestamp) =>
         SetMaxTimestamp(batch, TimestampType.LogAppendTime, appendTimestamp);
 

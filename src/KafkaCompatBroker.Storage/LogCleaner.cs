@@ -186,7 +186,7 @@ public sealed class LogCleaner
         var segments = log.Segments;
         var firstDirty = ValidFirstDirty(log, firstDirtyOffset);
         var earliest = long.MaxValue;
-        for (var i = FloorSegment(segments, firstDirty); i < segments.Count - 1; i++)
+        for (var i = PartitionLog.FloorSegment(segments, firstDirty); i < segments.Count - 1; i++)
         {
             var first = FirstBatchTimestamp(segments[i]);
             if (first > 0)
@@ -263,7 +263,7 @@ public sealed class LogCleaner
 
         if (firstUncleanable > firstDirty)
         {
-            for (var i = FloorSegment(segments, firstDirty); i < segments.Count && segments[i].BaseOffset < firstUncleanable; i++)
+            for (var i = PartitionLog.FloorSegment(segments, firstDirty); i < segments.Count && segments[i].BaseOffset < firstUncleanable; i++)
             {
                 cleanable += segments[i].Size;
             }
@@ -283,7 +283,7 @@ public sealed class LogCleaner
         var uncleanable = Math.Min(stableOffset, active.BaseOffset);
         if (config.MinCompactionLagMs > 0)
         {
-            for (var i = FloorSegment(segments, firstDirty); i < segments.Count - 1; i++)
+            for (var i = PartitionLog.FloorSegment(segments, firstDirty); i < segments.Count - 1; i++)
             {
                 if (segments[i].LargestTimestamp > nowMs - config.MinCompactionLagMs)
                 {
@@ -293,27 +293,7 @@ public sealed class LogCleaner
             }
         }
 
-        return uncleanable >= active.BaseOffset ? active.BaseOffset : segments[FloorSegment(segments, uncleanable)].BaseOffset;
-    }
-
-    private static int FloorSegment(IReadOnlyList<LogSegment> segments, long offset)
-    {
-        int lo = 0, hi = segments.Count - 1, found = 0;
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (segments[mid].BaseOffset <= offset)
-            {
-                found = mid;
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return found;
+        return uncleanable >= active.BaseOffset ? active.BaseOffset : segments[PartitionLog.FloorSegment(segments, uncleanable)].BaseOffset;
     }
 
     private static long FirstBatchTimestamp(LogSegment segment)
@@ -459,7 +439,7 @@ public sealed class LogCleaner
         {
             var transactions = new CleanerTransactionTracker(_scan!.Aborted, _firstDirty);
             var mappedThrough = _firstDirty - 1;
-            for (var i = FloorSegment(_segments, _firstDirty); i < _segments.Length && _segments[i].BaseOffset < firstUncleanable; i++)
+            for (var i = PartitionLog.FloorSegment(_segments, _firstDirty); i < _segments.Length && _segments[i].BaseOffset < firstUncleanable; i++)
             {
                 var segment = _segments[i];
                 if (segment.FindBatch(_firstDirty) is not var (start, _))

@@ -429,9 +429,10 @@ public sealed class PartitionLog : IDisposable
         return max < 0 ? null : FindOffsetByTimestamp(max);
     }
 
-    private static int FloorSegment(LogSegment[] segments, long offset)
+    /// <summary>The index of the last segment whose base offset is at most <paramref name="offset"/> (0 when none is).</summary>
+    internal static int FloorSegment(IReadOnlyList<LogSegment> segments, long offset)
     {
-        int lo = 0, hi = segments.Length - 1, found = 0;
+        int lo = 0, hi = segments.Count - 1, found = 0;
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
