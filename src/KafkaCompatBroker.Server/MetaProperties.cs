@@ -1,4 +1,5 @@
 using System.Globalization;
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Protocol;
 
 namespace KafkaCompatBroker.Server;

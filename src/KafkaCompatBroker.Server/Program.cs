@@ -1,5 +1,6 @@
 using System.Net;
 using KafkaCompatBroker.Broker;
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Broker.Handlers;
 using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Server;

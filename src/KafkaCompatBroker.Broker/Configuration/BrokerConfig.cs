@@ -1,7 +1,7 @@
 using System.Collections;
 using System.Globalization;
 
-namespace KafkaCompatBroker.Server;
+namespace KafkaCompatBroker.Broker.Configuration;
 
 /// <summary>Where a config value came from (DescribeConfigs reports it).</summary>
 public enum ConfigSource

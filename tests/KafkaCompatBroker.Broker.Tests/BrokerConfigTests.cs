@@ -1,6 +1,7 @@
 using System.Collections;
+using KafkaCompatBroker.Broker.Configuration;
 
-namespace KafkaCompatBroker.Server.Tests;
+namespace KafkaCompatBroker.Broker.Tests;
 
 public class BrokerConfigTests
 {

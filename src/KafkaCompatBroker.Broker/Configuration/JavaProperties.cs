@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text;
 
-namespace KafkaCompatBroker.Server;
+namespace KafkaCompatBroker.Broker.Configuration;
 
 /// <summary>
 /// Reads the java.util.Properties text format Kafka's server.properties uses: key=value or key:value
 /// or "key value", '#' and '!' comments, backslash line continuations and escapes (\t \n \uXXXX).
 /// </summary>
-internal static class JavaProperties
+public static class JavaProperties
 {
     public static List<KeyValuePair<string, string>> Parse(string text)
     {

@@ -1,4 +1,4 @@
-namespace KafkaCompatBroker.Server;
+namespace KafkaCompatBroker.Broker.Configuration;
 
 public enum ConfigType
 {
