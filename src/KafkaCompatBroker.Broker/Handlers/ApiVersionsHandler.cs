@@ -5,11 +5,11 @@ namespace KafkaCompatBroker.Broker.Handlers;
 
 /// <summary>
 /// ApiVersions (key 18), v0–4. The answer lists exactly the registered handlers and their version
-/// ranges. v3+ requests carry the client's software name and version (not validated here; Kafka
-/// only uses them for metrics). A request at an unknown version is refused by the dispatcher with
-/// UNSUPPORTED_VERSION in a v0 body (see <see cref="RequestDispatcher"/>).
+/// ranges. v3+ requests carry the client's software name and version (Kafka only uses them for
+/// metrics). A request at an unknown version is refused by the dispatcher with UNSUPPORTED_VERSION
+/// in a v0 body (see <see cref="RequestDispatcher"/>), so the client can retry with a version we know.
 /// </summary>
-public sealed class ApiVersionsHandler(Func<HandlerRegistry> registry) : ApiHandler<ApiVersionsRequest, ApiVersionsResponse>
+public sealed class ApiVersionsHandler(BrokerContext broker) : ApiHandler<ApiVersionsRequest, ApiVersionsResponse>
 {
     public override ApiKey Key => ApiKey.ApiVersions;
 
@@ -18,7 +18,7 @@ public sealed class ApiVersionsHandler(Func<HandlerRegistry> registry) : ApiHand
     public override short MaxVersion => 4;
 
     protected override ValueTask<ApiVersionsResponse?> HandleAsync(RequestContext context, ApiVersionsRequest request, CancellationToken cancellationToken) =>
-        ValueTask.FromResult<ApiVersionsResponse?>(Build(registry(), ErrorCode.None));
+        ValueTask.FromResult<ApiVersionsResponse?>(Build(broker.Registry, ErrorCode.None));
 
     public static ApiVersionsResponse Build(HandlerRegistry registry, ErrorCode error)
     {

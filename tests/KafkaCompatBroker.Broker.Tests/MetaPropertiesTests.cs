@@ -1,6 +1,6 @@
 using KafkaCompatBroker.Broker.Configuration;
 
-namespace KafkaCompatBroker.Server.Tests;
+namespace KafkaCompatBroker.Broker.Tests;
 
 public sealed class MetaPropertiesTests : IDisposable
 {

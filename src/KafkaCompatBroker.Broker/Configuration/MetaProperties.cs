@@ -1,15 +1,14 @@
 using System.Globalization;
-using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Protocol;
 
-namespace KafkaCompatBroker.Server;
+namespace KafkaCompatBroker.Broker.Configuration;
 
 /// <summary>
 /// meta.properties in every log directory (KRaft's version 1 layout: version, cluster.id, node.id,
 /// directory.id). The first start writes it, so no separate format step is needed; later starts
 /// check that the directory belongs to this node and cluster.
 /// </summary>
-internal static class MetaProperties
+public static class MetaProperties
 {
     public const string FileName = "meta.properties";
 

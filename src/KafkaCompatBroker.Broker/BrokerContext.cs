@@ -1,0 +1,32 @@
+using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Broker;
+
+/// <summary>Everything a request handler may use: settings, cluster metadata, the hosted partitions, logging and time.</summary>
+public sealed class BrokerContext(
+    BrokerSettings settings,
+    MetadataStore metadata,
+    LogManager logs,
+    ReplicaManager replicas,
+    ILoggerFactory loggerFactory,
+    TimeProvider time)
+{
+    public BrokerSettings Settings { get; } = settings;
+
+    public MetadataStore Metadata { get; } = metadata;
+
+    public LogManager Logs { get; } = logs;
+
+    public ReplicaManager Replicas { get; } = replicas;
+
+    public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+
+    public TimeProvider Time { get; } = time;
+
+    /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
+    public HandlerRegistry Registry { get; internal set; } = new([]);
+
+    public string ClusterId => Metadata.Image.ClusterId;
+}

@@ -1,0 +1,141 @@
+using System.Buffers;
+using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Broker;
+
+/// <summary>The outcome of appending to one partition: the log's result, or a Kafka error with a message.</summary>
+public readonly record struct PartitionAppendResult(ErrorCode Error, string? ErrorMessage, LogAppendResult Result);
+
+/// <summary>
+/// The partitions this broker hosts: creates their logs as topics appear in the cluster metadata,
+/// deletes them when topics go, applies topic config changes, and serves appends and reads. With one
+/// broker the replica set is this broker alone, so the high watermark follows the log end offset.
+/// </summary>
+public sealed class ReplicaManager : IDisposable
+{
+    private readonly BrokerSettings _settings;
+    private readonly MetadataStore _metadata;
+    private readonly LogManager _logs;
+    private readonly ILogger _logger;
+
+    public ReplicaManager(BrokerSettings settings, MetadataStore metadata, LogManager logs, ILogger<ReplicaManager> logger)
+    {
+        _settings = settings;
+        _metadata = metadata;
+        _logs = logs;
+        _logger = logger;
+        _metadata.ImageChanged += OnImageChanged;
+        Reconcile(null, _metadata.Image);
+    }
+
+    public AppendNotifier Notifier { get; } = new();
+
+    public ClusterImage Image => _metadata.Image;
+
+    /// <summary>The effective log config of a topic: the broker's defaults with the topic's own configs applied.</summary>
+    public LogConfig ConfigFor(string topic) =>
+        _settings.LogDefaults.With(_metadata.Image.GetTopicConfigs(topic).Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)));
+
+    /// <summary>The log of a partition this broker leads, or null (unknown topic or partition).</summary>
+    public PartitionLog? GetLog(string topic, int partition)
+    {
+        var image = _metadata.Image.GetTopic(topic);
+        if (image is null || !image.Partitions.TryGetValue(partition, out var p) || p.Leader != _settings.NodeId)
+        {
+            return null;
+        }
+
+        return _logs.GetLog(new TopicPartition(topic, partition));
+    }
+
+    /// <summary>
+    /// Appends a produce request's records for one partition. acks is accepted as Kafka does (0, 1, -1);
+    /// with a single replica all three are satisfied once the batch is in the log.
+    /// </summary>
+    public PartitionAppendResult Append(string topic, int partition, in ReadOnlySequence<byte> records, AppendOrigin origin = AppendOrigin.Client)
+    {
+        var log = GetLog(topic, partition);
+        if (log is null)
+        {
+            return new(ErrorCode.UnknownTopicOrPartition, $"This server does not host this topic-partition: {topic}-{partition}", default);
+        }
+
+        try
+        {
+            var result = log.Append(records, _metadata.Image.GetTopic(topic)!.Partitions[partition].LeaderEpoch, origin);
+            log.UpdateHighWatermark(log.LogEndOffset);
+            Notifier.NotifyAppended();
+            return new(ErrorCode.None, null, result);
+        }
+        catch (LogAppendException e)
+        {
+            return new(e.Error, e.Message, default);
+        }
+        catch (KafkaStorageException e)
+        {
+            _logger.LogError(e, "Append to {Topic}-{Partition} failed", topic, partition);
+            return new(ErrorCode.KafkaStorageError, e.Message, default);
+        }
+    }
+
+    private void OnImageChanged(object? sender, ImageChangedEventArgs e) => Reconcile(e.Previous, e.Current);
+
+    /// <summary>Makes the hosted logs match the image: create new partitions' logs, delete removed topics' logs, apply config changes.</summary>
+    private void Reconcile(ClusterImage? previous, ClusterImage current)
+    {
+        foreach (var topic in current.TopicsByName.Values)
+        {
+            var config = ConfigFor(topic.Name);
+            foreach (var partition in topic.Partitions.Values)
+            {
+                if (partition.Leader != _settings.NodeId)
+                {
+                    continue;
+                }
+
+                var tp = new TopicPartition(topic.Name, partition.PartitionId);
+                var log = _logs.GetLog(tp);
+                if (log is null)
+                {
+                    _logs.GetOrCreateLog(tp, config);
+                }
+                else if (log.Config != config)
+                {
+                    log.UpdateConfig(config);
+                }
+            }
+        }
+
+        if (previous is null)
+        {
+            // At start-up: logs on disk for topics that no longer exist were deleted while we were down.
+            foreach (var log in _logs.AllLogs)
+            {
+                var topic = current.GetTopic(log.TopicPartition.Topic);
+                if (topic is null || !topic.Partitions.ContainsKey(log.TopicPartition.Partition))
+                {
+                    _logger.LogInformation("Deleting the log of {Partition}: its topic no longer exists", log.TopicPartition);
+                    _logs.DeleteLog(log.TopicPartition);
+                }
+            }
+
+            return;
+        }
+
+        foreach (var old in previous.TopicsByName.Values)
+        {
+            if (current.GetTopic(old.Id) is null)
+            {
+                foreach (var partition in old.Partitions.Keys)
+                {
+                    _logs.DeleteLog(new TopicPartition(old.Name, partition));
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _metadata.ImageChanged -= OnImageChanged;
+}

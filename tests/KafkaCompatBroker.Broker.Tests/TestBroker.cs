@@ -1,0 +1,62 @@
+using KafkaCompatBroker.Broker.Configuration;
+using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafkaCompatBroker.Broker.Tests;
+
+/// <summary>
+/// A broker's services without the network: a temp data dir, the metadata store, the log manager,
+/// the replica manager and every discovered handler — for handler tests that need no sockets.
+/// </summary>
+internal sealed class TestBroker : IDisposable
+{
+    public TestBroker(string extraConfig = "")
+    {
+        Directory.CreateDirectory(DataDir);
+        Config = BrokerConfig.Load($"log.dirs={DataDir}\nlisteners=PLAINTEXT://127.0.0.1:9092\n{extraConfig}", [], new System.Collections.Hashtable());
+        var settings = new BrokerSettings
+        {
+            NodeId = Config.GetInt("node.id"),
+            Config = Config,
+            AdvertisedListeners = [new AdvertisedListener("PLAINTEXT", "127.0.0.1", 9092)],
+            AutoCreateTopics = Config.GetBool("auto.create.topics.enable"),
+            DefaultNumPartitions = Config.GetInt("num.partitions"),
+            DefaultReplicationFactor = (short)Config.GetInt("default.replication.factor"),
+            LogDefaults = BrokerSettings.LogDefaultsFrom(Config),
+        };
+        Logs = new LogManager(new LogManagerOptions { LogDirs = [DataDir] }, settings.LogDefaults, NullLogger.Instance);
+        Logs.Startup();
+        Metadata = MetadataStore.Open(new MetadataStoreOptions { MetadataLogDir = DataDir, ClusterId = "test-cluster-id-000000" });
+        Metadata.RegisterBroker(settings.NodeId, Protocol.KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);
+        Replicas = new ReplicaManager(settings, Metadata, Logs, NullLogger<ReplicaManager>.Instance);
+        Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, TimeProvider.System);
+        Registry = HandlerDiscovery.CreateRegistry(Context);
+        Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
+    }
+
+    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "kcb-broker-" + Guid.NewGuid().ToString("N"));
+
+    public BrokerConfig Config { get; }
+
+    public LogManager Logs { get; }
+
+    public MetadataStore Metadata { get; }
+
+    public ReplicaManager Replicas { get; }
+
+    public BrokerContext Context { get; }
+
+    public HandlerRegistry Registry { get; }
+
+    public RequestDispatcher Dispatcher { get; }
+
+    public void Dispose()
+    {
+        Replicas.Dispose();
+        Metadata.Dispose();
+        Logs.Shutdown();
+        Directory.Delete(DataDir, recursive: true);
+    }
+}
