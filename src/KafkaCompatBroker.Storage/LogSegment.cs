@@ -174,15 +174,30 @@ internal sealed class LogSegment : IDisposable
          && !Index.IsFull && !TimeIndex.IsFull
          && lastOffset - BaseOffset <= int.MaxValue);
 
-    /// <summary>Called when the segment stops being the active one: the time index gets its final entry.</summary>
+    /// <summary>
+    /// Called when the segment stops being the active one: the time index gets its final entry, and
+    /// both index files get their pending entries, so only the active segment can lose index entries
+    /// to a killed process (the flush that follows a roll may find the recovery point already past it).
+    /// </summary>
     public void OnRolled()
     {
         if (_maxTimestampSoFar >= 0 && !TimeIndex.IsFull)
         {
             TimeIndex.Append(_maxTimestampSoFar, _offsetOfMaxTimestampSoFar);
         }
+
+        Index.WritePendingEntries();
+        TimeIndex.WritePendingEntries();
     }
 
+    /// <summary>
+    /// fsyncs the log and both indexes, which first write their pending entries. Index entries are
+    /// buffered in memory between flushes, so after a crash only the indexes of segments flushed
+    /// since their last append are complete on disk. That is what recovery relies on: the partition
+    /// log moves its recovery point only after flushing every segment holding data below it, and after
+    /// an unclean shutdown it trusts the indexes only of segments wholly before the segment holding
+    /// the recovery point; the others (which include the active segment) are rebuilt from the log.
+    /// </summary>
     public void Flush()
     {
         FileSync.Fsync(_log);

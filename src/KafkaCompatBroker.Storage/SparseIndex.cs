@@ -7,13 +7,32 @@ namespace KafkaCompatBroker.Storage;
 /// (the partition's append path, under its lock) and any number of readers: an entry is complete in
 /// the array before the count that makes it visible is published.
 /// </summary>
+/// <remarks>
+/// Lookups only read memory, so appends do not write the file one entry at a time (a syscall per
+/// entry): the entries after the first <c>_written</c> are pending and go to the file in one write
+/// when <see cref="PendingEntriesLimit"/> bytes of them have gathered, and always before the file is
+/// fsynced (<see cref="Flush"/>), renamed, truncated or closed. A crash can lose pending entries;
+/// that is safe because the file is complete whenever it is synced, and after an unclean shutdown a
+/// segment's index is only trusted when the segment lies wholly before the one holding the recovery
+/// point, which the log advances only after flushing (see <see cref="LogSegment.Flush"/>). The file
+/// writes are serialized by <c>_fileLock</c>, since <see cref="Flush"/> also runs outside the
+/// partition's lock (background flushes after a roll and on flush.ms).
+/// </remarks>
 internal abstract class SparseIndex : IDisposable
 {
+    /// <summary>Bytes of pending entries that trigger a write to the file.</summary>
+    private const int PendingEntriesLimit = 4096;
+
     private readonly int _entrySize;
+    private readonly int _maxPendingEntries;
+    private readonly Lock _fileLock = new();
     private SafeFileHandle _file;
     private long[] _keys = new long[64];
     private long[] _values = new long[64];
     private int _count;
+    private int _written; // entries in the file (a prefix of the first _count); changed under _fileLock
+    private byte[]? _writeBuffer; // under _fileLock
+    private bool _disposed; // under _fileLock
 
     protected SparseIndex(string path, long baseOffset, int maxEntries, int entrySize)
     {
@@ -21,6 +40,7 @@ internal abstract class SparseIndex : IDisposable
         BaseOffset = baseOffset;
         MaxEntries = maxEntries;
         _entrySize = entrySize;
+        _maxPendingEntries = Math.Max(1, PendingEntriesLimit / entrySize);
         _file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
     }
 
@@ -71,6 +91,11 @@ internal abstract class SparseIndex : IDisposable
             _values[i] = value;
         }
 
+        lock (_fileLock)
+        {
+            _written = count;
+        }
+
         Volatile.Write(ref _count, count);
         return true;
     }
@@ -90,10 +115,47 @@ internal abstract class SparseIndex : IDisposable
         EnsureCapacity(count + 1);
         _keys[count] = key;
         _values[count] = value;
-        Span<byte> entry = stackalloc byte[16];
-        Encode(key, value, entry);
-        RandomAccess.Write(_file, entry[.._entrySize], (long)count * _entrySize);
         Volatile.Write(ref _count, count + 1);
+        if (count + 1 - Volatile.Read(ref _written) >= _maxPendingEntries)
+        {
+            WritePendingEntries();
+        }
+    }
+
+    /// <summary>Writes the pending entries to the file (no fsync): the file then holds every entry.</summary>
+    public void WritePendingEntries()
+    {
+        lock (_fileLock)
+        {
+            WritePendingLocked();
+        }
+    }
+
+    private void WritePendingLocked()
+    {
+        var count = Volatile.Read(ref _count);
+        if (_disposed || _written >= count)
+        {
+            return;
+        }
+
+        // Entries below the published count are complete and stay unchanged until a truncation,
+        // which takes _fileLock; arrays read after the count hold them (see EnsureCapacity).
+        var keys = Volatile.Read(ref _keys);
+        var values = Volatile.Read(ref _values);
+        var buffer = _writeBuffer ??= new byte[_maxPendingEntries * _entrySize];
+        while (_written < count)
+        {
+            var first = _written;
+            var n = Math.Min(count - first, _maxPendingEntries);
+            for (var i = 0; i < n; i++)
+            {
+                Encode(keys[first + i], values[first + i], buffer.AsSpan(i * _entrySize, _entrySize));
+            }
+
+            RandomAccess.Write(_file, buffer.AsSpan(0, n * _entrySize), (long)first * _entrySize);
+            Volatile.Write(ref _written, first + n);
+        }
     }
 
     protected long LastKey => Count == 0 ? long.MinValue : _keys[Count - 1];
@@ -128,9 +190,7 @@ internal abstract class SparseIndex : IDisposable
     /// <summary>Keeps the entries whose key is below <paramref name="key"/>.</summary>
     protected void TruncateKeysFrom(long key)
     {
-        var keep = FloorIndex(key, strict: true) + 1;
-        Volatile.Write(ref _count, keep);
-        RandomAccess.SetLength(_file, (long)keep * _entrySize);
+        TruncateTo(FloorIndex(key, strict: true) + 1);
     }
 
     /// <summary>Keeps the entries whose value is below <paramref name="value"/> (values increase with keys).</summary>
@@ -142,22 +202,41 @@ internal abstract class SparseIndex : IDisposable
             keep++;
         }
 
-        Volatile.Write(ref _count, keep);
-        RandomAccess.SetLength(_file, (long)keep * _entrySize);
+        TruncateTo(keep);
     }
 
-    public void Reset()
+    public void Reset() => TruncateTo(0);
+
+    /// <summary>Keeps the first <paramref name="keep"/> entries; pending ones among them stay pending.</summary>
+    private void TruncateTo(int keep)
     {
-        Volatile.Write(ref _count, 0);
-        RandomAccess.SetLength(_file, 0);
+        lock (_fileLock)
+        {
+            Volatile.Write(ref _count, keep);
+            if (_written > keep)
+            {
+                Volatile.Write(ref _written, keep);
+            }
+
+            RandomAccess.SetLength(_file, (long)_written * _entrySize);
+        }
     }
 
-    public void Flush() => FileSync.Fsync(_file);
+    /// <summary>Writes the pending entries and fsyncs the file.</summary>
+    public void Flush()
+    {
+        WritePendingEntries();
+        FileSync.Fsync(_file);
+    }
 
     public void Rename(string newPath)
     {
-        File.Move(Path, newPath, overwrite: true);
-        Path = newPath;
+        lock (_fileLock)
+        {
+            WritePendingLocked();
+            File.Move(Path, newPath, overwrite: true);
+            Path = newPath;
+        }
     }
 
     private void EnsureCapacity(int needed)
@@ -177,5 +256,30 @@ internal abstract class SparseIndex : IDisposable
         Volatile.Write(ref _keys, keys);
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>Writes the pending entries (no fsync; a clean close has flushed already) and closes the file.</summary>
+    public void Dispose()
+    {
+        lock (_fileLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            try
+            {
+                WritePendingLocked();
+            }
+            catch (IOException)
+            {
+                // Best effort: a shorter index is still a valid one (lookups scan on from the last
+                // entry), and Close flushes, which reports the error, before it disposes.
+            }
+            finally
+            {
+                _disposed = true;
+                _file.Dispose();
+            }
+        }
+    }
 }

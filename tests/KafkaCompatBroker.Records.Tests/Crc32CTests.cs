@@ -55,6 +55,82 @@ public class Crc32CTests
         }
     }
 
+    /// <summary>Lengths around the interleaved path's block boundaries (lanes of 256, 1024 and 4096 bytes, three per block).</summary>
+    public static TheoryData<int> LaneBoundaryLengths()
+    {
+        var lengths = new SortedSet<int>();
+        int[] lanes = [256, 1024, 4096];
+        int[] blocks = [.. lanes.Select(lane => 3 * lane)];
+        var anchors = new List<int>(blocks);
+        anchors.AddRange(blocks.Select(block => 2 * block));
+        anchors.Add(blocks[2] + blocks[1]);
+        anchors.Add(blocks[2] + blocks[0]);
+        anchors.Add(blocks[1] + blocks[0]);
+        anchors.Add(blocks[2] + blocks[1] + blocks[0]);
+        anchors.Add((2 * blocks[2]) + (2 * blocks[0]));
+        foreach (var anchor in anchors)
+        {
+            for (var delta = -17; delta <= 17; delta++)
+            {
+                lengths.Add(anchor + delta);
+            }
+        }
+
+        lengths.Add(17_000); // about a 16 × 1 KiB record batch
+        lengths.Add(65_536 + 13);
+        var data = new TheoryData<int>();
+        foreach (var length in lengths)
+        {
+            data.Add(length);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(LaneBoundaryLengths))]
+    public void Compute_LengthsAroundLaneBoundaries_AllAlignments_EqualsTablePath(int length)
+    {
+        var buffer = new byte[length + 8];
+        new Random(length).NextBytes(buffer);
+        for (var alignment = 0; alignment < 8; alignment++)
+        {
+            var slice = buffer.AsSpan(alignment, length);
+            var expected = Crc32C.AppendTable(0, slice);
+            Assert.Equal(expected, Crc32C.Compute(slice));
+            Assert.Equal(expected, Crc32C.AppendInterleavedTable(0, slice));
+            Assert.Equal(Crc32C.AppendTable(0x1234_5678u, slice), Crc32C.Append(0x1234_5678u, slice));
+        }
+    }
+
+    [Fact]
+    public void Compute_EveryLengthUpToThreeLongLanes_EqualsTablePath()
+    {
+        const int MaxLength = (3 * 4096) + 100;
+        var buffer = new byte[MaxLength + 8];
+        new Random(99).NextBytes(buffer);
+        for (var length = 0; length <= MaxLength; length++)
+        {
+            // An odd alignment that varies with the length, so every offset mod 8 is covered.
+            var slice = buffer.AsSpan(((length * 3) + 1) % 8, length);
+            var expected = Crc32C.AppendTable(0, slice);
+            Assert.Equal(expected, Crc32C.Compute(slice));
+            Assert.Equal(expected, Crc32C.AppendInterleavedTable(0, slice));
+        }
+    }
+
+    [Fact]
+    public void Append_LongBufferSplitAtLaneBoundaries_EqualsWholeCompute()
+    {
+        var data = new byte[(2 * 3 * 4096) + (3 * 1024) + 777];
+        new Random(5).NextBytes(data);
+        var whole = Crc32C.AppendTable(0, data);
+        foreach (var split in new[] { 1, 255, 767, 768, 769, 3071, 3072, 3073, 12287, 12288, 12289, 20000 })
+        {
+            Assert.Equal(whole, Crc32C.Append(Crc32C.Compute(data.AsSpan(0, split)), data.AsSpan(split)));
+        }
+    }
+
     [Fact]
     public void Append_SplitAnywhere_EqualsWholeCompute()
     {

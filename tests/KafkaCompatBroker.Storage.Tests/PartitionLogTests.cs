@@ -83,6 +83,7 @@ public sealed class PartitionLogTests : IDisposable
 
         var segment = log.Segments[0];
         Assert.InRange(segment.Index.Count, 5, 20);
+        log.Flush(); // index entries reach the file in batches, at the latest when it is flushed
         Assert.True(new FileInfo(segment.Index.Path).Length == segment.Index.Count * 8);
         Assert.True(segment.TimeIndex.Count > 0);
     }
