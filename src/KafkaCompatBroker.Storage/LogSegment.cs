@@ -122,14 +122,22 @@ internal sealed class LogSegment : IDisposable
     public void Append(in RecordBatchHeader header, ReadOnlyMemory<byte> headerBytes, in ReadOnlySequence<byte> rest, List<ReadOnlyMemory<byte>> scratch)
     {
         var position = _size;
-        scratch.Clear();
-        scratch.Add(headerBytes);
-        foreach (var segment in rest)
+        if (rest.IsSingleSegment)
         {
-            scratch.Add(segment);
+            GatherWrite.Write(_log, headerBytes.Span, rest.FirstSpan, position);
+        }
+        else
+        {
+            scratch.Clear();
+            scratch.Add(headerBytes);
+            foreach (var segment in rest)
+            {
+                scratch.Add(segment);
+            }
+
+            RandomAccess.Write(_log, scratch, position);
         }
 
-        RandomAccess.Write(_log, scratch, position);
         OnAppended(header, position);
     }
 
