@@ -1,0 +1,105 @@
+using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+
+namespace KafkaCompatBroker.Broker.Handlers;
+
+/// <summary>
+/// AlterConfigs (key 33), v0–2: the legacy API, which replaces a resource's whole set of overrides — keys
+/// not in the request are deleted (IncrementalAlterConfigs changes single keys). TOPIC resources go through
+/// <see cref="MetadataStore.AlterConfigs"/> as one batch (validate_only checks without writing), and the
+/// partition logs pick up the change when the image changes. Per resource, as Kafka's controller answers:
+/// UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource." when a resource
+/// appears twice, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG for unknown keys or bad values. Dynamic broker
+/// configs are not supported: BROKER resources get INVALID_REQUEST saying so.
+/// </summary>
+public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
+{
+    internal const string BrokerConfigsUnsupported = "Updating broker configs is not supported yet";
+
+    public override ApiKey Key => ApiKey.AlterConfigs;
+
+    public override short MinVersion => 0;
+
+    public override short MaxVersion => 2;
+
+    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new AlterConfigsResponse();
+        var counts = new Dictionary<(sbyte, string), int>();
+        foreach (var resource in request.Resources)
+        {
+            var key = (resource.ResourceType, resource.ResourceName);
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+        }
+
+        var reportedDuplicates = new HashSet<(sbyte, string)>();
+        foreach (var resource in request.Resources)
+        {
+            var type = (ConfigResourceType)resource.ResourceType;
+            if (!Enum.IsDefined(type) || type == ConfigResourceType.Unknown)
+            {
+                response.Responses.Add(Result(resource, ErrorCode.UnsupportedVersion, $"Unknown resource type {resource.ResourceType}."));
+            }
+            else if (counts[(resource.ResourceType, resource.ResourceName)] > 1)
+            {
+                if (reportedDuplicates.Add((resource.ResourceType, resource.ResourceName)))
+                {
+                    response.Responses.Add(Result(resource, ErrorCode.InvalidRequest, "Duplicate resource."));
+                }
+            }
+            else
+            {
+                var outcome = Alter(type, resource, request.ValidateOnly);
+                response.Responses.Add(Result(resource, outcome.Error, outcome.ErrorMessage));
+            }
+        }
+
+        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+    }
+
+    private MetadataResult Alter(ConfigResourceType type, AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
+    {
+        switch (type)
+        {
+            case ConfigResourceType.Topic:
+                var image = broker.Metadata.Image;
+                if (image.GetTopic(resource.ResourceName) is null)
+                {
+                    return new MetadataResult(ErrorCode.UnknownTopicOrPartition, $"The topic '{resource.ResourceName}' does not exist.");
+                }
+
+                // The new set replaces the old one: the last value of each key is kept, every other key deleted.
+                var wanted = new Dictionary<string, string?>(StringComparer.Ordinal);
+                foreach (var config in resource.Configs)
+                {
+                    wanted[config.Name] = config.Value;
+                }
+
+                var ops = new List<AlterConfigOp>(wanted.Count);
+                foreach (var (name, value) in wanted)
+                {
+                    ops.Add(new AlterConfigOp(name, AlterConfigOpType.Set, value));
+                }
+
+                foreach (var existing in image.GetTopicConfigs(resource.ResourceName).Keys)
+                {
+                    if (!wanted.ContainsKey(existing))
+                    {
+                        ops.Add(new AlterConfigOp(existing, AlterConfigOpType.Delete, null));
+                    }
+                }
+
+                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), ops, validateOnly);
+            case ConfigResourceType.Broker:
+                return new MetadataResult(ErrorCode.InvalidRequest, BrokerConfigsUnsupported);
+            case ConfigResourceType.BrokerLogger:
+                return new MetadataResult(ErrorCode.InvalidRequest, "Unexpected resource type BROKER_LOGGER.");
+            default:
+                return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
+        }
+    }
+
+    private static AlterConfigsResponse.AlterConfigsResourceResponse Result(AlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) =>
+        new() { ErrorCode = (short)error, ErrorMessage = message, ResourceType = resource.ResourceType, ResourceName = resource.ResourceName };
+}

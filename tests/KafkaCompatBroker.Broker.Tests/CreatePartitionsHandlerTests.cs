@@ -1,0 +1,105 @@
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+
+namespace KafkaCompatBroker.Broker.Tests;
+
+public sealed class CreatePartitionsHandlerTests : IDisposable
+{
+    private readonly TestBroker _broker = new();
+
+    public CreatePartitionsHandlerTests() => _broker.Metadata.CreateTopic("t", 1);
+
+    public void Dispose() => _broker.Dispose();
+
+    private Task<CreatePartitionsResponse> SendAsync(short version, params CreatePartitionsRequest.CreatePartitionsTopic[] topics) =>
+        TopicApiTestClient.SendAsync<CreatePartitionsResponse>(_broker, ApiKey.CreatePartitions, version, new CreatePartitionsRequest { Topics = [.. topics] });
+
+    private static CreatePartitionsRequest.CreatePartitionsTopic Topic(string name, int count, List<CreatePartitionsRequest.CreatePartitionsAssignment>? assignments = null) =>
+        new() { Name = name, Count = count, Assignments = assignments };
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task CreatePartitions_Increase_AddsPartitionsAndLogs(short version)
+    {
+        var response = await SendAsync(version, Topic("t", 3));
+
+        var result = Assert.Single(response.Results);
+        Assert.Equal(("t", (short)0, (string?)null), (result.Name, result.ErrorCode, result.ErrorMessage));
+        Assert.Equal(3, _broker.Metadata.Image.GetTopic("t")!.Partitions.Count);
+        Assert.NotNull(_broker.Replicas.GetLog("t", 2));
+    }
+
+    [Fact]
+    public async Task CreatePartitions_ExplicitAssignments_AreUsed()
+    {
+        var response = await SendAsync(3, Topic("t", 2, [new() { BrokerIds = [1] }]));
+
+        Assert.Equal(0, Assert.Single(response.Results).ErrorCode);
+        Assert.Equal([1], _broker.Metadata.Image.GetTopic("t")!.Partitions[1].Replicas.ToArray());
+    }
+
+    [Fact]
+    public async Task CreatePartitions_WrongAssignmentCount_ReturnsInvalidReplicaAssignment()
+    {
+        var response = await SendAsync(3, Topic("t", 3, [new() { BrokerIds = [1] }]));
+
+        var result = Assert.Single(response.Results);
+        Assert.Equal((short)ErrorCode.InvalidReplicaAssignment, result.ErrorCode);
+        Assert.Equal("Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified.", result.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_SameCount_ReturnsInvalidPartitions()
+    {
+        var response = await SendAsync(1, Topic("t", 1));
+
+        var result = Assert.Single(response.Results);
+        Assert.Equal((short)ErrorCode.InvalidPartitions, result.ErrorCode);
+        Assert.Equal("Topic already has 1 partition(s).", result.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_Decrease_ReturnsInvalidPartitions()
+    {
+        _broker.Metadata.CreatePartitions("t", 3);
+        var response = await SendAsync(2, Topic("t", 2));
+
+        var result = Assert.Single(response.Results);
+        Assert.Equal((short)ErrorCode.InvalidPartitions, result.ErrorCode);
+        Assert.Equal("The topic t currently has 3 partition(s); 2 would not be an increase.", result.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_UnknownTopic_ReturnsUnknownTopicOrPartitionWithoutMessage()
+    {
+        var response = await SendAsync(3, Topic("missing", 2));
+
+        var result = Assert.Single(response.Results);
+        Assert.Equal((short)ErrorCode.UnknownTopicOrPartition, result.ErrorCode);
+        Assert.Null(result.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_ValidateOnly_ChangesNothing()
+    {
+        var response = await TopicApiTestClient.SendAsync<CreatePartitionsResponse>(
+            _broker, ApiKey.CreatePartitions, 3, new CreatePartitionsRequest { Topics = [Topic("t", 4)], ValidateOnly = true });
+
+        Assert.Equal(0, Assert.Single(response.Results).ErrorCode);
+        Assert.Single(_broker.Metadata.Image.GetTopic("t")!.Partitions);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_DuplicateTopic_ReturnsInvalidRequest()
+    {
+        var response = await SendAsync(3, Topic("t", 2), Topic("t", 3));
+
+        var result = Assert.Single(response.Results);
+        Assert.Equal((short)ErrorCode.InvalidRequest, result.ErrorCode);
+        Assert.Equal("Duplicate topic name.", result.ErrorMessage);
+        Assert.Single(_broker.Metadata.Image.GetTopic("t")!.Partitions);
+    }
+}
