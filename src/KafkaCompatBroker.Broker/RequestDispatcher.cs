@@ -87,7 +87,15 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
 
         if (response is not null)
         {
-            await WriteResponseAsync(output, correlationId, KafkaApis.ResponseHeaderVersion(handler.Key, apiVersion), response, apiVersion, cancellationToken);
+            try
+            {
+                await WriteResponseAsync(output, correlationId, KafkaApis.ResponseHeaderVersion(handler.Key, apiVersion), response, apiVersion, cancellationToken);
+            }
+            finally
+            {
+                // A response holding pooled buffers (e.g. Fetch records) releases them once written.
+                (response as IDisposable)?.Dispose();
+            }
         }
 
         return RequestOutcome.Continue;

@@ -1,0 +1,228 @@
+using System.Buffers;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+using KafkaCompatBroker.Records;
+using KafkaCompatBroker.Storage;
+
+namespace KafkaCompatBroker.Broker.Handlers;
+
+/// <summary>
+/// Produce (key 0), v0–13. v0–13 are advertised as Kafka 4 does (KAFKA-18659: librdkafka before 2.x
+/// only enables compression when Produce v0 is listed), but v0–2 carry message formats v0/v1, which
+/// Kafka 4 dropped: every partition of such a request gets UNSUPPORTED_VERSION and nothing is appended.
+/// v3+ append record batches (magic 2) as they arrived, straight from the network buffer (the log does
+/// the one copy). Checks, as Kafka's validateRecords and LogValidator: exactly one batch per partition
+/// (INVALID_RECORD), magic 2 (INVALID_RECORD), no zstd below v7 (UNSUPPORTED_COMPRESSION_TYPE),
+/// keyed records on compacted topics (INVALID_RECORD with per-record errors, v8+), max.message.bytes
+/// (MESSAGE_TOO_LARGE), CRC and framing (CORRUPT_MESSAGE). acks must be -1, 0 or 1
+/// (INVALID_REQUIRED_ACKS); acks=0 sends no response. Topics by name up to v12, by id from v13
+/// (UNKNOWN_TOPIC_ID). error_message is v8+. With one replica acks=1 and acks=-1 are both satisfied
+/// once the batch is in the log. Idempotent and transactional batches (producer id ≥ 0) are appended
+/// as they are, without sequence or transaction checks, until the producer state of issue 6 exists.
+/// current_leader / node_endpoints (v10+) only accompany NOT_LEADER_OR_FOLLOWER, which a single
+/// broker leading every partition never returns.
+/// </summary>
+public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceRequest, ProduceResponse>
+{
+    private const int MaxDecompressedBytes = 1 << 30;
+
+    public override ApiKey Key => ApiKey.Produce;
+
+    public override short MinVersion => 0;
+
+    public override short MaxVersion => 13;
+
+    protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
+    {
+        var version = context.ApiVersion;
+        var response = new ProduceResponse();
+        var validAcks = request.Acks is -1 or 0 or 1;
+        var image = broker.Replicas.Image;
+        foreach (var topic in request.TopicData)
+        {
+            var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topic.Name, TopicId = topic.TopicId };
+            response.Responses.Add(topicResponse);
+            var topicImage = version >= 13 ? image.GetTopic(topic.TopicId) : image.GetTopic(topic.Name);
+            var unknownTopic = version >= 13 ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition;
+            var compacted = topicImage is not null && (broker.Replicas.ConfigFor(topicImage.Name).CleanupPolicy & CleanupPolicy.Compact) != 0;
+            foreach (var partition in topic.PartitionData)
+            {
+                var result = new ProduceResponse.PartitionProduceResponse { Index = partition.Index, BaseOffset = -1 };
+                topicResponse.PartitionResponses.Add(result);
+                if (version < 3)
+                {
+                    result.ErrorCode = (short)ErrorCode.UnsupportedVersion;
+                }
+                else if (topicImage is null)
+                {
+                    result.ErrorCode = (short)unknownTopic;
+                }
+                else if (!validAcks)
+                {
+                    result.ErrorCode = (short)ErrorCode.InvalidRequiredAcks;
+                }
+                else
+                {
+                    AppendPartition(topicImage.Name, partition, version, compacted, result);
+                }
+            }
+        }
+
+        return ValueTask.FromResult(request.Acks == 0 ? null : response);
+    }
+
+    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result)
+    {
+        var records = partition.Records ?? ReadOnlySequence<byte>.Empty;
+        var check = ValidateRecords(records, version);
+        if (check != ErrorCode.None)
+        {
+            // Kafka answers these without an error message (PartitionResponse(Errors)).
+            result.ErrorCode = (short)check;
+            return;
+        }
+
+        if (compacted && !CheckKeys(topic, partition.Index, records, version, result))
+        {
+            // As for Kafka's RecordValidationException: the response carries the log start offset.
+            if (version >= 5 && broker.Replicas.GetLog(topic, partition.Index) is { } rejectedLog)
+            {
+                result.LogStartOffset = rejectedLog.LogStartOffset;
+            }
+
+            return;
+        }
+
+        var append = broker.Replicas.Append(topic, partition.Index, records);
+        result.ErrorCode = (short)append.Error;
+        if (append.Error != ErrorCode.None)
+        {
+            SetMessage(result, version, append.ErrorMessage);
+            if (broker.Replicas.GetLog(topic, partition.Index) is { } log && append.Error == ErrorCode.InvalidRecord)
+            {
+                result.LogStartOffset = version >= 5 ? log.LogStartOffset : -1;
+            }
+
+            return;
+        }
+
+        result.BaseOffset = append.Result.FirstOffset;
+        result.LogAppendTimeMs = version >= 2 ? append.Result.LogAppendTime : -1;
+        result.LogStartOffset = version >= 5 ? append.Result.LogStartOffset : -1;
+    }
+
+    /// <summary>Kafka's ProduceRequest.validateRecords for v3+: one batch, magic 2, zstd only from v7.</summary>
+    private static ErrorCode ValidateRecords(in ReadOnlySequence<byte> records, short version)
+    {
+        if (!RecordBatchHeader.TryRead(records, out var header))
+        {
+            // No batch at all (or fewer bytes than a header): at least one batch per partition is required.
+            return records.IsEmpty ? ErrorCode.InvalidRecord : ErrorCode.CorruptMessage;
+        }
+
+        if (header.Magic != RecordBatchHeader.CurrentMagic)
+        {
+            return ErrorCode.InvalidRecord;
+        }
+
+        if (version < 7 && header.CompressionType == CompressionType.Zstd)
+        {
+            return ErrorCode.UnsupportedCompressionType;
+        }
+
+        var enumerator = RecordBatches.Enumerate(records);
+        var batches = 0;
+        while (enumerator.MoveNext())
+        {
+            if (++batches > 1)
+            {
+                return ErrorCode.InvalidRecord;
+            }
+        }
+
+        return ErrorCode.None;
+    }
+
+    /// <summary>
+    /// LogValidator's rule for compacted topics: every record needs a key. Returns false (and fills the
+    /// response: INVALID_RECORD with one record error per keyless record) when some record has none.
+    /// Corrupt batches are left to the log's validation.
+    /// </summary>
+    private static bool CheckKeys(string topic, int partition, in ReadOnlySequence<byte> records, short version, ProduceResponse.PartitionProduceResponse result)
+    {
+        if (RecordBatches.TryValidateAll(records, RecordBatchValidation.Produce, out _, out _) != RecordBatchError.None)
+        {
+            return true;
+        }
+
+        byte[]? copy = null;
+        try
+        {
+            ReadOnlySpan<byte> batch;
+            if (records.IsSingleSegment)
+            {
+                batch = records.FirstSpan;
+            }
+            else
+            {
+                copy = ArrayPool<byte>.Shared.Rent((int)records.Length);
+                records.CopyTo(copy);
+                batch = copy.AsSpan(0, (int)records.Length);
+            }
+
+            using var scratch = new PooledBufferWriter();
+            List<ProduceResponse.BatchIndexAndErrorMessage>? errors = null;
+            var index = 0;
+            var reader = RecordBatch.ReadRecords(batch, scratch, MaxDecompressedBytes);
+            while (reader.MoveNext())
+            {
+                if (reader.Current.IsKeyNull)
+                {
+                    (errors ??= []).Add(new ProduceResponse.BatchIndexAndErrorMessage
+                    {
+                        BatchIndex = index,
+                        BatchIndexErrorMessage = $"Compacted topic cannot accept message without key in topic partition {topic}-{partition}.",
+                    });
+                }
+
+                index++;
+            }
+
+            if (errors is null)
+            {
+                return true;
+            }
+
+            result.ErrorCode = (short)ErrorCode.InvalidRecord;
+            if (version >= 8)
+            {
+                result.RecordErrors = errors;
+                var shown = string.Join(", ", errors.Take(3).Select(e => $"RecordError(batchIndex={e.BatchIndex}, message='{e.BatchIndexErrorMessage}')"));
+                result.ErrorMessage = $"One or more records have been rejected due to {errors.Count} record errors in total, and only showing the first three errors at most: [{shown}]";
+            }
+
+            return false;
+        }
+        catch (RecordsException e)
+        {
+            result.ErrorCode = e.ErrorCode;
+            SetMessage(result, version, e.Message);
+            return false;
+        }
+        finally
+        {
+            if (copy is not null)
+            {
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+        }
+    }
+
+    private static void SetMessage(ProduceResponse.PartitionProduceResponse result, short version, string? message)
+    {
+        if (version >= 8)
+        {
+            result.ErrorMessage = message;
+        }
+    }
+}
