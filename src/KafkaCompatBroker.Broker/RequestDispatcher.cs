@@ -64,7 +64,9 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
             request.Read(ref reader, apiVersion);
             if (reader.Remaining != 0)
             {
-                throw new KafkaProtocolException($"{reader.Remaining} bytes left after the request body");
+                // Kafka ignores bytes after the body, and librdkafka sends some (a null Metadata topic
+                // array keeps the 4 bytes it reserved for the count), so they are only noted.
+                logger.LogDebug("{Connection}: {Bytes} bytes after the {Api} v{Version} request body ignored", connection, reader.Remaining, handler.Key, apiVersion);
             }
         }
         catch (KafkaProtocolException e)
