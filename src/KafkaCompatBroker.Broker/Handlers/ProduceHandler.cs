@@ -24,7 +24,9 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// </summary>
 public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceRequest, ProduceResponse>
 {
-    private const int MaxDecompressedBytes = 1 << 30;
+    // Bound on a compressed batch's records when they must be inspected (keys on compacted topics):
+    // more than this is refused as a decompression bomb rather than allowed to exhaust memory.
+    private const int MaxDecompressedBytes = 64 * 1024 * 1024;
 
     public override ApiKey Key => ApiKey.Produce;
 
