@@ -27,12 +27,27 @@ else
   echo "apt: all packages present"
 fi
 
-# kafkajs 2.2.4, pinned by compat-tests/node/package-lock.json.
-if [ -f "$compat/node/node_modules/kafkajs/package.json" ] &&
-   grep -q '"version": "2.2.4"' "$compat/node/node_modules/kafkajs/package.json"; then
-  echo "npm: kafkajs 2.2.4 present"
+# kafkajs 2.2.4 and the codec plugins clients/kafkajs/codecs.js registers (kafkajs-snappy, kafkajs-lz4 on
+# the native lz4 package, @bokuweb/zstd-wasm + fzstd), pinned by compat-tests/node/package-lock.json.
+# lz4 is compiled by node-gyp during npm ci: build-essential above, a python3, and node's headers
+# (Debian's nodejs ships them in /usr/include/node, so node-gyp does not download them); package.json
+# allowScripts approves lz4's install script (npm 11 asks for that).
+node_ok() {
+  node -e '
+    const dir = process.argv[1];
+    const lock = require(dir + "/package-lock.json");
+    for (const [p, v] of Object.entries(lock.packages)) {
+      if (p && require(dir + "/" + p + "/package.json").version !== v.version) process.exit(1);
+    }
+    require(dir + "/node_modules/lz4"); // the native build
+  ' "$compat/node" 2>/dev/null
+}
+if node_ok; then
+  echo "npm: kafkajs 2.2.4 and its codec plugins present"
 else
+  if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
   (cd "$compat/node" && npm ci --no-audit --no-fund)
+  node_ok || { echo "npm: kafkajs codec plugins did not install (lz4 native build?)" >&2; exit 1; }
 fi
 
 # librdkafka 2.15.1 for Confluent.Kafka (cached outside the clone).

@@ -16,4 +16,7 @@ public sealed class RequestContext(KafkaConnection connection, RequestHeader hea
     public short ApiVersion => Header.RequestApiVersion;
 
     public string? ClientId => Header.ClientId;
+
+    /// <summary>Set by a handler to close the connection after this request (e.g. a failed acks=0 produce).</summary>
+    public bool CloseConnection { get; set; }
 }

@@ -100,6 +100,12 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
             }
         }
 
+        if (context.CloseConnection)
+        {
+            logger.LogInformation("Closing {Connection} after {Api} v{Version} from client {ClientId}, as its handler asked", connection, handler.Key, apiVersion, header.ClientId);
+            return RequestOutcome.Close;
+        }
+
         return RequestOutcome.Continue;
     }
 

@@ -12,7 +12,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// <summary>Sends requests through a <see cref="TestBroker"/>'s dispatcher and decodes the responses (data-path handler tests).</summary>
 internal static class DataPath
 {
-    private static readonly KafkaConnection Connection = new("data-path", "PLAINTEXT", null);
+    public static readonly KafkaConnection Connection = new("data-path", "PLAINTEXT", null);
 
     public static async Task<byte[]> SendRawAsync(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
     {
@@ -174,6 +174,23 @@ public sealed class ProduceHandlerTests : IDisposable
 
         Assert.Empty(bytes);
         Assert.Equal(2, _broker.Replicas.GetLog("t", 0)!.LogEndOffset);
+    }
+
+    [Fact]
+    public async Task Produce_AcksZeroToUnknownTopic_ClosesConnectionWithoutResponse()
+    {
+        var frame = new ArrayBufferWriter<byte>();
+        new RequestHeader { RequestApiKey = (short)ApiKey.Produce, RequestApiVersion = 9, CorrelationId = 7, ClientId = "test" }
+            .Write(frame, KafkaApis.RequestHeaderVersion(ApiKey.Produce, 9));
+        DataPath.Produce("missing", 0, DataPath.Batch(1), acks: 0).Write(frame, 9);
+        var pipe = new Pipe();
+
+        var outcome = await _broker.Dispatcher.ProcessAsync(DataPath.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+
+        Assert.Equal(RequestOutcome.Close, outcome);
+        await pipe.Writer.CompleteAsync();
+        var result = await pipe.Reader.ReadAsync();
+        Assert.True(result.Buffer.IsEmpty);
     }
 
     [Fact]

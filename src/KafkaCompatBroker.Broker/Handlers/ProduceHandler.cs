@@ -15,7 +15,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// (INVALID_RECORD), magic 2 (INVALID_RECORD), no zstd below v7 (UNSUPPORTED_COMPRESSION_TYPE),
 /// keyed records on compacted topics (INVALID_RECORD with per-record errors, v8+), max.message.bytes
 /// (MESSAGE_TOO_LARGE), CRC and framing (CORRUPT_MESSAGE). acks must be -1, 0 or 1
-/// (INVALID_REQUIRED_ACKS); acks=0 sends no response. Topics by name up to v12, by id from v13
+/// (INVALID_REQUIRED_ACKS); acks=0 sends no response, and closes the connection when a partition failed (Kafka's signal). Topics by name up to v12, by id from v13
 /// (UNKNOWN_TOPIC_ID). error_message is v8+. With one replica acks=1 and acks=-1 are both satisfied
 /// once the batch is in the log. Idempotent and transactional batches (producer id ≥ 0) are appended
 /// as they are, without sequence or transaction checks, until the producer state of issue 6 exists.
@@ -70,7 +70,18 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
             }
         }
 
-        return ValueTask.FromResult(request.Acks == 0 ? null : response);
+        if (request.Acks == 0)
+        {
+            // No response is sent, so a failure can only be signalled as Kafka does: by closing the connection.
+            if (response.Responses.Any(t => t.PartitionResponses.Any(p => p.ErrorCode != 0)))
+            {
+                context.CloseConnection = true;
+            }
+
+            return ValueTask.FromResult<ProduceResponse?>(null);
+        }
+
+        return ValueTask.FromResult<ProduceResponse?>(response);
     }
 
     private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result)
