@@ -38,6 +38,10 @@ public sealed class PartitionLog : IDisposable
     // directory too, or a segment created by a roll could vanish on power loss with its data.
     private volatile bool _directoryDirty;
 
+    // The fsyncs of rolled segments run in the background, one after another; closing waits for them
+    // so that no file handle is still in use (or left unsynced) once Close returns.
+    private Task _backgroundFlush = Task.CompletedTask;
+
     private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, ILogger logger, TimeProvider time)
     {
         Directory = directory;
@@ -365,7 +369,7 @@ public sealed class PartitionLog : IDisposable
         _directoryDirty = true;
         Volatile.Write(ref _segments, [.. _segments, segment]);
         // The rolled segment is complete: make it durable without holding up appends.
-        _ = Task.Run(() => FlushUpTo(baseOffset));
+        _backgroundFlush = _backgroundFlush.ContinueWith(_ => FlushInBackground(baseOffset), TaskScheduler.Default);
         return segment;
     }
 
@@ -757,9 +761,34 @@ public sealed class PartitionLog : IDisposable
         }
     }
 
+    private void FlushInBackground(long offset)
+    {
+        try
+        {
+            FlushUpTo(offset);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Background flush of {Partition} up to offset {Offset} failed", TopicPartition, offset);
+        }
+    }
+
+    /// <summary>Waits (outside the lock, which the flush takes at its end) for background flushes in flight.</summary>
+    private void WaitForBackgroundFlush()
+    {
+        Task pending;
+        lock (_lock)
+        {
+            pending = _backgroundFlush;
+        }
+
+        pending.Wait();
+    }
+
     /// <summary>Flushes everything and closes the files (a clean shutdown of this log).</summary>
     public void Close()
     {
+        WaitForBackgroundFlush();
         lock (_lock)
         {
             if (_closed)
@@ -780,6 +809,7 @@ public sealed class PartitionLog : IDisposable
     /// <summary>Closes the files without flushing them: the log is about to be deleted (its directory renamed and removed).</summary>
     internal void CloseWithoutFlush()
     {
+        WaitForBackgroundFlush();
         lock (_lock)
         {
             if (_closed)
@@ -798,6 +828,7 @@ public sealed class PartitionLog : IDisposable
     /// <summary>Closes the log and removes its directory (the topic was deleted).</summary>
     public void DeleteFromDisk()
     {
+        WaitForBackgroundFlush();
         lock (_lock)
         {
             _closed = true;
