@@ -1,0 +1,26 @@
+# KafkaCompatBroker in a container: a single-node broker on 9092 with its data in /var/lib/kafkacompatbroker.
+#   docker build -t kafkacompatbroker .
+#   docker run -p 9092:9092 -e KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092 kafkacompatbroker
+# Any broker config can be set as KAFKA_<KEY> (dots as underscores) or appended as --override key=value.
+# The base images are arguments so that a local build can substitute images made without a registry.
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet:10.0
+
+FROM ${SDK_IMAGE} AS build
+WORKDIR /src
+COPY . .
+RUN dotnet publish src/KafkaCompatBroker.Server -c Release -o /app
+
+FROM ${RUNTIME_IMAGE}
+# zstd, lz4 and snappy come from the system's C libraries.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libzstd1 liblz4-1 libsnappy1v5 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app .
+COPY config/server.properties /etc/kafkacompatbroker/server.properties
+ENV KAFKA_LISTENERS=PLAINTEXT://0.0.0.0:9092 \
+    KAFKA_LOG_DIRS=/var/lib/kafkacompatbroker
+VOLUME /var/lib/kafkacompatbroker
+EXPOSE 9092
+ENTRYPOINT ["dotnet", "KafkaCompatBroker.Server.dll", "/etc/kafkacompatbroker/server.properties"]
