@@ -3,6 +3,7 @@ using System.Globalization;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Records;
+using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Controller;
@@ -98,7 +99,7 @@ public static class MetadataSnapshots
         }
 
         File.Move(partial, path, overwrite: true);
-        DirectorySync.Fsync(directory);
+        FileSync.FsyncDirectory(directory);
         return path;
     }
 

@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 namespace KafkaCompatBroker.Storage;
 
 /// <summary>fsync for a file handle and for a directory (so that a new or renamed file's entry is durable too).</summary>
-internal static partial class FileSync
+public static partial class FileSync
 {
     public static void Fsync(SafeFileHandle file) => RandomAccess.FlushToDisk(file);
 
