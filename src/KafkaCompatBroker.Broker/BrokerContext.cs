@@ -1,4 +1,5 @@
 using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +25,19 @@ public sealed class BrokerContext(
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
 
     public TimeProvider Time { get; } = time;
+
+    /// <summary>The classic group coordinator and committed offsets (this node coordinates every group).</summary>
+    public GroupCoordinator GroupCoordinator { get; } = new(
+        new GroupCoordinatorConfig
+        {
+            InitialRebalanceDelayMs = settings.Config.GetInt("group.initial.rebalance.delay.ms"),
+            MinSessionTimeoutMs = settings.Config.GetInt("group.min.session.timeout.ms"),
+            MaxSessionTimeoutMs = settings.Config.GetInt("group.max.session.timeout.ms"),
+            MaxSize = settings.Config.GetInt("group.max.size"),
+        },
+        new InMemoryOffsetStore(),
+        time,
+        loggerFactory.CreateLogger<GroupCoordinator>());
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
     public HandlerRegistry Registry { get; internal set; } = new([]);

@@ -155,6 +155,7 @@ public sealed class KafkaBroker : IAsyncDisposable
 
         _stopped = true;
         await _app.StopAsync();
+        Context.GroupCoordinator.Dispose();
         _replicas.Dispose();
         _metadata.Dispose();
         _logs.Shutdown();

@@ -54,6 +54,7 @@ internal sealed class TestBroker : IDisposable
 
     public void Dispose()
     {
+        Context.GroupCoordinator.Dispose();
         Replicas.Dispose();
         Metadata.Dispose();
         Logs.Shutdown();

@@ -1,6 +1,6 @@
 // kafkajs 2.2.4 driver for the compat tests. Prints one JSON object on its last stdout line.
 //   client.js produce <bootstrap> <topic> <codec> <count> <base-ts>
-//   client.js consume <bootstrap> <topic> <count>        (kafkajs consumers always join a group: needs issue 5)
+//   client.js consume <bootstrap> <topic> <count>        (kafkajs consumers always join a group)
 //   client.js seek-ts <bootstrap> <topic> <timestamp>    (admin.fetchTopicOffsetsByTimestamp)
 //   client.js topics  <bootstrap> <topic>                (create, describe, alter config, add partitions, delete)
 //   client.js batch-codecs <bootstrap> <topic>           (raw Fetch v4 of partition 0: batches per codec in the stored log)

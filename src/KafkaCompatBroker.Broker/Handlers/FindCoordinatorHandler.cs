@@ -1,0 +1,59 @@
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+
+namespace KafkaCompatBroker.Broker.Handlers;
+
+/// <summary>
+/// FindCoordinator (key 10), v0–6. A single node coordinates every group (key type 0) and every
+/// transactional id (key type 1): the answer is this broker's endpoint on the listener the request
+/// came in on. v0–3 carry one key and a top-level answer; v4+ batch <c>coordinator_keys</c> with an
+/// answer per key. Any other key type fails the whole request with INVALID_REQUEST, as Kafka's
+/// <c>CoordinatorType.forId</c> does. v1+ carry an error message ("NONE" on success, as Kafka's
+/// <c>Errors.message()</c>).
+/// </summary>
+public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
+{
+    private const short BatchedVersion = 4;
+
+    public override ApiKey Key => ApiKey.FindCoordinator;
+
+    public override short MinVersion => 0;
+
+    public override short MaxVersion => 6;
+
+    protected override ValueTask<FindCoordinatorResponse?> HandleAsync(RequestContext context, FindCoordinatorRequest request, CancellationToken cancellationToken)
+    {
+        var version = context.ApiVersion;
+        var listenerName = TopicAdmin.ListenerFor(broker, context);
+        var endpoint = broker.Settings.AdvertisedListeners.FirstOrDefault(l => l.Name == listenerName) ?? broker.Settings.AdvertisedListeners[0];
+        var (error, message) = request.KeyType is 0 or 1
+            ? (ErrorCode.None, "NONE")
+            : (ErrorCode.InvalidRequest, $"Unknown coordinator type received: {request.KeyType}");
+        var ok = error == ErrorCode.None;
+        var response = new FindCoordinatorResponse();
+        if (version < BatchedVersion)
+        {
+            response.ErrorCode = (short)error;
+            response.ErrorMessage = version >= 1 ? message : null;
+            response.NodeId = ok ? broker.Settings.NodeId : -1;
+            response.Host = ok ? endpoint.Host : "";
+            response.Port = ok ? endpoint.Port : -1;
+            return ValueTask.FromResult<FindCoordinatorResponse?>(response);
+        }
+
+        foreach (var key in request.CoordinatorKeys)
+        {
+            response.Coordinators.Add(new FindCoordinatorResponse.Coordinator
+            {
+                Key = key,
+                NodeId = ok ? broker.Settings.NodeId : -1,
+                Host = ok ? endpoint.Host : "",
+                Port = ok ? endpoint.Port : -1,
+                ErrorCode = (short)error,
+                ErrorMessage = message,
+            });
+        }
+
+        return ValueTask.FromResult<FindCoordinatorResponse?>(response);
+    }
+}

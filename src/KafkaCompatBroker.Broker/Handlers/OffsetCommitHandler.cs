@@ -1,0 +1,74 @@
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+using KafkaCompatBroker.Storage;
+
+namespace KafkaCompatBroker.Broker.Handlers;
+
+/// <summary>
+/// OffsetCommit (key 8), v2–10 (Kafka 4.3's range), classic groups. Offsets are kept by the
+/// <see cref="Coordinator.GroupCoordinator"/>'s offset store with their metadata and leader epoch
+/// (v6+). The group check applies to every partition: a simple commit (generation -1, no member id)
+/// is accepted for a group without members; otherwise UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID (v7+
+/// static members) / ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS as Kafka; a missing group with a
+/// generation is ILLEGAL_GENERATION before v9 and GROUP_ID_NOT_FOUND from v9. Metadata longer than
+/// offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE per partition. v2–4 carry a retention time
+/// (ignored, as Kafka 4 ignores it); v10 names topics by id (UNKNOWN_TOPIC_ID when unknown).
+/// </summary>
+public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<OffsetCommitRequest, OffsetCommitResponse>
+{
+    public override ApiKey Key => ApiKey.OffsetCommit;
+
+    public override short MinVersion => 2;
+
+    public override short MaxVersion => 10;
+
+    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
+    {
+        var version = context.ApiVersion;
+        var coordinator = broker.GroupCoordinator;
+        var groupError = request.GroupId.Length == 0
+            ? ErrorCode.InvalidGroupId
+            : coordinator.ValidateOffsetCommit(
+                request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, version >= 7 ? request.GroupInstanceId : null, groupIdNotFoundSupported: version >= 9);
+        var image = broker.Metadata.Image;
+        var response = new OffsetCommitResponse();
+        foreach (var topic in request.Topics)
+        {
+            var name = topic.Name;
+            var topicError = groupError;
+            if (version >= 10)
+            {
+                if (image.GetTopic(topic.TopicId) is { } known)
+                {
+                    name = known.Name;
+                }
+                else if (topicError == ErrorCode.None)
+                {
+                    topicError = ErrorCode.UnknownTopicId;
+                }
+            }
+
+            var topicResponse = new OffsetCommitResponse.OffsetCommitResponseTopic { Name = version >= 10 ? "" : topic.Name, TopicId = version >= 10 ? topic.TopicId : default };
+            foreach (var partition in topic.Partitions)
+            {
+                var error = topicError;
+                if (error == ErrorCode.None && partition.CommittedMetadata is { } metadata && metadata.Length > coordinator.Config.OffsetMetadataMaxBytes)
+                {
+                    error = ErrorCode.OffsetMetadataTooLarge;
+                }
+
+                if (error == ErrorCode.None)
+                {
+                    coordinator.CommitOffset(
+                        request.GroupId, new TopicPartition(name, partition.PartitionIndex), partition.CommittedOffset, version >= 6 ? partition.CommittedLeaderEpoch : -1, partition.CommittedMetadata);
+                }
+
+                topicResponse.Partitions.Add(new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)error });
+            }
+
+            response.Topics.Add(topicResponse);
+        }
+
+        return ValueTask.FromResult<OffsetCommitResponse?>(response);
+    }
+}

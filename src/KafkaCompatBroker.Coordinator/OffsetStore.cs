@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+using KafkaCompatBroker.Storage;
+
+namespace KafkaCompatBroker.Coordinator;
+
+/// <summary>A committed offset as Kafka keeps it: offset, leader epoch (-1 when unknown), metadata and commit time.</summary>
+public readonly record struct CommittedOffset(long Offset, int LeaderEpoch, string Metadata, long CommitTimestampMs);
+
+/// <summary>
+/// Where committed offsets live. In memory for now; the persistent implementation (records in
+/// <c>__consumer_offsets</c>) plugs in behind the same interface.
+/// </summary>
+public interface IOffsetStore
+{
+    void Commit(string groupId, TopicPartition partition, CommittedOffset offset);
+
+    bool TryGet(string groupId, TopicPartition partition, out CommittedOffset offset);
+
+    /// <summary>Every committed offset of the group, ordered by topic then partition.</summary>
+    IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> GetAll(string groupId);
+
+    bool HasOffsets(string groupId);
+}
+
+/// <summary>Committed offsets in memory (lost on restart).</summary>
+public sealed class InMemoryOffsetStore : IOffsetStore
+{
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<TopicPartition, CommittedOffset>> _groups = new(StringComparer.Ordinal);
+
+    public void Commit(string groupId, TopicPartition partition, CommittedOffset offset) =>
+        _groups.GetOrAdd(groupId, static _ => new ConcurrentDictionary<TopicPartition, CommittedOffset>())[partition] = offset;
+
+    public bool TryGet(string groupId, TopicPartition partition, out CommittedOffset offset)
+    {
+        if (_groups.TryGetValue(groupId, out var offsets) && offsets.TryGetValue(partition, out offset))
+        {
+            return true;
+        }
+
+        offset = default;
+        return false;
+    }
+
+    public IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> GetAll(string groupId) =>
+        _groups.TryGetValue(groupId, out var offsets)
+            ? [.. offsets.OrderBy(o => o.Key.Topic, StringComparer.Ordinal).ThenBy(o => o.Key.Partition)]
+            : [];
+
+    public bool HasOffsets(string groupId) => _groups.TryGetValue(groupId, out var offsets) && !offsets.IsEmpty;
+}
