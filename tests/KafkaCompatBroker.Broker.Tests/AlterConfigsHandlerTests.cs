@@ -10,7 +10,7 @@ public sealed class AlterConfigsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<AlterConfigsResponse> AlterAsync(short version, bool validateOnly, params AlterConfigsRequest.AlterConfigsResource[] resources) =>
-        ConfigApiExchange.SendAsync<AlterConfigsResponse>(_broker, ApiKey.AlterConfigs, version, new AlterConfigsRequest { Resources = [.. resources], ValidateOnly = validateOnly });
+        BrokerExchange.SendAsync<AlterConfigsResponse>(_broker, ApiKey.AlterConfigs, version, new AlterConfigsRequest { Resources = [.. resources], ValidateOnly = validateOnly });
 
     private static AlterConfigsRequest.AlterConfigsResource Topic(string name, params (string Key, string? Value)[] configs) =>
         new() { ResourceType = 2, ResourceName = name, Configs = [.. configs.Select(c => new AlterConfigsRequest.AlterableConfig { Name = c.Key, Value = c.Value })] };

@@ -12,7 +12,7 @@ public sealed class CreatePartitionsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<CreatePartitionsResponse> SendAsync(short version, params CreatePartitionsRequest.CreatePartitionsTopic[] topics) =>
-        TopicApiTestClient.SendAsync<CreatePartitionsResponse>(_broker, ApiKey.CreatePartitions, version, new CreatePartitionsRequest { Topics = [.. topics] });
+        BrokerExchange.SendAsync<CreatePartitionsResponse>(_broker, ApiKey.CreatePartitions, version, new CreatePartitionsRequest { Topics = [.. topics] });
 
     private static CreatePartitionsRequest.CreatePartitionsTopic Topic(string name, int count, List<CreatePartitionsRequest.CreatePartitionsAssignment>? assignments = null) =>
         new() { Name = name, Count = count, Assignments = assignments };
@@ -85,7 +85,7 @@ public sealed class CreatePartitionsHandlerTests : IDisposable
     [Fact]
     public async Task CreatePartitions_ValidateOnly_ChangesNothing()
     {
-        var response = await TopicApiTestClient.SendAsync<CreatePartitionsResponse>(
+        var response = await BrokerExchange.SendAsync<CreatePartitionsResponse>(
             _broker, ApiKey.CreatePartitions, 3, new CreatePartitionsRequest { Topics = [Topic("t", 4)], ValidateOnly = true });
 
         Assert.Equal(0, Assert.Single(response.Results).ErrorCode);

@@ -10,7 +10,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<CreateTopicsResponse> CreateAsync(short version, CreateTopicsRequest request) =>
-        TopicApiTestClient.SendAsync<CreateTopicsResponse>(_broker, ApiKey.CreateTopics, version, request);
+        BrokerExchange.SendAsync<CreateTopicsResponse>(_broker, ApiKey.CreateTopics, version, request);
 
     private static CreateTopicsRequest.CreatableTopic Topic(string name, int partitions = -1, short replication = -1) =>
         new() { Name = name, NumPartitions = partitions, ReplicationFactor = replication };
@@ -65,7 +65,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
     public async Task CreateTopics_DefaultsMinusOne_UseBrokerDefaults()
     {
         using var broker = new TestBroker("num.partitions=5");
-        var response = await TopicApiTestClient.SendAsync<CreateTopicsResponse>(broker, ApiKey.CreateTopics, 7, new CreateTopicsRequest { Topics = [Topic("d")] });
+        var response = await BrokerExchange.SendAsync<CreateTopicsResponse>(broker, ApiKey.CreateTopics, 7, new CreateTopicsRequest { Topics = [Topic("d")] });
 
         var result = Assert.Single(response.Topics);
         Assert.Equal((5, (short)1), (result.NumPartitions, result.ReplicationFactor));

@@ -13,7 +13,7 @@ public sealed class DeleteRecordsHandlerTests : IDisposable
     {
         var request = new DeleteRecordsRequest { TimeoutMs = 1000 };
         request.Topics.Add(new DeleteRecordsRequest.DeleteRecordsTopic { Name = topic, Partitions = [new DeleteRecordsRequest.DeleteRecordsPartition { PartitionIndex = 0, Offset = offset }] });
-        var response = await DataPath.SendAsync<DeleteRecordsResponse>(_broker, ApiKey.DeleteRecords, version, request);
+        var response = await BrokerExchange.SendAsync<DeleteRecordsResponse>(_broker, ApiKey.DeleteRecords, version, request);
         return Assert.Single(Assert.Single(response.Topics).Partitions);
     }
 

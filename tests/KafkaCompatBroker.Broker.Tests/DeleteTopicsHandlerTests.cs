@@ -10,7 +10,7 @@ public sealed class DeleteTopicsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<DeleteTopicsResponse> DeleteAsync(short version, DeleteTopicsRequest request) =>
-        TopicApiTestClient.SendAsync<DeleteTopicsResponse>(_broker, ApiKey.DeleteTopics, version, request);
+        BrokerExchange.SendAsync<DeleteTopicsResponse>(_broker, ApiKey.DeleteTopics, version, request);
 
     [Theory]
     [InlineData(1)]
@@ -111,7 +111,7 @@ public sealed class DeleteTopicsHandlerTests : IDisposable
         using var broker = new TestBroker("delete.topic.enable=false");
         broker.Metadata.CreateTopic("kept");
 
-        var response = await TopicApiTestClient.SendAsync<DeleteTopicsResponse>(broker, ApiKey.DeleteTopics, version, new DeleteTopicsRequest { TopicNames = ["kept"] });
+        var response = await BrokerExchange.SendAsync<DeleteTopicsResponse>(broker, ApiKey.DeleteTopics, version, new DeleteTopicsRequest { TopicNames = ["kept"] });
 
         Assert.Equal((short)expected, Assert.Single(response.Responses).ErrorCode);
         Assert.NotNull(broker.Metadata.Image.GetTopic("kept"));

@@ -11,7 +11,7 @@ public sealed class DescribeClusterHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<DescribeClusterResponse> DescribeAsync(short version, DescribeClusterRequest request) =>
-        TopicApiTestClient.SendAsync<DescribeClusterResponse>(_broker, ApiKey.DescribeCluster, version, request);
+        BrokerExchange.SendAsync<DescribeClusterResponse>(_broker, ApiKey.DescribeCluster, version, request);
 
     [Theory]
     [InlineData(0)]

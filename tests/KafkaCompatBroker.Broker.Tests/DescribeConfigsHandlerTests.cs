@@ -7,37 +7,6 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
-/// <summary>Sends one request through a test broker's dispatcher and decodes the response (shared by the config API tests).</summary>
-internal static class ConfigApiExchange
-{
-    public static async Task<TResponse> SendAsync<TResponse>(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
-        where TResponse : IKafkaMessage, new()
-    {
-        var frame = new ArrayBufferWriter<byte>();
-        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = 7, ClientId = "test" }
-            .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
-        body.Write(frame, version);
-
-        var pipe = new Pipe();
-        var outcome = await broker.Dispatcher.ProcessAsync(new KafkaConnection("c1", "PLAINTEXT", null), new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
-        Assert.Equal(RequestOutcome.Continue, outcome);
-        await pipe.Writer.CompleteAsync();
-        var read = await pipe.Reader.ReadAsync();
-        var bytes = read.Buffer.ToArray();
-        pipe.Reader.AdvanceTo(read.Buffer.End);
-
-        Assert.Equal(bytes.Length - 4, BinaryPrimitives.ReadInt32BigEndian(bytes));
-        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes, 4, bytes.Length - 4));
-        var header = new ResponseHeader();
-        header.Read(ref reader, KafkaApis.ResponseHeaderVersion(key, version));
-        Assert.Equal(7, header.CorrelationId);
-        var response = new TResponse();
-        response.Read(ref reader, version);
-        Assert.Equal(0, reader.Remaining);
-        return response;
-    }
-}
-
 public sealed class DescribeConfigsHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new("log.retention.hours=24\ncompression.type=zstd");
@@ -45,7 +14,7 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<DescribeConfigsResponse> DescribeAsync(short version, sbyte type, string name, List<string>? keys = null, bool synonyms = false) =>
-        ConfigApiExchange.SendAsync<DescribeConfigsResponse>(_broker, ApiKey.DescribeConfigs, version, new DescribeConfigsRequest
+        BrokerExchange.SendAsync<DescribeConfigsResponse>(_broker, ApiKey.DescribeConfigs, version, new DescribeConfigsRequest
         {
             Resources = [new() { ResourceType = type, ResourceName = name, ConfigurationKeys = keys }],
             IncludeSynonyms = synonyms && version >= 1,
@@ -123,7 +92,7 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
         using var broker = new TestBroker("log.retention.ms=5000");
         broker.Metadata.CreateTopic("t", 1, 1);
 
-        var response = await ConfigApiExchange.SendAsync<DescribeConfigsResponse>(broker, ApiKey.DescribeConfigs, 4, new DescribeConfigsRequest
+        var response = await BrokerExchange.SendAsync<DescribeConfigsResponse>(broker, ApiKey.DescribeConfigs, 4, new DescribeConfigsRequest
         {
             Resources = [new() { ResourceType = 2, ResourceName = "t", ConfigurationKeys = ["retention.ms"] }],
             IncludeSynonyms = true,
@@ -216,7 +185,7 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
     public async Task DescribeConfigs_UnknownResourceType_FailsEveryResource()
     {
         _broker.Metadata.CreateTopic("t", 1, 1);
-        var response = await ConfigApiExchange.SendAsync<DescribeConfigsResponse>(_broker, ApiKey.DescribeConfigs, 4, new DescribeConfigsRequest
+        var response = await BrokerExchange.SendAsync<DescribeConfigsResponse>(_broker, ApiKey.DescribeConfigs, 4, new DescribeConfigsRequest
         {
             Resources = [new() { ResourceType = 2, ResourceName = "t", ConfigurationKeys = null }, new() { ResourceType = 99, ResourceName = "x", ConfigurationKeys = null }],
         });

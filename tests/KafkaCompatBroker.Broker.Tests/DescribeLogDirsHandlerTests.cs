@@ -21,7 +21,7 @@ public sealed class DescribeLogDirsHandlerTests : IDisposable
         DataPath.CreateTopic(_broker, "b");
         await DataPath.ProduceAsync(_broker, "a", DataPath.Batch(3), partition: 1);
 
-        var response = await DataPath.SendAsync<DescribeLogDirsResponse>(_broker, ApiKey.DescribeLogDirs, version, new DescribeLogDirsRequest { Topics = null });
+        var response = await BrokerExchange.SendAsync<DescribeLogDirsResponse>(_broker, ApiKey.DescribeLogDirs, version, new DescribeLogDirsRequest { Topics = null });
 
         var dir = Assert.Single(response.Results);
         Assert.Equal(0, dir.ErrorCode);
@@ -51,7 +51,7 @@ public sealed class DescribeLogDirsHandlerTests : IDisposable
         DataPath.CreateTopic(_broker, "b");
         var request = new DescribeLogDirsRequest { Topics = [new DescribeLogDirsRequest.DescribableLogDirTopic { Topic = "a", Partitions = [1, 7] }] };
 
-        var response = await DataPath.SendAsync<DescribeLogDirsResponse>(_broker, ApiKey.DescribeLogDirs, 4, request);
+        var response = await BrokerExchange.SendAsync<DescribeLogDirsResponse>(_broker, ApiKey.DescribeLogDirs, 4, request);
 
         var topic = Assert.Single(Assert.Single(response.Results).Topics);
         Assert.Equal("a", topic.Name);

@@ -17,7 +17,7 @@ public sealed class DescribeTopicPartitionsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<DescribeTopicPartitionsResponse> DescribeAsync(DescribeTopicPartitionsRequest request) =>
-        TopicApiTestClient.SendAsync<DescribeTopicPartitionsResponse>(_broker, ApiKey.DescribeTopicPartitions, 0, request);
+        BrokerExchange.SendAsync<DescribeTopicPartitionsResponse>(_broker, ApiKey.DescribeTopicPartitions, 0, request);
 
     private static DescribeTopicPartitionsRequest Request(int limit, string[] topics, (string Topic, int Partition)? cursor = null) => new()
     {

@@ -23,7 +23,7 @@ public sealed class FetchHandlerTests : IDisposable
     }
 
     internal static async Task<FetchResponse> SendAsync(TestBroker broker, FetchRequest request, short version = 12) =>
-        await DataPath.SendAsync<FetchResponse>(broker, ApiKey.Fetch, version, request);
+        await BrokerExchange.SendAsync<FetchResponse>(broker, ApiKey.Fetch, version, request);
 
     [Theory]
     [InlineData(4)]

@@ -10,7 +10,7 @@ public sealed class IncrementalAlterConfigsHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<IncrementalAlterConfigsResponse> AlterAsync(short version, bool validateOnly, params IncrementalAlterConfigsRequest.AlterConfigsResource[] resources) =>
-        ConfigApiExchange.SendAsync<IncrementalAlterConfigsResponse>(_broker, ApiKey.IncrementalAlterConfigs, version, new IncrementalAlterConfigsRequest { Resources = [.. resources], ValidateOnly = validateOnly });
+        BrokerExchange.SendAsync<IncrementalAlterConfigsResponse>(_broker, ApiKey.IncrementalAlterConfigs, version, new IncrementalAlterConfigsRequest { Resources = [.. resources], ValidateOnly = validateOnly });
 
     private static IncrementalAlterConfigsRequest.AlterConfigsResource Topic(string name, params (string Key, sbyte Op, string? Value)[] configs) =>
         new() { ResourceType = 2, ResourceName = name, Configs = [.. configs.Select(c => new IncrementalAlterConfigsRequest.AlterableConfig { Name = c.Key, ConfigOperation = c.Op, Value = c.Value })] };
@@ -105,7 +105,7 @@ public sealed class IncrementalAlterConfigsHandlerTests : IDisposable
         _broker.Metadata.CreateTopic("t", 1, 1);
         await AlterAsync(1, false, Topic("t", ("retention.ms", 0, "5000")));
 
-        var described = await ConfigApiExchange.SendAsync<DescribeConfigsResponse>(_broker, ApiKey.DescribeConfigs, 4, new DescribeConfigsRequest
+        var described = await BrokerExchange.SendAsync<DescribeConfigsResponse>(_broker, ApiKey.DescribeConfigs, 4, new DescribeConfigsRequest
         {
             Resources = [new() { ResourceType = 2, ResourceName = "t", ConfigurationKeys = ["retention.ms"] }],
         });

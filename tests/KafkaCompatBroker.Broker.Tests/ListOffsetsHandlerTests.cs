@@ -14,7 +14,7 @@ public sealed class ListOffsetsHandlerTests : IDisposable
     {
         var request = new ListOffsetsRequest { ReplicaId = -1, IsolationLevel = isolation };
         request.Topics.Add(new ListOffsetsRequest.ListOffsetsTopic { Name = topic, Partitions = [new ListOffsetsRequest.ListOffsetsPartition { PartitionIndex = partition, Timestamp = timestamp }] });
-        var response = await DataPath.SendAsync<ListOffsetsResponse>(_broker, ApiKey.ListOffsets, version, request);
+        var response = await BrokerExchange.SendAsync<ListOffsetsResponse>(_broker, ApiKey.ListOffsets, version, request);
         return Assert.Single(Assert.Single(response.Topics).Partitions);
     }
 
@@ -112,7 +112,7 @@ public sealed class ListOffsetsHandlerTests : IDisposable
         var request = new ListOffsetsRequest { ReplicaId = -1 };
         request.Topics.Add(new ListOffsetsRequest.ListOffsetsTopic { Name = "t", Partitions = [new ListOffsetsRequest.ListOffsetsPartition { PartitionIndex = 0, Timestamp = -1, CurrentLeaderEpoch = 7 }] });
 
-        var response = await DataPath.SendAsync<ListOffsetsResponse>(_broker, ApiKey.ListOffsets, 5, request);
+        var response = await BrokerExchange.SendAsync<ListOffsetsResponse>(_broker, ApiKey.ListOffsets, 5, request);
 
         Assert.Equal((short)ErrorCode.UnknownLeaderEpoch, response.Topics[0].Partitions[0].ErrorCode);
     }
@@ -128,7 +128,7 @@ public sealed class ListOffsetsHandlerTests : IDisposable
             Partitions = [new ListOffsetsRequest.ListOffsetsPartition { Timestamp = -1 }, new ListOffsetsRequest.ListOffsetsPartition { Timestamp = -2 }],
         });
 
-        var response = await DataPath.SendAsync<ListOffsetsResponse>(_broker, ApiKey.ListOffsets, 5, request);
+        var response = await BrokerExchange.SendAsync<ListOffsetsResponse>(_broker, ApiKey.ListOffsets, 5, request);
 
         Assert.All(response.Topics[0].Partitions, p => Assert.Equal((short)ErrorCode.InvalidRequest, p.ErrorCode));
     }

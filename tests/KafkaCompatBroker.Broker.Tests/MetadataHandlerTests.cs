@@ -15,7 +15,7 @@ public sealed class MetadataHandlerTests : IDisposable
     public void Dispose() => _broker.Dispose();
 
     private Task<MetadataResponse> MetadataAsync(short version, MetadataRequest request) =>
-        TopicApiTestClient.SendAsync<MetadataResponse>(_broker, ApiKey.Metadata, version, request);
+        BrokerExchange.SendAsync<MetadataResponse>(_broker, ApiKey.Metadata, version, request);
 
     private static MetadataRequest Named(params string[] names) =>
         new() { Topics = [.. names.Select(n => new MetadataRequest.MetadataRequestTopic { Name = n })] };
@@ -116,7 +116,7 @@ public sealed class MetadataHandlerTests : IDisposable
     public async Task Metadata_AutoCreateDisabledOnBroker_ReturnsUnknownTopic()
     {
         using var broker = new TestBroker("auto.create.topics.enable=false");
-        var response = await TopicApiTestClient.SendAsync<MetadataResponse>(broker, ApiKey.Metadata, 1, Named("missing"));
+        var response = await BrokerExchange.SendAsync<MetadataResponse>(broker, ApiKey.Metadata, 1, Named("missing"));
         Assert.Equal((short)ErrorCode.UnknownTopicOrPartition, Assert.Single(response.Topics).ErrorCode);
         Assert.Null(broker.Metadata.Image.GetTopic("missing"));
     }
@@ -125,7 +125,7 @@ public sealed class MetadataHandlerTests : IDisposable
     public async Task Metadata_AutoCreate_UsesBrokerDefaultPartitions()
     {
         using var broker = new TestBroker("num.partitions=4");
-        var response = await TopicApiTestClient.SendAsync<MetadataResponse>(broker, ApiKey.Metadata, 9, Named("four"));
+        var response = await BrokerExchange.SendAsync<MetadataResponse>(broker, ApiKey.Metadata, 9, Named("four"));
         Assert.Equal(4, Assert.Single(response.Topics).Partitions.Count);
     }
 
@@ -253,37 +253,6 @@ public sealed class MetadataHandlerTests : IDisposable
         _broker.Metadata.CreateTopic("__consumer_offsets", 1);
         var response = await MetadataAsync(1, Named("__consumer_offsets"));
         Assert.True(Assert.Single(response.Topics).IsInternal);
-    }
-}
-
-/// <summary>Sends one request frame through a <see cref="TestBroker"/>'s dispatcher and decodes the response.</summary>
-internal static class TopicApiTestClient
-{
-    public static async Task<TResponse> SendAsync<TResponse>(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
-        where TResponse : IKafkaMessage, new()
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = 7, ClientId = "test" }
-            .Write(buffer, KafkaApis.RequestHeaderVersion(key, version));
-        body.Write(buffer, version);
-
-        var pipe = new Pipe();
-        var outcome = await broker.Dispatcher.ProcessAsync(new KafkaConnection("c1", "PLAINTEXT", null), new ReadOnlySequence<byte>(buffer.WrittenMemory), pipe.Writer, CancellationToken.None);
-        Assert.Equal(RequestOutcome.Continue, outcome);
-        await pipe.Writer.CompleteAsync();
-        var read = await pipe.Reader.ReadAsync();
-        var bytes = read.Buffer.ToArray();
-        pipe.Reader.AdvanceTo(read.Buffer.End);
-
-        Assert.Equal(bytes.Length - 4, BinaryPrimitives.ReadInt32BigEndian(bytes));
-        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes, 4, bytes.Length - 4));
-        var header = new ResponseHeader();
-        header.Read(ref reader, KafkaApis.ResponseHeaderVersion(key, version));
-        Assert.Equal(7, header.CorrelationId);
-        var response = new TResponse();
-        response.Read(ref reader, version);
-        Assert.Equal(0, reader.Remaining);
-        return response;
     }
 }
 

@@ -19,7 +19,7 @@ public sealed class OffsetForLeaderEpochHandlerTests : IDisposable
             Topic = topic,
             Partitions = [new OffsetForLeaderEpochRequest.OffsetForLeaderPartition { Partition = 0, LeaderEpoch = leaderEpoch, CurrentLeaderEpoch = currentLeaderEpoch }],
         });
-        var response = await DataPath.SendAsync<OffsetForLeaderEpochResponse>(_broker, ApiKey.OffsetForLeaderEpoch, version, request);
+        var response = await BrokerExchange.SendAsync<OffsetForLeaderEpochResponse>(_broker, ApiKey.OffsetForLeaderEpoch, version, request);
         return Assert.Single(Assert.Single(response.Topics).Partitions);
     }
 

@@ -12,39 +12,6 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// <summary>Sends requests through a <see cref="TestBroker"/>'s dispatcher and decodes the responses (data-path handler tests).</summary>
 internal static class DataPath
 {
-    public static readonly KafkaConnection Connection = new("data-path", "PLAINTEXT", null);
-
-    public static async Task<byte[]> SendRawAsync(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
-    {
-        var frame = new ArrayBufferWriter<byte>();
-        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = 7, ClientId = "test" }
-            .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
-        body.Write(frame, version);
-        var pipe = new Pipe();
-        var outcome = await broker.Dispatcher.ProcessAsync(Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
-        Assert.Equal(RequestOutcome.Continue, outcome);
-        await pipe.Writer.CompleteAsync();
-        var result = await pipe.Reader.ReadAsync();
-        var bytes = result.Buffer.ToArray();
-        pipe.Reader.AdvanceTo(result.Buffer.End);
-        return bytes;
-    }
-
-    public static async Task<T> SendAsync<T>(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
-        where T : IKafkaMessage, new()
-    {
-        var bytes = await SendRawAsync(broker, key, version, body);
-        Assert.True(bytes.Length > 4, "no response");
-        Assert.Equal(bytes.Length - 4, BinaryPrimitives.ReadInt32BigEndian(bytes));
-        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes, 4, bytes.Length - 4));
-        var header = new ResponseHeader();
-        header.Read(ref reader, KafkaApis.ResponseHeaderVersion(key, version));
-        Assert.Equal(7, header.CorrelationId);
-        var response = new T();
-        response.Read(ref reader, version);
-        Assert.Equal(0, reader.Remaining);
-        return response;
-    }
 
     public static KafkaUuid CreateTopic(TestBroker broker, string name, int partitions = 1, params (string Key, string Value)[] configs)
     {
@@ -81,7 +48,7 @@ internal static class DataPath
 
     public static async Task<ProduceResponse.PartitionProduceResponse> ProduceAsync(TestBroker broker, string topic, byte[] records, short version = 9, int partition = 0)
     {
-        var response = await SendAsync<ProduceResponse>(broker, ApiKey.Produce, version, Produce(topic, partition, records));
+        var response = await BrokerExchange.SendAsync<ProduceResponse>(broker, ApiKey.Produce, version, Produce(topic, partition, records));
         return Assert.Single(Assert.Single(response.Responses).PartitionResponses);
     }
 
@@ -134,7 +101,7 @@ public sealed class ProduceHandlerTests : IDisposable
     {
         var id = DataPath.CreateTopic(_broker, "ids");
 
-        var response = await DataPath.SendAsync<ProduceResponse>(_broker, ApiKey.Produce, 13, DataPath.Produce("", 0, DataPath.Batch(1), topicId: id));
+        var response = await BrokerExchange.SendAsync<ProduceResponse>(_broker, ApiKey.Produce, 13, DataPath.Produce("", 0, DataPath.Batch(1), topicId: id));
 
         var topic = Assert.Single(response.Responses);
         Assert.Equal(id, topic.TopicId);
@@ -145,7 +112,7 @@ public sealed class ProduceHandlerTests : IDisposable
     [Fact]
     public async Task Produce_V13UnknownTopicId_UnknownTopicId()
     {
-        var response = await DataPath.SendAsync<ProduceResponse>(_broker, ApiKey.Produce, 13, DataPath.Produce("", 0, DataPath.Batch(1), topicId: KafkaUuid.NewRandom()));
+        var response = await BrokerExchange.SendAsync<ProduceResponse>(_broker, ApiKey.Produce, 13, DataPath.Produce("", 0, DataPath.Batch(1), topicId: KafkaUuid.NewRandom()));
 
         Assert.Equal((short)ErrorCode.UnknownTopicId, Assert.Single(Assert.Single(response.Responses).PartitionResponses).ErrorCode);
     }
@@ -170,7 +137,7 @@ public sealed class ProduceHandlerTests : IDisposable
     {
         DataPath.CreateTopic(_broker, "t");
 
-        var bytes = await DataPath.SendRawAsync(_broker, ApiKey.Produce, 9, DataPath.Produce("t", 0, DataPath.Batch(2), acks: 0));
+        var bytes = await BrokerExchange.SendRawAsync(_broker, ApiKey.Produce, 9, DataPath.Produce("t", 0, DataPath.Batch(2), acks: 0));
 
         Assert.Empty(bytes);
         Assert.Equal(2, _broker.Replicas.GetLog("t", 0)!.LogEndOffset);
@@ -185,7 +152,7 @@ public sealed class ProduceHandlerTests : IDisposable
         DataPath.Produce("missing", 0, DataPath.Batch(1), acks: 0).Write(frame, 9);
         var pipe = new Pipe();
 
-        var outcome = await _broker.Dispatcher.ProcessAsync(DataPath.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+        var outcome = await _broker.Dispatcher.ProcessAsync(BrokerExchange.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
 
         Assert.Equal(RequestOutcome.Close, outcome);
         await pipe.Writer.CompleteAsync();
@@ -198,7 +165,7 @@ public sealed class ProduceHandlerTests : IDisposable
     {
         DataPath.CreateTopic(_broker, "t");
 
-        var response = await DataPath.SendAsync<ProduceResponse>(_broker, ApiKey.Produce, 9, DataPath.Produce("t", 0, DataPath.Batch(1), acks: 2));
+        var response = await BrokerExchange.SendAsync<ProduceResponse>(_broker, ApiKey.Produce, 9, DataPath.Produce("t", 0, DataPath.Batch(1), acks: 2));
 
         Assert.Equal((short)ErrorCode.InvalidRequiredAcks, Assert.Single(Assert.Single(response.Responses).PartitionResponses).ErrorCode);
     }

@@ -1,5 +1,11 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
 using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Network;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -59,5 +65,43 @@ internal sealed class TestBroker : IDisposable
         Metadata.Dispose();
         Logs.Shutdown();
         Directory.Delete(DataDir, recursive: true);
+    }
+}
+
+/// <summary>Sends one request frame through a <see cref="TestBroker"/>'s dispatcher and decodes the response.</summary>
+internal static class BrokerExchange
+{
+    public static readonly KafkaConnection Connection = new("test-connection", "PLAINTEXT", null);
+
+    public static async Task<byte[]> SendRawAsync(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
+    {
+        var frame = new ArrayBufferWriter<byte>();
+        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = 7, ClientId = "test" }
+            .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
+        body.Write(frame, version);
+        var pipe = new Pipe();
+        var outcome = await broker.Dispatcher.ProcessAsync(Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+        Assert.Equal(RequestOutcome.Continue, outcome);
+        await pipe.Writer.CompleteAsync();
+        var result = await pipe.Reader.ReadAsync();
+        var bytes = result.Buffer.ToArray();
+        pipe.Reader.AdvanceTo(result.Buffer.End);
+        return bytes;
+    }
+
+    public static async Task<T> SendAsync<T>(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
+        where T : IKafkaMessage, new()
+    {
+        var bytes = await SendRawAsync(broker, key, version, body);
+        Assert.True(bytes.Length > 4, "no response");
+        Assert.Equal(bytes.Length - 4, BinaryPrimitives.ReadInt32BigEndian(bytes));
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes, 4, bytes.Length - 4));
+        var header = new ResponseHeader();
+        header.Read(ref reader, KafkaApis.ResponseHeaderVersion(key, version));
+        Assert.Equal(7, header.CorrelationId);
+        var response = new T();
+        response.Read(ref reader, version);
+        Assert.Equal(0, reader.Remaining);
+        return response;
     }
 }
