@@ -12,10 +12,15 @@ COPY . .
 RUN dotnet publish src/KafkaCompatBroker.Server -c Release -o /app
 
 FROM ${RUNTIME_IMAGE}
+# The broker runs as a non-root user (the official images' "app" user has this uid).
+ARG APP_UID=1654
 # zstd, lz4 and snappy come from the system's C libraries.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libzstd1 liblz4-1 libsnappy1v5 \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* \
+    && (id -u ${APP_UID} >/dev/null 2>&1 || useradd --system --uid ${APP_UID} --no-create-home kafkacompatbroker) \
+    && mkdir -p /var/lib/kafkacompatbroker \
+    && chown ${APP_UID} /var/lib/kafkacompatbroker
 WORKDIR /app
 COPY --from=build /app .
 COPY config/server.properties /etc/kafkacompatbroker/server.properties
@@ -23,4 +28,5 @@ ENV KAFKA_LISTENERS=PLAINTEXT://0.0.0.0:9092 \
     KAFKA_LOG_DIRS=/var/lib/kafkacompatbroker
 VOLUME /var/lib/kafkacompatbroker
 EXPOSE 9092
+USER ${APP_UID}
 ENTRYPOINT ["dotnet", "KafkaCompatBroker.Server.dll", "/etc/kafkacompatbroker/server.properties"]

@@ -185,6 +185,61 @@ public sealed class ServerExecutableTests : IDisposable
     }
 
     [Fact]
+    public async Task Server_KilledWithSigkill_KeepsEveryRecordAcknowledgedWithAcksAll()
+    {
+        // Produced with kcat (librdkafka) and acks=-1: kcat exits only after every record is acknowledged.
+        var port = FreePort();
+        var bootstrap = $"127.0.0.1:{port}";
+        var expected = Enumerable.Range(0, 2000).Select(i => $"key-{i}:value-{i}").ToList();
+        using (var server = new ServerProcess(Arguments(port)))
+        {
+            await server.WaitForOutputAsync($"listening on PLAINTEXT://127.0.0.1:{port}");
+            var produced = await RunKcatAsync(string.Join('\n', expected) + "\n", "-b", bootstrap, "-P", "-t", "durable", "-K:", "-X", "acks=all", "-z", "lz4");
+            Assert.True(produced.ExitCode == 0, "kcat produce failed:\n" + produced.Output + "\nbroker:\n" + server.Output);
+            server.Process.Kill(entireProcessTree: true); // SIGKILL: no clean shutdown, no final flush
+            await server.Process.WaitForExitAsync();
+        }
+
+        Assert.False(File.Exists(Path.Combine(_dir, ".kafka_cleanshutdown")), "a killed broker must not leave a clean-shutdown marker");
+        using var restarted = new ServerProcess(Arguments(port));
+        await restarted.WaitForOutputAsync($"listening on PLAINTEXT://127.0.0.1:{port}");
+        Assert.Contains("has no clean-shutdown marker", restarted.Output, StringComparison.Ordinal);
+        var consumed = await RunKcatAsync(null, "-b", bootstrap, "-C", "-t", "durable", "-o", "beginning", "-e", "-f", "%k:%s\n");
+        Assert.True(consumed.ExitCode == 0, "kcat consume failed:\n" + consumed.Output);
+        Assert.Equal(expected, consumed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("key-", StringComparison.Ordinal)).ToList());
+        await restarted.SigtermAsync();
+        Assert.Equal(0, await restarted.WaitForExitAsync());
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunKcatAsync(string? input, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("kcat")
+        {
+            RedirectStandardInput = input is not null,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("kcat is not installed: run compat-tests/scripts/install-clients.sh");
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+            process.StandardInput.Close();
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    [Fact]
     public async Task Server_BadConfigValue_ExitsWithCode1NamingTheKey()
     {
         using var server = new ServerProcess(Arguments(FreePort(), "--override", "num.partitions=many"));
