@@ -190,15 +190,20 @@ public sealed class KafkajsCompatTests(CompatBroker broker) : ClientCompatTests(
         await AssertConsumesAsync(topic, codec, Clients.RecordCount, baseTs);
     }
 
-    [Fact]
-    public async Task Consume_GroupConsumer_ReadsEverything()
+    [Theory]
+    [InlineData("none")]
+    [InlineData("gzip")]
+    [InlineData("snappy")]
+    [InlineData("lz4")]
+    [InlineData("zstd")]
+    public async Task Consume_GroupConsumer_ReadsEverything(string codec)
     {
-        var topic = Topic("consume");
+        var topic = Topic("consume-" + codec);
         var baseTs = BaseTimestamp();
-        (await RunAsync("produce", Broker.Bootstrap, topic, "gzip", Str(Clients.RecordCount), Str(baseTs))).Json(Broker);
+        (await RunAsync("produce", Broker.Bootstrap, topic, codec, Str(Clients.RecordCount), Str(baseTs))).Json(Broker);
         var consumed = (await RunAsync("consume", Broker.Bootstrap, topic, Str(Clients.RecordCount))).Json(Broker);
         Assert.Equal(Clients.RecordCount, consumed.GetProperty("count").GetInt32());
-        Assert.Equal(Clients.ExpectedChecksum("gzip", Clients.RecordCount, baseTs), consumed.GetProperty("checksum").GetString());
+        Assert.Equal(Clients.ExpectedChecksum(codec, Clients.RecordCount, baseTs), consumed.GetProperty("checksum").GetString());
     }
 
     [Fact]
