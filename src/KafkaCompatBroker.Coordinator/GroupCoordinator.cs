@@ -321,6 +321,9 @@ public sealed class GroupCoordinator : IDisposable
 
         group.JoinTimer = CreateGroupTimer(group, GroupTimerKind.Join, delayMs);
         _log.LogInformation("Preparing to rebalance group {GroupId} in state PreparingRebalance with old generation {Generation} (reason: {Reason})", group.GroupId, group.GenerationId, reason);
+
+        // As Kafka does: when every member has already rejoined (or none is left), the rebalance completes now.
+        MaybeCompleteJoin(group);
     }
 
     private void MaybeCompleteJoin(ClassicGroup group)
