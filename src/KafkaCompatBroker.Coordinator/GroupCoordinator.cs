@@ -13,7 +13,7 @@ namespace KafkaCompatBroker.Coordinator;
 /// One lock guards every group; waiters are completed with continuations run asynchronously, so
 /// nothing runs under the lock but the state machine.
 /// </summary>
-public sealed class GroupCoordinator : IDisposable
+public sealed partial class GroupCoordinator : IDisposable
 {
     private readonly object _lock = new();
     private readonly Dictionary<string, ClassicGroup> _groups = new(StringComparer.Ordinal);

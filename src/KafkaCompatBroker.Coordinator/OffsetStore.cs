@@ -20,6 +20,15 @@ public interface IOffsetStore
     IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> GetAll(string groupId);
 
     bool HasOffsets(string groupId);
+
+    /// <summary>Removes one committed offset (OffsetDelete, retention); false when there was none.</summary>
+    bool Delete(string groupId, TopicPartition partition);
+
+    /// <summary>Removes every committed offset of the group (DeleteGroups).</summary>
+    void DeleteGroup(string groupId);
+
+    /// <summary>Every group with at least one committed offset.</summary>
+    IReadOnlyList<string> GroupIds();
 }
 
 /// <summary>Committed offsets in memory (lost on restart).</summary>
@@ -47,4 +56,11 @@ public sealed class InMemoryOffsetStore : IOffsetStore
             : [];
 
     public bool HasOffsets(string groupId) => _groups.TryGetValue(groupId, out var offsets) && !offsets.IsEmpty;
+
+    public bool Delete(string groupId, TopicPartition partition) =>
+        _groups.TryGetValue(groupId, out var offsets) && offsets.TryRemove(partition, out _);
+
+    public void DeleteGroup(string groupId) => _groups.TryRemove(groupId, out _);
+
+    public IReadOnlyList<string> GroupIds() => [.. _groups.Where(g => !g.Value.IsEmpty).Select(g => g.Key)];
 }
