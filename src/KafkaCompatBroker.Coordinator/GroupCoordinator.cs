@@ -31,6 +31,9 @@ public sealed partial class GroupCoordinator : IDisposable
 
     public IOffsetStore Offsets { get; }
 
+    /// <summary>Called under the lock when a group is removed for good (DeleteGroups, expiry), to persist its removal.</summary>
+    partial void OnGroupDeleted(string groupId);
+
     public GroupCoordinatorConfig Config => _config;
 
     /// <summary>The state of a group, or null when the coordinator does not know it.</summary>
