@@ -10,6 +10,10 @@ using Confluent.Kafka.Admin;
 //   metadata-all <bootstrap> <topic>           (GetMetadata of all topics: the topic is listed)
 //   seek-ts <bootstrap> <topic> <timestamp>    (OffsetsForTimes, then read one record)
 //   topics  <bootstrap> <topic>                (create, describe, alter config, add partitions, delete)
+//   group <bootstrap> <topic> <group> <range|cooperative-sticky|static> <count> <base-ts>   (Groups.ShareAsync)
+//   produce-spread <bootstrap> <topic> <partitions> <count> <base-ts>   (record i to partition i % partitions)
+//   consume-group <bootstrap> <topic> <group> <max>                     (Groups.ConsumeGroup)
+//   group-admin <bootstrap> <topic> <group>                             (GroupAdmin.RunAsync)
 // Records and checksum as in ../kafka-python/client.py.
 var (command, bootstrap, topic) = (args[0], args[1], args[2]);
 object result = command switch
@@ -19,10 +23,23 @@ object result = command switch
     "seek-ts" => SeekTimestamp(long.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
     "topics" => await Topics(),
     "metadata-all" => MetadataAll(),
+    "group" => await Groups.ShareAsync(bootstrap, topic, args[3], args[4], Int(args[5]), long.Parse(args[6], System.Globalization.CultureInfo.InvariantCulture)),
+    "produce-spread" => await ProduceSpread(Int(args[3]), Int(args[4]), long.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture)),
+    "consume-group" => Groups.ConsumeGroup(bootstrap, topic, args[3], Int(args[4])),
+    "group-admin" => await GroupAdmin.RunAsync(bootstrap, topic, args[3]),
     _ => throw new ArgumentException($"unknown command {command}"),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
 return 0;
+
+static int Int(string text) => int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+
+async Task<object> ProduceSpread(int partitions, int count, long baseTs)
+{
+    await Groups.CreateTopicAsync(bootstrap, topic, partitions);
+    Groups.Produce(bootstrap, topic, partitions, 0, count, baseTs);
+    return new { count };
+}
 
 static ulong Digest(string? key, string? value, long timestamp, IEnumerable<(string Key, string? Value)> headers)
 {

@@ -4,13 +4,17 @@
 //   client.js seek-ts <bootstrap> <topic> <timestamp>    (admin.fetchTopicOffsetsByTimestamp)
 //   client.js topics  <bootstrap> <topic>                (create, describe, alter config, add partitions, delete)
 //   client.js batch-codecs <bootstrap> <topic>           (raw Fetch v4 of partition 0: batches per codec in the stored log)
+//   client.js group <bootstrap> <topic> <group> roundrobin <count> <base-ts>   (three members share six partitions; one leaves)
+//   client.js produce-spread <bootstrap> <topic> <partitions> <count> <base-ts>   (record i to partition i % partitions)
+//   client.js consume-group <bootstrap> <topic> <group> <max>      (one member reads up to max records, commits, stops)
+//   client.js group-admin <bootstrap> <topic> <group>              (list, describe, offsets, set/reset offsets, delete group)
 // kafkajs ships none and gzip; snappy, lz4 and zstd come from the plugins ./codecs.js registers.
 // Records and checksum as in ../kafka-python/client.py.
 const path = require('path');
 const crypto = require('crypto');
 const net = require('net');
 const { registerCodecs } = require('./codecs');
-const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = require(path.join(__dirname, '../../node/node_modules/kafkajs'));
+const { Kafka, CompressionTypes, ConfigResourceTypes, AssignerProtocol, logLevel } = require(path.join(__dirname, '../../node/node_modules/kafkajs'));
 
 const PAD = 'v'.repeat(100);
 const MASK = (1n << 64n) - 1n;
@@ -178,6 +182,189 @@ async function batchCodecs(bootstrap, topic) {
   return { batches, records };
 }
 
+const GROUP_PARTITIONS = 6;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function createTopic(kafka, topic, partitions) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+}
+
+// Records first..first+count-1 (codec none), record i to partition i % partitions.
+async function produceSpread(kafka, topic, partitions, first, count, baseTs) {
+  const producer = kafka.producer();
+  await producer.connect();
+  const messages = [];
+  for (let i = first; i < first + count; i++) {
+    messages.push({ key: `key-${i}`, value: `value-${i}-${PAD}`, partition: i % partitions, timestamp: String(baseTs + i), headers: { h1: `hv-${i}`, codec: 'none' } });
+  }
+  await producer.send({ topic, messages, acks: -1 });
+  await producer.disconnect();
+}
+
+// What all members of a run consumed: (partition, offset) pairs seen, count, checksum.
+function newTally() {
+  const tally = { seen: new Set(), count: 0, duplicates: 0, checksum: 0n };
+  tally.add = (partition, message) => {
+    const id = `${partition}:${message.offset}`;
+    if (tally.seen.has(id)) tally.duplicates++;
+    tally.seen.add(id);
+    const headers = Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString()]);
+    tally.checksum = (tally.checksum + digest(message.key?.toString(), message.value?.toString(), message.timestamp, headers)) & MASK;
+    tally.count++;
+  };
+  return tally;
+}
+
+// A group member; each batch is committed (explicitly, auto-commit off) before the next is processed.
+async function startMember(kafka, topic, groupId, tally, errors) {
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, rebalanceTimeout: 10000, heartbeatInterval: 500, maxWaitTimeInMs: 500 });
+  const member = { consumer, assigned: [], memberId: null };
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    member.assigned = [...(payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b);
+    member.memberId = payload.memberId;
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => errors.push(String(payload.error)));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) tally.add(batch.partition, message);
+      if (batch.messages.length > 0) {
+        await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
+      }
+    },
+  });
+  return member;
+}
+
+async function waitFor(condition, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await sleep(50);
+  return condition();
+}
+
+const balanced = (members, partitions) => () => {
+  const all = members.flatMap((m) => m.assigned).sort((a, b) => a - b);
+  return members.every((m) => m.assigned.length > 0) && all.length === partitions && all.every((p, i) => p === i);
+};
+
+// Three members share a six-partition topic; half the records are consumed, member 3 leaves (disconnect),
+// the other two take over its partitions, then the rest is consumed.
+async function group(kafka, topic, groupId, count, baseTs) {
+  await createTopic(kafka, topic, GROUP_PARTITIONS);
+  const tally = newTally(), errors = [], out = {};
+  const members = await Promise.all([0, 1, 2].map(() => startMember(kafka, topic, groupId, tally, errors)));
+  try {
+    out.balanced = await waitFor(balanced(members, GROUP_PARTITIONS), 60000);
+    out.initial = members.map((m) => m.assigned);
+    await produceSpread(kafka, topic, GROUP_PARTITIONS, 0, Math.floor(count / 2), baseTs);
+    out.first_half_consumed = await waitFor(() => tally.count >= Math.floor(count / 2), 60000);
+    const gone = members.pop();
+    const started = Date.now();
+    await gone.consumer.disconnect();
+    out.moved = await waitFor(balanced(members, GROUP_PARTITIONS), 60000);
+    out.moved_ms = Date.now() - started;
+    out.after = members.map((m) => m.assigned);
+    await produceSpread(kafka, topic, GROUP_PARTITIONS, Math.floor(count / 2), count - Math.floor(count / 2), baseTs);
+    await waitFor(() => tally.count >= count, 60000);
+    await sleep(1000); // a duplicate delivered late would still be counted
+  } finally {
+    for (const m of members) await m.consumer.disconnect();
+  }
+  const admin = kafka.admin();
+  await admin.connect();
+  const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  await admin.disconnect();
+  out.committed = fetched.partitions.reduce((sum, p) => sum + Math.max(Number(p.offset), 0), 0);
+  return { ...out, count: tally.count, duplicates: tally.duplicates, checksum: hex(tally.checksum), errors: errors.slice(0, 5) };
+}
+
+// One member reads up to max records, committing each batch (cut at max) before the next, then stops.
+async function consumeGroup(kafka, topic, groupId, max) {
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 500 });
+  const tally = newTally(), first = {}, committed = {};
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      let last = null;
+      for (const message of batch.messages) {
+        if (tally.count >= max) break;
+        tally.add(batch.partition, message);
+        if (!(batch.partition in first)) first[batch.partition] = Number(message.offset);
+        last = Number(message.offset);
+      }
+      if (last !== null) {
+        await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(last + 1) }]);
+        committed[batch.partition] = last + 1;
+      }
+      if (tally.count >= max) consumer.pause([{ topic }]);
+    },
+  });
+  await waitFor(() => tally.count >= max, 60000);
+  await consumer.disconnect();
+  return { count: tally.count, checksum: hex(tally.checksum), duplicates: tally.duplicates, first, committed };
+}
+
+async function describe(admin, groupId, memberId) {
+  const { groups: [g] } = await admin.describeGroups([groupId]);
+  return {
+    error: g.errorCode, state: g.state, protocol_type: g.protocolType, protocol: g.protocol,
+    members: g.members.map((m) => {
+      const assignment = m.memberAssignment?.length ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment).assignment : {};
+      return { is_member: m.memberId === memberId, client_id: m.clientId, host: m.clientHost,
+        assignment: Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)).sort() };
+    }),
+  };
+}
+
+async function offsets(admin, groupId, topic) {
+  const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return Object.fromEntries(fetched.partitions.map((p) => [`${topic}:${p.partition}`, Number(p.offset)]));
+}
+
+async function errorOf(promise) {
+  try { await promise; return 'NONE'; } catch (e) { return e.groups?.[0]?.error?.type ?? e.type ?? e.message; }
+}
+
+// The admin client's group operations against a group with one live member, then the empty group.
+// kafkajs has no OffsetDelete call; setOffsets/resetOffsets join the (empty) group to commit.
+async function groupAdmin(kafka, topic, groupId) {
+  await createTopic(kafka, topic, 2);
+  await produceSpread(kafka, topic, 2, 0, 10, Date.now());
+  const admin = kafka.admin();
+  await admin.connect();
+  const tally = newTally(), errors = [], steps = {};
+  const member = await startMember(kafka, topic, groupId, tally, errors);
+  steps.member_balanced = await waitFor(balanced([member], 2), 60000);
+  steps.member_consumed = await waitFor(() => tally.count >= 10, 60000);
+  const listed = async () => (await admin.listGroups()).groups.filter((g) => g.groupId === groupId).map((g) => g.protocolType);
+  steps.listed_active = await listed();
+  steps.described_active = await describe(admin, groupId, member.memberId);
+  steps.set_offsets_active = await errorOf(admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '2' }] }));
+  steps.delete_group_active = await errorOf(admin.deleteGroups([groupId]));
+  await member.consumer.disconnect();
+  steps.described_empty = await describe(admin, groupId, member.memberId);
+  steps.offsets = await offsets(admin, groupId, topic);
+  await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '2' }] });
+  steps.offsets_altered = await offsets(admin, groupId, topic);
+  await admin.resetOffsets({ groupId, topic, earliest: true });
+  steps.offsets_reset = await offsets(admin, groupId, topic);
+  steps.delete_group = await errorOf(admin.deleteGroups([groupId]));
+  steps.listed_deleted = await listed();
+  steps.described_deleted = await describe(admin, groupId, member.memberId);
+  steps.offsets_deleted = await offsets(admin, groupId, topic);
+  steps.delete_group_again = await errorOf(admin.deleteGroups([groupId]));
+  await admin.disconnect();
+  steps.errors = errors.slice(0, 5);
+  return steps;
+}
+
 async function main() {
   const [cmd, bootstrap, topic, ...rest] = process.argv.slice(2);
   await registerCodecs();
@@ -188,6 +375,16 @@ async function main() {
   else if (cmd === 'seek-ts') out = await seekTs(kafka, topic, Number(rest[0]));
   else if (cmd === 'topics') out = await topics(kafka, topic);
   else if (cmd === 'batch-codecs') out = await batchCodecs(bootstrap, topic);
+  else if (cmd === 'group') {
+    if (rest[1] !== 'roundrobin') throw new Error(`kafkajs 2.2.4 ships only the roundrobin assigner, not ${rest[1]}`);
+    out = await group(kafka, topic, rest[0], Number(rest[2]), Number(rest[3]));
+  }
+  else if (cmd === 'produce-spread') {
+    await createTopic(kafka, topic, Number(rest[0]));
+    await produceSpread(kafka, topic, Number(rest[0]), 0, Number(rest[1]), Number(rest[2]));
+    out = { count: Number(rest[1]) };
+  } else if (cmd === 'consume-group') out = await consumeGroup(kafka, topic, rest[0], Number(rest[1]));
+  else if (cmd === 'group-admin') out = await groupAdmin(kafka, topic, rest[0]);
   else throw new Error(`unknown command ${cmd}`);
   console.log(JSON.stringify(out));
 }
