@@ -26,18 +26,39 @@ public sealed class BrokerContext(
 
     public TimeProvider Time { get; } = time;
 
-    /// <summary>The classic group coordinator and committed offsets (this node coordinates every group).</summary>
-    public GroupCoordinator GroupCoordinator { get; } = new(
-        new GroupCoordinatorConfig
-        {
-            InitialRebalanceDelayMs = settings.Config.GetInt("group.initial.rebalance.delay.ms"),
-            MinSessionTimeoutMs = settings.Config.GetInt("group.min.session.timeout.ms"),
-            MaxSessionTimeoutMs = settings.Config.GetInt("group.max.session.timeout.ms"),
-            MaxSize = settings.Config.GetInt("group.max.size"),
-        },
-        new InMemoryOffsetStore(),
-        time,
-        loggerFactory.CreateLogger<GroupCoordinator>());
+    /// <summary>__consumer_offsets: where the group coordinator persists offsets and groups.</summary>
+    public ConsumerOffsetsTopic ConsumerOffsets { get; } = new(settings, metadata, replicas, time, loggerFactory.CreateLogger<ConsumerOffsetsTopic>());
+
+    /// <summary>The group coordinator and committed offsets (this node coordinates every group).</summary>
+    public GroupCoordinator GroupCoordinator => _groupCoordinator ??= CreateGroupCoordinator();
+
+    private GroupCoordinator? _groupCoordinator;
+
+    private PersistentOffsetStore? _offsets;
+
+    /// <summary>Reads __consumer_offsets back into the coordinator (at start-up, before requests are served).</summary>
+    public void LoadGroups() => ConsumerOffsets.Load(GroupCoordinator, _offsets!);
+
+    private GroupCoordinator CreateGroupCoordinator()
+    {
+        var config = Settings.Config;
+        _offsets = new PersistentOffsetStore(ConsumerOffsets);
+        return new GroupCoordinator(
+            new GroupCoordinatorConfig
+            {
+                InitialRebalanceDelayMs = config.GetInt("group.initial.rebalance.delay.ms"),
+                MinSessionTimeoutMs = config.GetInt("group.min.session.timeout.ms"),
+                MaxSessionTimeoutMs = config.GetInt("group.max.session.timeout.ms"),
+                MaxSize = config.GetInt("group.max.size"),
+                OffsetMetadataMaxBytes = config.GetInt("offset.metadata.max.bytes"),
+                OffsetRetention = new OffsetRetentionConfig(
+                    config.GetInt("offsets.retention.minutes") * 60_000L, config.GetLong("offsets.retention.check.interval.ms")),
+            },
+            _offsets,
+            Time,
+            LoggerFactory.CreateLogger<GroupCoordinator>(),
+            ConsumerOffsets);
+    }
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
     public HandlerRegistry Registry { get; internal set; } = new([]);

@@ -136,6 +136,7 @@ public sealed class KafkaBroker : IAsyncDisposable
 
         var replicas = new ReplicaManager(settings, metadata, logs, loggerFactory.CreateLogger<ReplicaManager>());
         var context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
+        context.LoadGroups();
         var registry = HandlerDiscovery.CreateRegistry(context);
         registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
         started.SetResult();

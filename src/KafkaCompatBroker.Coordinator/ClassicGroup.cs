@@ -76,9 +76,12 @@ internal sealed class ClassicGroupMember(string memberId, string? groupInstanceI
 }
 
 /// <summary>The state of one classic group. Guarded by the coordinator's lock.</summary>
-internal sealed class ClassicGroup(string groupId)
+internal sealed class ClassicGroup(string groupId, TimeProvider? time = null)
 {
     public string GroupId { get; } = groupId;
+
+    /// <summary>When the group entered its current state (Kafka's currentStateTimestamp; offsets of an empty group expire from it).</summary>
+    public long StateTimestampMs { get; set; } = time?.GetUtcNow().ToUnixTimeMilliseconds() ?? -1;
 
     public ClassicGroupState State { get; private set; } = ClassicGroupState.Empty;
 
@@ -158,6 +161,10 @@ internal sealed class ClassicGroup(string groupId)
         PreviousState = State;
         State = state;
         Epoch++;
+        if (time is not null)
+        {
+            StateTimestampMs = time.GetUtcNow().ToUnixTimeMilliseconds();
+        }
     }
 
     public string? StaticMemberId(string? groupInstanceId) =>
@@ -212,10 +219,6 @@ internal sealed class ClassicGroup(string groupId)
             }
         }
 
-        if (Members.Count == 0)
-        {
-            ProtocolType = null;
-        }
     }
 
     /// <summary>Protocols every member supports.</summary>

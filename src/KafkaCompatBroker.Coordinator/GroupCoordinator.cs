@@ -20,13 +20,17 @@ public sealed partial class GroupCoordinator : IDisposable
     private readonly GroupCoordinatorConfig _config;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
+    private readonly IGroupRecordLog? _records;
 
-    public GroupCoordinator(GroupCoordinatorConfig config, IOffsetStore offsets, TimeProvider time, ILogger<GroupCoordinator> log)
+    /// <param name="records">Where group state is persisted (<c>__consumer_offsets</c>); null keeps it in memory only.</param>
+    public GroupCoordinator(GroupCoordinatorConfig config, IOffsetStore offsets, TimeProvider time, ILogger<GroupCoordinator> log, IGroupRecordLog? records = null)
     {
         _config = config;
         Offsets = offsets;
         _time = time;
         _log = log;
+        _records = records;
+        StartRetentionTimer();
     }
 
     public IOffsetStore Offsets { get; }
@@ -85,7 +89,7 @@ public sealed partial class GroupCoordinator : IDisposable
                 return Fail(ErrorCode.UnknownMemberId, memberId);
             }
 
-            group = new ClassicGroup(request.GroupId);
+            group = new ClassicGroup(request.GroupId, _time);
             _groups.Add(request.GroupId, group);
         }
 
@@ -229,6 +233,7 @@ public sealed partial class GroupCoordinator : IDisposable
 
                 UpdateMember(member, request);
                 ResetSession(group, member);
+                TryStoreGroup(group);
                 return new ValueTask<JoinGroupResult>(CurrentJoinResult(group, newMemberId, includeMembers: isLeader, skipAssignment: isLeader));
             case ClassicGroupState.CompletingRebalance:
                 return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
@@ -383,6 +388,7 @@ public sealed partial class GroupCoordinator : IDisposable
             group.ProtocolName = null;
             group.TransitionTo(ClassicGroupState.Empty);
             _log.LogInformation("Group {GroupId} with generation {Generation} is now empty", group.GroupId, group.GenerationId);
+            TryStoreGroup(group);
             return;
         }
 
@@ -507,6 +513,20 @@ public sealed partial class GroupCoordinator : IDisposable
                             {
                                 target.Assignment = assignment;
                             }
+                        }
+
+                        // The assignment is persisted before anyone learns it; if that fails every member is told and the group rebalances.
+                        if (TryStoreGroup(group) is { } storeError)
+                        {
+                            foreach (var m in group.Members.Values)
+                            {
+                                m.Assignment = [];
+                                m.AwaitingSync?.TrySetResult(new SyncGroupResult(storeError, []));
+                                m.AwaitingSync = null;
+                            }
+
+                            PrepareRebalance(group, $"error {storeError} when storing the group assignment during SyncGroup");
+                            return new ValueTask<SyncGroupResult>(waiter.Task);
                         }
 
                         group.TransitionTo(ClassicGroupState.Stable);
@@ -772,7 +792,7 @@ public sealed partial class GroupCoordinator : IDisposable
             {
                 if (generationId < 0)
                 {
-                    _groups.Add(groupId, new ClassicGroup(groupId));
+                    _groups.Add(groupId, new ClassicGroup(groupId, _time));
                     return ErrorCode.None;
                 }
 
@@ -821,13 +841,37 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
-    public void CommitOffset(string groupId, TopicPartition partition, long offset, int leaderEpoch, string? metadata) =>
-        Offsets.Commit(groupId, partition, new CommittedOffset(offset, leaderEpoch, metadata ?? "", _time.GetUtcNow().ToUnixTimeMilliseconds()));
+    /// <summary>Commits validated offsets of one group (one record batch); the error when they could not be persisted.</summary>
+    public ErrorCode CommitOffsets(string groupId, IReadOnlyList<OffsetToCommit> offsets)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var committed = new KeyValuePair<TopicPartition, CommittedOffset>[offsets.Count];
+        for (var i = 0; i < offsets.Count; i++)
+        {
+            var o = offsets[i];
+            committed[i] = KeyValuePair.Create(o.Partition, new CommittedOffset(o.Offset, o.LeaderEpoch, o.Metadata ?? "", now));
+        }
+
+        lock (_lock)
+        {
+            try
+            {
+                Offsets.CommitAll(groupId, committed);
+                return ErrorCode.None;
+            }
+            catch (GroupRecordLogException e)
+            {
+                _log.LogWarning("Committing offsets of group {GroupId} failed: {Reason}", groupId, e.Message);
+                return e.Error;
+            }
+        }
+    }
 
     public void Dispose()
     {
         lock (_lock)
         {
+            _retentionTimer?.Dispose();
             foreach (var group in _groups.Values)
             {
                 group.JoinTimer?.Dispose();

@@ -1,4 +1,5 @@
 using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Coordinator;
 
@@ -29,6 +30,9 @@ public sealed record GroupCoordinatorConfig
 
     /// <summary>offset.metadata.max.bytes</summary>
     public int OffsetMetadataMaxBytes { get; init; } = 4096;
+
+    /// <summary>offsets.retention.minutes (as ms) and offsets.retention.check.interval.ms</summary>
+    public OffsetRetentionConfig OffsetRetention { get; init; } = new();
 }
 
 /// <summary>One protocol a joining member supports, in its order of preference.</summary>
@@ -84,3 +88,9 @@ public sealed record SyncGroupResult(ErrorCode Error, byte[] Assignment, string?
 public readonly record struct LeavingMember(string MemberId, string? GroupInstanceId);
 
 public sealed record LeaveGroupResult(ErrorCode Error, IReadOnlyList<(LeavingMember Member, ErrorCode Error)> Members);
+
+/// <summary>One partition's offset in an OffsetCommit, after validation.</summary>
+public readonly record struct OffsetToCommit(TopicPartition Partition, long Offset, int LeaderEpoch, string? Metadata);
+
+/// <summary>Offset retention: <c>offsets.retention.minutes</c> and <c>offsets.retention.check.interval.ms</c>.</summary>
+public sealed record OffsetRetentionConfig(long RetentionMs = 7L * 24 * 60 * 60 * 1000, long CheckIntervalMs = 600_000);

@@ -7,12 +7,16 @@ namespace KafkaCompatBroker.Coordinator;
 public readonly record struct CommittedOffset(long Offset, int LeaderEpoch, string Metadata, long CommitTimestampMs);
 
 /// <summary>
-/// Where committed offsets live. In memory for now; the persistent implementation (records in
-/// <c>__consumer_offsets</c>) plugs in behind the same interface.
+/// Where committed offsets live: <see cref="InMemoryOffsetStore"/> (tests), or
+/// <see cref="PersistentOffsetStore"/>, which writes every change to <c>__consumer_offsets</c> first.
+/// Writes throw <see cref="GroupRecordLogException"/> when the log refuses them.
 /// </summary>
 public interface IOffsetStore
 {
     void Commit(string groupId, TopicPartition partition, CommittedOffset offset);
+
+    /// <summary>Commits several offsets of one group at once (one batch in the log).</summary>
+    void CommitAll(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets);
 
     bool TryGet(string groupId, TopicPartition partition, out CommittedOffset offset);
 
@@ -39,6 +43,14 @@ public sealed class InMemoryOffsetStore : IOffsetStore
     public void Commit(string groupId, TopicPartition partition, CommittedOffset offset) =>
         _groups.GetOrAdd(groupId, static _ => new ConcurrentDictionary<TopicPartition, CommittedOffset>())[partition] = offset;
 
+    public void CommitAll(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets)
+    {
+        foreach (var (partition, offset) in offsets)
+        {
+            Commit(groupId, partition, offset);
+        }
+    }
+
     public bool TryGet(string groupId, TopicPartition partition, out CommittedOffset offset)
     {
         if (_groups.TryGetValue(groupId, out var offsets) && offsets.TryGetValue(partition, out offset))
@@ -63,4 +75,79 @@ public sealed class InMemoryOffsetStore : IOffsetStore
     public void DeleteGroup(string groupId) => _groups.TryRemove(groupId, out _);
 
     public IReadOnlyList<string> GroupIds() => [.. _groups.Where(g => !g.Value.IsEmpty).Select(g => g.Key)];
+}
+
+/// <summary>
+/// Committed offsets kept in memory and written to <c>__consumer_offsets</c> (OffsetCommit records,
+/// tombstones on delete) before they change in memory; <see cref="Replay"/> rebuilds them at start-up.
+/// </summary>
+public sealed class PersistentOffsetStore(IGroupRecordLog log) : IOffsetStore
+{
+    private readonly InMemoryOffsetStore _offsets = new();
+
+    public void Commit(string groupId, TopicPartition partition, CommittedOffset offset)
+    {
+        log.Append(groupId, [GroupRecords.OffsetCommit(groupId, partition, offset)]);
+        _offsets.Commit(groupId, partition, offset);
+    }
+
+    public void CommitAll(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets)
+    {
+        if (offsets.Count == 0)
+        {
+            return;
+        }
+
+        var records = new GroupRecord[offsets.Count];
+        for (var i = 0; i < offsets.Count; i++)
+        {
+            records[i] = GroupRecords.OffsetCommit(groupId, offsets[i].Key, offsets[i].Value);
+        }
+
+        log.Append(groupId, records);
+        _offsets.CommitAll(groupId, offsets);
+    }
+
+    public bool TryGet(string groupId, TopicPartition partition, out CommittedOffset offset) => _offsets.TryGet(groupId, partition, out offset);
+
+    public IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> GetAll(string groupId) => _offsets.GetAll(groupId);
+
+    public bool HasOffsets(string groupId) => _offsets.HasOffsets(groupId);
+
+    public bool Delete(string groupId, TopicPartition partition)
+    {
+        if (!_offsets.TryGet(groupId, partition, out _))
+        {
+            return false;
+        }
+
+        log.Append(groupId, [GroupRecords.OffsetTombstone(groupId, partition)]);
+        return _offsets.Delete(groupId, partition);
+    }
+
+    public void DeleteGroup(string groupId)
+    {
+        var offsets = _offsets.GetAll(groupId);
+        if (offsets.Count > 0)
+        {
+            log.Append(groupId, [.. offsets.Select(o => GroupRecords.OffsetTombstone(groupId, o.Key))]);
+        }
+
+        _offsets.DeleteGroup(groupId);
+    }
+
+    public IReadOnlyList<string> GroupIds() => _offsets.GroupIds();
+
+    /// <summary>Applies an OffsetCommit record read back from the log (null = tombstone) without writing it again.</summary>
+    public void Replay(string groupId, TopicPartition partition, CommittedOffset? offset)
+    {
+        if (offset is { } value)
+        {
+            _offsets.Commit(groupId, partition, value);
+        }
+        else
+        {
+            _offsets.Delete(groupId, partition);
+        }
+    }
 }

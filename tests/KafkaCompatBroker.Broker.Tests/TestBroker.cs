@@ -18,8 +18,14 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// </summary>
 internal sealed class TestBroker : IDisposable
 {
-    public TestBroker(string extraConfig = "")
+    private readonly bool _keepData;
+
+    /// <param name="dataDir">An existing data dir to start from (a restart); null for a new temp dir.</param>
+    /// <param name="keepData">Leave the data dir on Dispose (the test restarts on it and cleans up later).</param>
+    public TestBroker(string extraConfig = "", string? dataDir = null, bool keepData = false)
     {
+        DataDir = dataDir ?? Path.Combine(Path.GetTempPath(), "kcb-broker-" + Guid.NewGuid().ToString("N"));
+        _keepData = keepData;
         Directory.CreateDirectory(DataDir);
         Config = BrokerConfig.Load($"log.dirs={DataDir}\nlisteners=PLAINTEXT://127.0.0.1:9092\n{extraConfig}", [], new System.Collections.Hashtable());
         var settings = new BrokerSettings
@@ -38,11 +44,12 @@ internal sealed class TestBroker : IDisposable
         Metadata.RegisterBroker(settings.NodeId, Protocol.KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);
         Replicas = new ReplicaManager(settings, Metadata, Logs, NullLogger<ReplicaManager>.Instance);
         Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, TimeProvider.System);
+        Context.LoadGroups();
         Registry = HandlerDiscovery.CreateRegistry(Context);
         Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
     }
 
-    public string DataDir { get; } = Path.Combine(Path.GetTempPath(), "kcb-broker-" + Guid.NewGuid().ToString("N"));
+    public string DataDir { get; }
 
     public BrokerConfig Config { get; }
 
@@ -64,7 +71,10 @@ internal sealed class TestBroker : IDisposable
         Replicas.Dispose();
         Metadata.Dispose();
         Logs.Shutdown();
-        Directory.Delete(DataDir, recursive: true);
+        if (!_keepData)
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
     }
 }
 

@@ -277,7 +277,7 @@ public sealed class GroupCoordinatorTests : IDisposable
     [Fact]
     public void CommitOffset_Stored_WithMetadataAndEpoch()
     {
-        _coordinator.CommitOffset("g", new TopicPartition("t", 0), 42, 3, null);
+        _coordinator.CommitOffsets("g", [new OffsetToCommit(new TopicPartition("t", 0), 42, 3, null)]);
         Assert.True(_coordinator.Offsets.TryGet("g", new TopicPartition("t", 0), out var offset));
         Assert.Equal((42L, 3, ""), (offset.Offset, offset.LeaderEpoch, offset.Metadata));
     }

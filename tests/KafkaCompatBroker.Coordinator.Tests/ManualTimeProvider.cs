@@ -43,7 +43,7 @@ internal sealed class ManualTimeProvider : TimeProvider
             }
 
             _now = next.Due!.Value;
-            next.Due = null;
+            next.Due = next.Period is { } period ? _now + period : null;
             next.Fire();
         }
 
@@ -54,15 +54,19 @@ internal sealed class ManualTimeProvider : TimeProvider
     {
         public DateTimeOffset? Due { get; set; }
 
+        /// <summary>The interval of a periodic timer; null for a one-shot timer.</summary>
+        public TimeSpan? Period { get; private set; }
+
         public void Fire() => callback(state);
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
             Due = dueTime == Timeout.InfiniteTimeSpan ? null : owner._now + dueTime;
+            Period = period == Timeout.InfiniteTimeSpan || period == TimeSpan.Zero ? null : period;
             return true;
         }
 
-        public void Dispose() => Due = null;
+        public void Dispose() => (Due, Period) = (null, null);
 
         public ValueTask DisposeAsync()
         {

@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Storage;
@@ -7,7 +8,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// <summary>
 /// OffsetCommit (key 8), v2–10 (Kafka 4.3's range), classic groups. Offsets are kept by the
 /// <see cref="Coordinator.GroupCoordinator"/>'s offset store with their metadata and leader epoch
-/// (v6+). The group check applies to every partition: a simple commit (generation -1, no member id)
+/// (v6+), persisted in <c>__consumer_offsets</c> (one batch per request). The group check applies to every partition: a simple commit (generation -1, no member id)
 /// is accepted for a group without members; otherwise UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID (v7+
 /// static members) / ILLEGAL_GENERATION / REBALANCE_IN_PROGRESS as Kafka; a missing group with a
 /// generation is ILLEGAL_GENERATION before v9 and GROUP_ID_NOT_FOUND from v9. Metadata longer than
@@ -32,6 +33,8 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
                 request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, version >= 7 ? request.GroupInstanceId : null, groupIdNotFoundSupported: version >= 9);
         var image = broker.Metadata.Image;
         var response = new OffsetCommitResponse();
+        var toCommit = new List<OffsetToCommit>();
+        var committedPartitions = new List<OffsetCommitResponse.OffsetCommitResponsePartition>();
         foreach (var topic in request.Topics)
         {
             var name = topic.Name;
@@ -57,16 +60,28 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
                     error = ErrorCode.OffsetMetadataTooLarge;
                 }
 
+                var partitionResponse = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)error };
                 if (error == ErrorCode.None)
                 {
-                    coordinator.CommitOffset(
-                        request.GroupId, new TopicPartition(name, partition.PartitionIndex), partition.CommittedOffset, version >= 6 ? partition.CommittedLeaderEpoch : -1, partition.CommittedMetadata);
+                    toCommit.Add(new OffsetToCommit(
+                        new TopicPartition(name, partition.PartitionIndex), partition.CommittedOffset, version >= 6 ? partition.CommittedLeaderEpoch : -1, partition.CommittedMetadata));
+                    committedPartitions.Add(partitionResponse);
                 }
 
-                topicResponse.Partitions.Add(new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)error });
+                topicResponse.Partitions.Add(partitionResponse);
             }
 
             response.Topics.Add(topicResponse);
+        }
+
+        // One batch in __consumer_offsets for the whole request; if it fails, every partition in it failed.
+        var commitError = toCommit.Count > 0 ? coordinator.CommitOffsets(request.GroupId, toCommit) : ErrorCode.None;
+        if (commitError != ErrorCode.None)
+        {
+            foreach (var partition in committedPartitions)
+            {
+                partition.ErrorCode = (short)commitError;
+            }
         }
 
         return ValueTask.FromResult<OffsetCommitResponse?>(response);

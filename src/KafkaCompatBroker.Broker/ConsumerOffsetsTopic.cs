@@ -1,0 +1,228 @@
+using System.Buffers;
+using KafkaCompatBroker.Controller;
+using KafkaCompatBroker.Coordinator;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Records;
+using KafkaCompatBroker.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace KafkaCompatBroker.Broker;
+
+/// <summary>
+/// The internal compacted topic <c>__consumer_offsets</c>: created on first use (as Kafka does on the
+/// first FindCoordinator for a group) with <c>offsets.topic.num.partitions</c> partitions, written by
+/// the group coordinator (each group in partition <c>abs(javaHashCode(groupId)) % partitions</c>, as
+/// Kafka places it) and read back at start-up to restore offsets and groups.
+/// </summary>
+public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore metadata, ReplicaManager replicas, TimeProvider time, ILogger<ConsumerOffsetsTopic> log)
+    : IGroupRecordLog
+{
+    public const string Name = "__consumer_offsets";
+    private readonly Lock _createLock = new();
+
+    /// <summary>The partition of a group: Kafka's <c>Utils.abs(groupId.hashCode()) % partitionCount</c>.</summary>
+    public static int PartitionFor(string groupId, int partitionCount)
+    {
+        var hash = 0;
+        foreach (var c in groupId)
+        {
+            hash = unchecked((31 * hash) + c); // java.lang.String.hashCode over UTF-16 code units
+        }
+
+        return (hash & 0x7fffffff) % partitionCount;
+    }
+
+    /// <summary>Creates the topic when it does not exist yet; false when it cannot be created.</summary>
+    public bool EnsureCreated()
+    {
+        if (metadata.Image.GetTopic(Name) is not null)
+        {
+            return true;
+        }
+
+        lock (_createLock)
+        {
+            if (metadata.Image.GetTopic(Name) is not null)
+            {
+                return true;
+            }
+
+            var config = settings.Config;
+            var liveBrokers = Math.Max(1, metadata.Image.LiveBrokers.Count());
+            var replicationFactor = (short)Math.Min(config.GetInt("offsets.topic.replication.factor"), liveBrokers);
+            var result = metadata.CreateTopic(
+                Name,
+                config.GetInt("offsets.topic.num.partitions"),
+                replicationFactor,
+                configs:
+                [
+                    new("cleanup.policy", "compact"),
+                    new("compression.type", "producer"),
+                    new("segment.bytes", config.GetInt("offsets.topic.segment.bytes").ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ]);
+            if (result.Error is not (ErrorCode.None or ErrorCode.TopicAlreadyExists))
+            {
+                log.LogError("Creating {Topic} failed: {Error} {Message}", Name, result.Error, result.ErrorMessage);
+                return false;
+            }
+
+            log.LogInformation("Created {Topic} with {Partitions} partitions", Name, result.NumPartitions);
+            return true;
+        }
+    }
+
+    public void Append(string groupId, IReadOnlyList<GroupRecord> records)
+    {
+        if (!EnsureCreated() || metadata.Image.GetTopic(Name) is not { } topic)
+        {
+            throw new GroupRecordLogException(ErrorCode.CoordinatorNotAvailable, $"{Name} could not be created");
+        }
+
+        var partition = PartitionFor(groupId, topic.Partitions.Count);
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        using var builder = new RecordBatchBuilder(CompressionFromConfig());
+        foreach (var record in records)
+        {
+            builder.Append(now, record.Key, record.Value);
+        }
+
+        using var batch = new PooledBufferWriter(builder.RecordsSize + 128);
+        builder.WriteTo(batch);
+        var result = replicas.Append(Name, partition, new ReadOnlySequence<byte>(batch.WrittenMemory), AppendOrigin.Coordinator);
+        if (result.Error != ErrorCode.None)
+        {
+            // Kafka's mapping of a failed coordinator append to what the client is told.
+            var error = result.Error switch
+            {
+                ErrorCode.UnknownTopicOrPartition or ErrorCode.NotEnoughReplicas or ErrorCode.NotEnoughReplicasAfterAppend or ErrorCode.KafkaStorageError
+                    => ErrorCode.CoordinatorNotAvailable,
+                ErrorCode.NotLeaderOrFollower => ErrorCode.NotCoordinator,
+                ErrorCode.MessageTooLarge or ErrorCode.RecordListTooLarge or ErrorCode.InvalidFetchSize => ErrorCode.InvalidCommitOffsetSize,
+                _ => ErrorCode.UnknownServerError,
+            };
+            throw new GroupRecordLogException(error, $"appending to {Name}-{partition} failed: {result.Error} {result.ErrorMessage}");
+        }
+    }
+
+    private CompressionType CompressionFromConfig() => settings.Config.GetInt("offsets.topic.compression.codec") switch
+    {
+        1 => CompressionType.Gzip,
+        2 => CompressionType.Snappy,
+        3 => CompressionType.Lz4,
+        4 => CompressionType.Zstd,
+        _ => CompressionType.None,
+    };
+
+    /// <summary>
+    /// Replays every partition into the coordinator at start-up: offsets (last record per key wins,
+    /// tombstones remove), then each group's last metadata record. Records of other group types (KIP-848,
+    /// share groups) are counted and left to their own loaders. A record that does not decode is logged
+    /// and skipped: one bad record must not cost every group its offsets.
+    /// </summary>
+    public void Load(GroupCoordinator coordinator, PersistentOffsetStore offsets)
+    {
+        if (metadata.Image.GetTopic(Name) is not { } topic)
+        {
+            return;
+        }
+
+        var groups = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
+        long offsetRecords = 0, otherRecords = 0;
+        using var scratch = new PooledBufferWriter();
+        foreach (var partition in topic.Partitions.Keys)
+        {
+            if (replicas.GetLog(Name, partition) is not { } partitionLog)
+            {
+                continue;
+            }
+
+            ForEachRecord(partitionLog, scratch, (key, value) =>
+            {
+                try
+                {
+                    var parsed = GroupRecords.ReadKey(key);
+                    switch (parsed.Type)
+                    {
+                        case 0 or 1:
+                            offsets.Replay(parsed.GroupId, new TopicPartition(parsed.Topic!, parsed.Partition), value is null ? null : GroupRecords.ReadOffsetValue(value));
+                            offsetRecords++;
+                            break;
+                        case GroupRecords.GroupMetadataKeyType:
+                            groups[parsed.GroupId] = value;
+                            break;
+                        default:
+                            otherRecords++;
+                            break;
+                    }
+                }
+                catch (KafkaProtocolException e)
+                {
+                    log.LogWarning("Skipping an undecodable record in {Log}: {Reason}", partitionLog.TopicPartition, e.Message);
+                }
+            });
+        }
+
+        foreach (var (groupId, value) in groups)
+        {
+            try
+            {
+                coordinator.RestoreGroup(groupId, value is null ? null : GroupRecords.ReadGroupMetadataValue(value));
+            }
+            catch (KafkaProtocolException e)
+            {
+                log.LogWarning("Skipping the undecodable metadata of group {GroupId}: {Reason}", groupId, e.Message);
+            }
+        }
+
+        coordinator.RestoreOffsetOnlyGroups();
+        log.LogInformation(
+            "Loaded {Topic}: {Groups} group metadata records, {Offsets} offset records, {Other} other records",
+            Name, groups.Count, offsetRecords, otherRecords);
+    }
+
+    private delegate void RecordVisitor(ReadOnlySpan<byte> key, byte[]? value);
+
+    private static void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, RecordVisitor visit)
+    {
+        var end = partitionLog.LogEndOffset;
+        var next = partitionLog.LogStartOffset;
+        while (next < end)
+        {
+            var read = partitionLog.Read(next, 1 << 20, end, minOneBatch: true);
+            if (read.Region is not { } region)
+            {
+                break;
+            }
+
+            var bytes = new byte[region.Length];
+            region.CopyTo(bytes);
+            var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes));
+            var progressed = false;
+            while (batches.MoveNext())
+            {
+                var header = batches.Current.Header;
+                next = Math.Max(next, header.NextOffset);
+                progressed = true;
+                if (header.IsControl)
+                {
+                    continue;
+                }
+
+                var reader = RecordBatch.ReadRecords(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), scratch, 64 << 20);
+                while (reader.MoveNext())
+                {
+                    var record = reader.Current;
+                    if (!record.IsKeyNull)
+                    {
+                        visit(record.Key, record.IsValueNull ? null : record.Value.ToArray());
+                    }
+                }
+            }
+
+            if (!progressed)
+            {
+                break;
+            }
+        }
+    }
+}
