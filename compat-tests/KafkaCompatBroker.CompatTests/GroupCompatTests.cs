@@ -264,7 +264,10 @@ public sealed class KafkajsGroupTests(CompatBroker broker) : GroupCompatTests(br
         AssertDescribedEmpty(s.GetProperty("described_empty"), context);
         Assert.Equal(new Dictionary<string, long> { [$"{topic}:0"] = 5, [$"{topic}:1"] = 5 }, OffsetMap(s.GetProperty("offsets")));
         Assert.Equal(new Dictionary<string, long> { [$"{topic}:0"] = 2, [$"{topic}:1"] = 5 }, OffsetMap(s.GetProperty("offsets_altered")));
-        Assert.Equal(new Dictionary<string, long> { [$"{topic}:0"] = 0, [$"{topic}:1"] = 0 }, OffsetMap(s.GetProperty("offsets_reset")));
+        // resetOffsets commits the sentinel -2 (earliest), which Kafka stores as given; fetchOffsets(resolveOffsets)
+        // turns it into the log start offset and commits that.
+        Assert.Equal(new Dictionary<string, long> { [$"{topic}:0"] = -2, [$"{topic}:1"] = -2 }, OffsetMap(s.GetProperty("offsets_reset")));
+        Assert.Equal(new Dictionary<string, long> { [$"{topic}:0"] = 0, [$"{topic}:1"] = 0 }, OffsetMap(s.GetProperty("offsets_reset_resolved")));
         Assert.True(s.GetProperty("delete_group").GetString() == "NONE", "deleteGroups: " + context);
         Assert.True(s.GetProperty("listed_deleted").GetArrayLength() == 0, "a deleted group is still listed: " + context);
         Assert.True(s.GetProperty("described_deleted").GetProperty("state").GetString() == "Dead", "describeGroups of a deleted group: " + context);

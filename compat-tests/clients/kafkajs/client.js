@@ -323,8 +323,8 @@ async function describe(admin, groupId, memberId) {
   };
 }
 
-async function offsets(admin, groupId, topic) {
-  const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+async function offsets(admin, groupId, topic, resolveOffsets = false) {
+  const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic], resolveOffsets });
   return Object.fromEntries(fetched.partitions.map((p) => [`${topic}:${p.partition}`, Number(p.offset)]));
 }
 
@@ -354,7 +354,8 @@ async function groupAdmin(kafka, topic, groupId) {
   await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '2' }] });
   steps.offsets_altered = await offsets(admin, groupId, topic);
   await admin.resetOffsets({ groupId, topic, earliest: true });
-  steps.offsets_reset = await offsets(admin, groupId, topic);
+  steps.offsets_reset = await offsets(admin, groupId, topic); // resetOffsets commits -2 (earliest) as the offset
+  steps.offsets_reset_resolved = await offsets(admin, groupId, topic, true); // resolves -2 to the log start and commits it
   steps.delete_group = await errorOf(admin.deleteGroups([groupId]));
   steps.listed_deleted = await listed();
   steps.described_deleted = await describe(admin, groupId, member.memberId);
