@@ -194,6 +194,11 @@ internal static class Groups
         /// <summary>Stops polling and closes: a dynamic member sends LeaveGroup, a static member does not.</summary>
         public void Dispose()
         {
+            if (_stop)
+            {
+                return; // already closed (a failing run's cleanup may close a member twice)
+            }
+
             _stop = true;
             _thread.Join();
             _consumer.Close();
