@@ -86,9 +86,13 @@ internal sealed class ClassicGroup(string groupId)
 
     public int GenerationId { get; set; }
 
+    /// <summary>Set by the first member joining an empty group; kept when the group empties, as Kafka keeps it.</summary>
     public string? ProtocolType { get; set; }
 
     public string? ProtocolName { get; set; }
+
+    /// <summary>Topics the members subscribed to at the start of the generation (null: unknown), as Kafka's subscribedTopics.</summary>
+    public HashSet<string>? SubscribedTopics { get; set; }
 
     public string? LeaderId { get; set; }
 
@@ -210,11 +214,6 @@ internal sealed class ClassicGroup(string groupId)
             {
                 LeaderId = Members.GetAt(0).Key;
             }
-        }
-
-        if (Members.Count == 0)
-        {
-            ProtocolType = null;
         }
     }
 

@@ -381,12 +381,14 @@ public sealed partial class GroupCoordinator : IDisposable
         if (group.IsEmpty)
         {
             group.ProtocolName = null;
+            group.SubscribedTopics = ComputeSubscribedTopics(group);
             group.TransitionTo(ClassicGroupState.Empty);
             _log.LogInformation("Group {GroupId} with generation {Generation} is now empty", group.GroupId, group.GenerationId);
             return;
         }
 
         group.ProtocolName = group.SelectProtocol();
+        group.SubscribedTopics = ComputeSubscribedTopics(group);
         if (group.LeaderId is null || !group.Members.ContainsKey(group.LeaderId))
         {
             group.LeaderId = group.Members.GetAt(0).Key;
