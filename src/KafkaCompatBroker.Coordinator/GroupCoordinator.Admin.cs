@@ -83,6 +83,9 @@ public sealed partial class GroupCoordinator
                     groups.Add(SimpleGroup(groupId));
                 }
             }
+
+            // Another group type adds one ListedGroup per group here (KIP-848: protocol type "consumer",
+            // its state name, GroupTypeNames.Consumer), and must not list its ids again as simple groups.
         }
 
         groups.RemoveAll(g =>
@@ -117,6 +120,8 @@ public sealed partial class GroupCoordinator
         {
             foreach (var groupId in groupIds)
             {
+                // A group of another type is not described here: Kafka answers GROUP_ID_NOT_FOUND
+                // "Group <id> is not a classic group." for it (state "Dead").
                 if (_groups.TryGetValue(groupId, out var group) && group.State != ClassicGroupState.Dead)
                 {
                     result.Add(DescribeClassic(group));
@@ -176,6 +181,7 @@ public sealed partial class GroupCoordinator
 
     private ErrorCode DeleteGroup(string groupId)
     {
+        // Another group type checks its own emptiness (NON_EMPTY_GROUP) and removes itself here, before the offsets go.
         if (_groups.TryGetValue(groupId, out var group))
         {
             switch (group.State)
@@ -232,6 +238,7 @@ public sealed partial class GroupCoordinator
 
         lock (_lock)
         {
+            // Another group type is never NON_EMPTY_GROUP here; it answers subscriptions from its members' topics.
             _groups.TryGetValue(groupId, out var group);
             if (group is null ? !Offsets.HasOffsets(groupId) : group.State == ClassicGroupState.Dead)
             {
