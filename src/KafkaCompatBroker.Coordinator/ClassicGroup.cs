@@ -89,9 +89,13 @@ internal sealed class ClassicGroup(string groupId, TimeProvider? time = null)
 
     public int GenerationId { get; set; }
 
+    /// <summary>Set by the first member joining an empty group; kept when the group empties, as Kafka keeps it.</summary>
     public string? ProtocolType { get; set; }
 
     public string? ProtocolName { get; set; }
+
+    /// <summary>Topics the members subscribed to at the start of the generation (null: unknown), as Kafka's subscribedTopics.</summary>
+    public HashSet<string>? SubscribedTopics { get; set; }
 
     public string? LeaderId { get; set; }
 
@@ -218,7 +222,6 @@ internal sealed class ClassicGroup(string groupId, TimeProvider? time = null)
                 LeaderId = Members.GetAt(0).Key;
             }
         }
-
     }
 
     /// <summary>Protocols every member supports.</summary>

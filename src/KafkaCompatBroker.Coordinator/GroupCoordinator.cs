@@ -386,6 +386,7 @@ public sealed partial class GroupCoordinator : IDisposable
         if (group.IsEmpty)
         {
             group.ProtocolName = null;
+            group.SubscribedTopics = ComputeSubscribedTopics(group);
             group.TransitionTo(ClassicGroupState.Empty);
             _log.LogInformation("Group {GroupId} with generation {Generation} is now empty", group.GroupId, group.GenerationId);
             TryStoreGroup(group);
@@ -393,6 +394,7 @@ public sealed partial class GroupCoordinator : IDisposable
         }
 
         group.ProtocolName = group.SelectProtocol();
+        group.SubscribedTopics = ComputeSubscribedTopics(group);
         if (group.LeaderId is null || !group.Members.ContainsKey(group.LeaderId))
         {
             group.LeaderId = group.Members.GetAt(0).Key;

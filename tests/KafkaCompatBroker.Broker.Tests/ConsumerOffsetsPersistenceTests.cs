@@ -120,6 +120,35 @@ public sealed class ConsumerOffsetsPersistenceTests : IDisposable
     }
 
     [Fact]
+    public async Task DeleteGroupsAndOffsetDelete_ThenRestart_StayDeleted()
+    {
+        string dir;
+        using (var broker = Start())
+        {
+            dir = broker.DataDir;
+            broker.Metadata.CreateTopic("t", 1);
+            await GroupFlow.CommitAsync(broker, "gone", -1, "", "t", 1, version: 8);
+            await GroupFlow.CommitAsync(broker, "kept", -1, "", "t", 2, version: 8);
+            await GroupFlow.CommitAsync(broker, "kept", -1, "", "u", 3, version: 8);
+            var deleted = await BrokerExchange.SendAsync<DeleteGroupsResponse>(broker, ApiKey.DeleteGroups, 2, new DeleteGroupsRequest { GroupsNames = ["gone"] });
+            Assert.Equal(0, Assert.Single(deleted.Results).ErrorCode);
+            var offsetDelete = await BrokerExchange.SendAsync<OffsetDeleteResponse>(broker, ApiKey.OffsetDelete, 0, new OffsetDeleteRequest
+            {
+                GroupId = "kept",
+                Topics = [new OffsetDeleteRequest.OffsetDeleteRequestTopic { Name = "t", Partitions = [new OffsetDeleteRequest.OffsetDeleteRequestPartition { PartitionIndex = 0 }] }],
+            });
+            Assert.Equal(0, offsetDelete.ErrorCode);
+            Assert.Equal(0, Assert.Single(Assert.Single(offsetDelete.Topics).Partitions).ErrorCode);
+        }
+
+        using var restarted = Start(dir);
+        Assert.Null(restarted.Context.GroupCoordinator.GroupState("gone"));
+        Assert.Equal(-1, Assert.Single(Assert.Single((await GroupFlow.FetchV7Async(restarted, "gone", "t", 0)).Topics).Partitions).CommittedOffset);
+        Assert.Equal(-1, Assert.Single(Assert.Single((await GroupFlow.FetchV7Async(restarted, "kept", "t", 0)).Topics).Partitions).CommittedOffset);
+        Assert.Equal(3, Assert.Single(Assert.Single((await GroupFlow.FetchV7Async(restarted, "kept", "u", 0)).Topics).Partitions).CommittedOffset);
+    }
+
+    [Fact]
     public async Task OffsetCommit_WritesKafkaRecordFormats()
     {
         using var broker = Start();

@@ -34,7 +34,7 @@ public sealed class JoinGroupHandler(BrokerContext broker) : ApiHandler<JoinGrou
             MemberId = request.MemberId,
             GroupInstanceId = version >= 5 ? request.GroupInstanceId : null,
             ClientId = context.ClientId ?? "",
-            ClientHost = context.Connection.RemoteEndPoint?.ToString() ?? "",
+            ClientHost = ClientAddress.Format(context.Connection.RemoteEndPoint),
             SessionTimeoutMs = request.SessionTimeoutMs,
             RebalanceTimeoutMs = version >= 1 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs,
             ProtocolType = request.ProtocolType,
