@@ -34,10 +34,17 @@ public sealed class BrokerContext(
             MinSessionTimeoutMs = settings.Config.GetInt("group.min.session.timeout.ms"),
             MaxSessionTimeoutMs = settings.Config.GetInt("group.max.session.timeout.ms"),
             MaxSize = settings.Config.GetInt("group.max.size"),
+            ConsumerSessionTimeoutMs = settings.Config.GetInt("group.consumer.session.timeout.ms"),
+            ConsumerHeartbeatIntervalMs = settings.Config.GetInt("group.consumer.heartbeat.interval.ms"),
+            ConsumerMaxSize = settings.Config.GetInt("group.consumer.max.size"),
+            ConsumerAssignors = settings.Config.GetList("group.consumer.assignors"),
         },
         new InMemoryOffsetStore(),
         time,
-        loggerFactory.CreateLogger<GroupCoordinator>());
+        loggerFactory.CreateLogger<GroupCoordinator>())
+    {
+        TopicView = new MetadataGroupTopicView(metadata),
+    };
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
     public HandlerRegistry Registry { get; internal set; } = new([]);
