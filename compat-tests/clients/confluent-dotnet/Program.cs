@@ -19,6 +19,7 @@ object result = command switch
     "seek-ts" => SeekTimestamp(long.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
     "topics" => await Topics(),
     "metadata-all" => MetadataAll(),
+    _ when command.StartsWith("cg-", StringComparison.Ordinal) => await ConsumerProtocolCommands.RunAsync(command, args),
     _ => throw new ArgumentException($"unknown command {command}"),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
