@@ -53,11 +53,18 @@ public sealed class BrokerContext(
                 OffsetMetadataMaxBytes = config.GetInt("offset.metadata.max.bytes"),
                 OffsetRetention = new OffsetRetentionConfig(
                     config.GetInt("offsets.retention.minutes") * 60_000L, config.GetLong("offsets.retention.check.interval.ms")),
+                ConsumerSessionTimeoutMs = config.GetInt("group.consumer.session.timeout.ms"),
+                ConsumerHeartbeatIntervalMs = config.GetInt("group.consumer.heartbeat.interval.ms"),
+                ConsumerMaxSize = config.GetInt("group.consumer.max.size"),
+                ConsumerAssignors = config.GetList("group.consumer.assignors"),
             },
             _offsets,
             Time,
             LoggerFactory.CreateLogger<GroupCoordinator>(),
-            ConsumerOffsets);
+            ConsumerOffsets)
+        {
+            TopicView = new MetadataGroupTopicView(Metadata),
+        };
     }
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>

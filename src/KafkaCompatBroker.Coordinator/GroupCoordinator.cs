@@ -81,6 +81,11 @@ public sealed partial class GroupCoordinator : IDisposable
             return Fail(ErrorCode.InvalidSessionTimeout, memberId);
         }
 
+        if (!MaybeConvertConsumerGroupForJoin(request.GroupId))
+        {
+            return Fail(ErrorCode.InconsistentGroupProtocol, memberId);
+        }
+
         var isUnknownMember = memberId.Length == 0;
         if (!_groups.TryGetValue(request.GroupId, out var group))
         {
@@ -790,6 +795,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup))
+            {
+                return ValidateConsumerOffsetCommit(consumerGroup, memberId, generationId, groupIdNotFoundSupported);
+            }
+
             if (!_groups.TryGetValue(groupId, out var group))
             {
                 if (generationId < 0)
@@ -892,6 +902,7 @@ public sealed partial class GroupCoordinator : IDisposable
             }
 
             _groups.Clear();
+            DisposeConsumerGroups();
         }
     }
 }

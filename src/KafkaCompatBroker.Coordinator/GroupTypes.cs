@@ -14,7 +14,7 @@ public enum ClassicGroupState
 }
 
 /// <summary>The group coordinator's broker configs (Kafka's names and defaults).</summary>
-public sealed record GroupCoordinatorConfig
+public sealed partial record GroupCoordinatorConfig
 {
     /// <summary>group.initial.rebalance.delay.ms</summary>
     public int InitialRebalanceDelayMs { get; init; } = 3000;

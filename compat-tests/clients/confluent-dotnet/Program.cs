@@ -27,6 +27,7 @@ object result = command switch
     "produce-spread" => await ProduceSpread(Int(args[3]), Int(args[4]), long.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture)),
     "consume-group" => Groups.ConsumeGroup(bootstrap, topic, args[3], Int(args[4])),
     "group-admin" => await GroupAdmin.RunAsync(bootstrap, topic, args[3]),
+    _ when command.StartsWith("cg-", StringComparison.Ordinal) => await ConsumerProtocolCommands.RunAsync(command, args),
     _ => throw new ArgumentException($"unknown command {command}"),
 };
 Console.WriteLine(JsonSerializer.Serialize(result));

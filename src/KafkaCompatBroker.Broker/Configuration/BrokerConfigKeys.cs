@@ -90,6 +90,8 @@ public static class BrokerConfigKeys
         new("group.coordinator.rebalance.protocols", ConfigType.List, "classic,consumer,streams"),
         new("group.consumer.heartbeat.interval.ms", ConfigType.Int, "5000", 1, Int),
         new("group.consumer.session.timeout.ms", ConfigType.Int, "45000", 1, Int),
+        new("group.consumer.max.size", ConfigType.Int, "2147483647", 1, Int),
+        new("group.consumer.assignors", ConfigType.List, "uniform,range"),
         new("unclean.leader.election.enable", ConfigType.Boolean, "false"),
         new("compression.type", ConfigType.String, "producer", ValidValues: ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         new("metadata.log.dir", ConfigType.String, null),

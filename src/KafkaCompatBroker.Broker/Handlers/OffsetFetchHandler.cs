@@ -72,6 +72,14 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
             }
 
             var groupResponse = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = group.GroupId };
+            if (version >= 9 && broker.GroupCoordinator.ValidateOffsetFetch(group.GroupId, group.MemberId, group.MemberEpoch) is var memberError && memberError != ErrorCode.None)
+            {
+                // v9+: a consumer group member must send its current epoch (STALE_MEMBER_EPOCH / UNKNOWN_MEMBER_ID).
+                groupResponse.ErrorCode = (short)memberError;
+                response.Groups.Add(groupResponse);
+                continue;
+            }
+
             foreach (var (name, unknownId, partitions) in Fetch(group.GroupId, requested, version))
             {
                 var topicId = default(KafkaUuid);

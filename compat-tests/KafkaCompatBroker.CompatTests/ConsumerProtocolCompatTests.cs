@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace KafkaCompatBroker.CompatTests;
+
+/// <summary>
+/// KIP-848 (group.protocol=consumer) with Confluent.Kafka 2.15.1 / librdkafka 2.15.1: three consumers
+/// share a 6-partition topic through ConsumerGroupHeartbeat, each partition owned by exactly one member
+/// (checked with ConsumerGroupDescribe), one leaves and its partitions move to the others, and every
+/// record is consumed exactly once (each record is committed with OffsetCommit v9+ and the member epoch).
+/// </summary>
+public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFixture<CompatBroker>
+{
+    private const int Partitions = 6;
+    private const int Records = 1800;
+
+    [Fact]
+    public async Task ThreeConsumers_OneLeaves_EveryRecordConsumedExactlyOnce()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var (topic, group) = ($"compat-cg-{id}", $"compat-cg-group-{id}");
+        var produced = (await Clients.ConfluentAsync("cg-produce", broker.Bootstrap, topic, Str(Partitions), Str(Records))).Json(broker);
+        Assert.Equal(Records, produced.GetProperty("delivered").GetInt32());
+
+        // Two stay until idle; the third leaves after 200 records. 20 ms per record keeps all three busy a while, and
+        // whatever the first member reads before the others join (one heartbeat interval) leaves the leaver more than 200.
+        var stayers = new[]
+        {
+            Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "0", "20", "12000"),
+            Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "0", "20", "12000"),
+        };
+        var leaver = Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "200", "20", "12000");
+
+        var split = await WaitForThreeOwnersAsync(topic, group, leaver);
+
+        var results = new List<JsonElement>();
+        foreach (var run in (Task<ProcessResult>[])[.. stayers, leaver])
+        {
+            results.Add((await run).Json(broker));
+        }
+
+        // Exactly once: every (partition, offset) once over all members.
+        var seen = new HashSet<(int, int)>();
+        foreach (var result in results)
+        {
+            Assert.Empty(result.GetProperty("errors").EnumerateArray());
+            foreach (var record in result.GetProperty("consumed").EnumerateArray())
+            {
+                Assert.True(seen.Add((record[0].GetInt32(), record[1].GetInt32())), $"record {record} consumed twice\n{Describe(results)}");
+            }
+        }
+
+        Assert.True(Records == seen.Count, $"{seen.Count} of {Records} records consumed\n{Describe(results)}\n{broker.Problems}");
+        var left = results[2];
+        Assert.Equal(200, left.GetProperty("consumed").GetArrayLength());
+
+        // The leaver's partitions moved: the others read them on from where it committed.
+        var leaverPartitions = left.GetProperty("consumed").EnumerateArray().Select(r => r[0].GetInt32()).ToHashSet();
+        foreach (var partition in leaverPartitions)
+        {
+            var lastByLeaver = left.GetProperty("consumed").EnumerateArray().Where(r => r[0].GetInt32() == partition).Max(r => r[1].GetInt32());
+            if (lastByLeaver < Records / Partitions - 1)
+            {
+                Assert.Contains(
+                    results.Take(2).SelectMany(r => r.GetProperty("consumed").EnumerateArray()),
+                    r => r[0].GetInt32() == partition && r[1].GetInt32() == lastByLeaver + 1);
+            }
+        }
+
+        Assert.Equal(3, split.Count);
+    }
+
+    /// <summary>Polls ConsumerGroupDescribe until three members own disjoint, non-empty parts covering every partition.</summary>
+    private async Task<List<int[]>> WaitForThreeOwnersAsync(string topic, string group, Task leaver)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        var last = "";
+        while (DateTime.UtcNow < deadline && !leaver.IsCompleted)
+        {
+            var described = (await Clients.ConfluentAsync("cg-describe", broker.Bootstrap, topic, group)).Json(broker);
+            last = described.ToString();
+            if (described.GetProperty("error").ValueKind == JsonValueKind.String)
+            {
+                await Task.Delay(300); // the group is not there yet
+                continue;
+            }
+
+            Assert.Equal("Consumer", described.GetProperty("type").GetString());
+            var owned = described.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("partitions").EnumerateArray().Select(p => p.GetInt32()).ToArray()).ToList();
+            var all = owned.SelectMany(p => p).ToList();
+            Assert.Equal(all.Count, all.Distinct().Count()); // never two owners of one partition
+            if (owned.Count == 3 && owned.All(p => p.Length > 0) && all.Count == Partitions)
+            {
+                return owned;
+            }
+
+            await Task.Delay(300);
+        }
+
+        Assert.Fail($"the three members never owned the {Partitions} partitions together; last describe: {last}\n{broker.Problems}");
+        return [];
+    }
+
+    private static string Describe(List<JsonElement> results) =>
+        string.Join('\n', results.Select((r, i) => $"consumer {i}: {r.GetProperty("consumed").GetArrayLength()} records, events {r.GetProperty("events")}, committed {r.GetProperty("committed")}"));
+
+    private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
