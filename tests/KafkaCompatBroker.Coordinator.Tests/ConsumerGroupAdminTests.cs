@@ -19,7 +19,8 @@ public sealed class ConsumerGroupAdminTests : IDisposable
             new GroupCoordinatorConfig { OffsetRetention = new OffsetRetentionConfig(3_600_000, 60_000) },
             new InMemoryOffsetStore(),
             _time,
-            NullLogger<GroupCoordinator>.Instance) { TopicView = new OneTopic() };
+            NullLogger<GroupCoordinator>.Instance)
+        { TopicView = new OneTopic() };
     }
 
     public void Dispose() => _coordinator.Dispose();
