@@ -12,7 +12,7 @@ namespace KafkaCompatBroker.CompatTests;
 public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFixture<CompatBroker>
 {
     private const int Partitions = 6;
-    private const int Records = 1800;
+    private const int Records = 3000;
 
     [Fact]
     public async Task ThreeConsumers_OneLeaves_EveryRecordConsumedExactlyOnce()
@@ -22,16 +22,18 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
         var produced = (await Clients.ConfluentAsync("cg-produce", broker.Bootstrap, topic, Str(Partitions), Str(Records))).Json(broker);
         Assert.Equal(Records, produced.GetProperty("delivered").GetInt32());
 
-        // Two stay until idle; the third leaves after 200 records. 20 ms per record keeps all three busy a while, and
-        // whatever the first member reads before the others join (one heartbeat interval) leaves the leaver more than 200.
+        // Two stay until idle and own the partitions between them first; the third joins then, so it gets
+        // partitions only once the others revoked them (revoke before assign), reads 200 records and leaves.
+        // 20 ms per record keeps the stayers busy well past the hand-over.
         var stayers = new[]
         {
             Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "0", "20", "12000"),
             Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "0", "20", "12000"),
         };
+        await WaitForOwnersAsync(topic, group, 2, stayers[0]);
         var leaver = Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "200", "20", "12000");
 
-        var split = await WaitForThreeOwnersAsync(topic, group, leaver);
+        var split = await WaitForOwnersAsync(topic, group, 3, leaver);
         var listed = (await Clients.ConfluentAsync("cg-describe", broker.Bootstrap, topic, group, "list")).Json(broker);
         Assert.Equal(("Consumer", "Consumer"), (listed.GetProperty("type").GetString(), listed.GetProperty("listedType").GetString()));
 
@@ -72,12 +74,12 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
         Assert.Equal(3, split.Count);
     }
 
-    /// <summary>Polls ConsumerGroupDescribe until three members own disjoint, non-empty parts covering every partition.</summary>
-    private async Task<List<int[]>> WaitForThreeOwnersAsync(string topic, string group, Task leaver)
+    /// <summary>Polls ConsumerGroupDescribe until <paramref name="members"/> members own disjoint, non-empty parts covering every partition.</summary>
+    private async Task<List<int[]>> WaitForOwnersAsync(string topic, string group, int members, Task consumer)
     {
         var deadline = DateTime.UtcNow.AddSeconds(40);
         var last = "";
-        while (DateTime.UtcNow < deadline && !leaver.IsCompleted)
+        while (DateTime.UtcNow < deadline && !consumer.IsCompleted)
         {
             var described = (await Clients.ConfluentAsync("cg-describe", broker.Bootstrap, topic, group)).Json(broker);
             last = described.ToString();
@@ -97,7 +99,7 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
             var owned = described.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("partitions").EnumerateArray().Select(p => p.GetInt32()).ToArray()).ToList();
             var all = owned.SelectMany(p => p).ToList();
             Assert.Equal(all.Count, all.Distinct().Count()); // never two owners of one partition
-            if (owned.Count == 3 && owned.All(p => p.Length > 0) && all.Count == Partitions)
+            if (owned.Count == members && owned.All(p => p.Length > 0) && all.Count == Partitions)
             {
                 return owned;
             }
@@ -105,7 +107,7 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
             await Task.Delay(300);
         }
 
-        Assert.Fail($"the three members never owned the {Partitions} partitions together; last describe: {last}\n{broker.Problems}");
+        Assert.Fail($"{members} members never owned the {Partitions} partitions together; last describe: {last}\n{broker.Problems}");
         return [];
     }
 

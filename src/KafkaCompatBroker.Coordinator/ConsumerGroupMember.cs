@@ -48,7 +48,32 @@ internal sealed class ConsumerGroupMember(string memberId)
     /// <summary>The partitions the member must revoke before it gets its next epoch.</summary>
     public Dictionary<KafkaUuid, SortedSet<int>> PartitionsPendingRevocation { get; set; } = [];
 
+    /// <summary>KIP-1251: the member epoch at which each assigned partition was given to the member.</summary>
+    public Dictionary<(KafkaUuid Topic, int Partition), int> AssignmentEpochs { get; } = [];
+
     public ITimer? SessionTimer { get; set; }
+
+    /// <summary>Sets the assigned partitions; partitions new to the member are stamped with its current epoch.</summary>
+    public void SetAssignedPartitions(Dictionary<KafkaUuid, SortedSet<int>> assigned)
+    {
+        foreach (var key in AssignmentEpochs.Keys.ToList())
+        {
+            if (!PartitionMap.Contains(assigned, key.Topic, key.Partition))
+            {
+                AssignmentEpochs.Remove(key);
+            }
+        }
+
+        foreach (var (topic, partitions) in assigned)
+        {
+            foreach (var partition in partitions)
+            {
+                AssignmentEpochs.TryAdd((topic, partition), MemberEpoch);
+            }
+        }
+
+        AssignedPartitions = assigned;
+    }
 
     public ITimer? RebalanceTimer { get; set; }
 

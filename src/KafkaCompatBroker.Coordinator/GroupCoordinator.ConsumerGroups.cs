@@ -727,7 +727,7 @@ public sealed partial class GroupCoordinator
         {
             // Revoke first: the member stays in its epoch until it acknowledges the revocation.
             member.State = ConsumerMemberState.UnrevokedPartitions;
-            member.AssignedPartitions = newAssigned;
+            member.SetAssignedPartitions(newAssigned);
             member.PartitionsPendingRevocation = newPendingRevocation;
             return;
         }
@@ -749,7 +749,7 @@ public sealed partial class GroupCoordinator
             member.MemberEpoch = targetEpoch;
         }
 
-        member.AssignedPartitions = newAssigned;
+        member.SetAssignedPartitions(newAssigned);
         member.PartitionsPendingRevocation = [];
     }
 
@@ -934,7 +934,30 @@ public sealed partial class GroupCoordinator
             return ErrorCode.UnsupportedVersion;
         }
 
-        return memberEpoch == member.MemberEpoch ? ErrorCode.None : ErrorCode.StaleMemberEpoch;
+        // KIP-1251 (Kafka 4.3): an older epoch is judged per partition by ValidateConsumerCommitPartition.
+        return memberEpoch <= member.MemberEpoch ? ErrorCode.None : ErrorCode.StaleMemberEpoch;
+    }
+
+    /// <summary>
+    /// KIP-1251's per-partition rule for a consumer group member committing with an epoch older than its
+    /// current one: accepted only for a partition assigned to it at or before that epoch
+    /// (assignment epoch ≤ request epoch ≤ member epoch), else STALE_MEMBER_EPOCH, so a zombie commit for a
+    /// partition that moved on is fenced while a commit racing the member's own epoch bump is not.
+    /// </summary>
+    public ErrorCode ValidateConsumerCommitPartition(string groupId, string memberId, int memberEpoch, string topic, int partition)
+    {
+        lock (_lock)
+        {
+            if (memberEpoch < 0 || !_consumerGroups.TryGetValue(groupId, out var group) || !group.Members.TryGetValue(memberId, out var member)
+                || memberEpoch == member.MemberEpoch)
+            {
+                return ErrorCode.None;
+            }
+
+            return TopicView.Topic(topic) is { } t && member.AssignmentEpochs.TryGetValue((t.Id, partition), out var assignedAt) && assignedAt <= memberEpoch
+                ? ErrorCode.None
+                : ErrorCode.StaleMemberEpoch;
+        }
     }
 
     /// <summary>

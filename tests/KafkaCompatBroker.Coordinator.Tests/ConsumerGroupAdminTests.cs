@@ -131,6 +131,28 @@ public sealed class ConsumerGroupAdminTests : IDisposable
         Assert.Null(_coordinator.ConsumerGroupStateOf("cg"));
     }
 
+    [Fact]
+    public void ValidateConsumerCommitPartition_OlderEpoch_AcceptedOnlyForPartitionsAssignedByThen()
+    {
+        var first = Join("cg", "m1");
+        Assert.Equal([0, 1, 2], first.Assignment![Orders]);
+        Join("cg", "m2");
+
+        // m1 learns it must give up a partition, acknowledges, and moves to the new epoch.
+        var revoke = _coordinator.ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatParams { GroupId = "cg", MemberId = "m1", MemberEpoch = 1, TopicPartitions = [new(Orders, [0, 1, 2])] });
+        var kept = revoke.Assignment![Orders];
+        Assert.Equal(1, revoke.MemberEpoch);
+        var acked = _coordinator.ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatParams { GroupId = "cg", MemberId = "m1", MemberEpoch = 1, TopicPartitions = [new(Orders, [.. kept])] });
+        Assert.True(acked.MemberEpoch > 1);
+        var moved = new[] { 0, 1, 2 }.Except(kept).Single();
+
+        Assert.Equal(ErrorCode.None, _coordinator.ValidateOffsetCommit("cg", 1, "m1", null, true));
+        Assert.Equal(ErrorCode.None, _coordinator.ValidateConsumerCommitPartition("cg", "m1", 1, "orders", kept.First()));
+        Assert.Equal(ErrorCode.StaleMemberEpoch, _coordinator.ValidateConsumerCommitPartition("cg", "m1", 1, "orders", moved));
+        Assert.Equal(ErrorCode.None, _coordinator.ValidateConsumerCommitPartition("cg", "m1", acked.MemberEpoch, "orders", moved));
+        Assert.Equal(ErrorCode.StaleMemberEpoch, _coordinator.ValidateOffsetCommit("cg", acked.MemberEpoch + 1, "m1", null, true));
+    }
+
     private static T Decode<T>(byte[] bytes)
         where T : IKafkaMessage, new()
     {

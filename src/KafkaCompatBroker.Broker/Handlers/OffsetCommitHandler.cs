@@ -60,6 +60,11 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
                     error = ErrorCode.OffsetMetadataTooLarge;
                 }
 
+                if (error == ErrorCode.None && version >= 9)
+                {
+                    error = coordinator.ValidateConsumerCommitPartition(request.GroupId, request.MemberId, request.GenerationIdOrMemberEpoch, name, partition.PartitionIndex);
+                }
+
                 var partitionResponse = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)error };
                 if (error == ErrorCode.None)
                 {
