@@ -262,6 +262,23 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void SessionTimeout_AppendFails_MemberKeptAndFencedOnceTheLogWorks()
+    {
+        StableGroupOfTwo();
+        var groupEpoch = DescribeGroup(_coordinator).GroupEpoch;
+        _log.FailWith = ErrorCode.CoordinatorNotAvailable;
+
+        _time.Advance(45_000);
+
+        Assert.Equal(2, DescribeGroup(_coordinator).Members!.Count);
+        Assert.Equal(groupEpoch, DescribeGroup(_coordinator).GroupEpoch);
+        _log.FailWith = null;
+        _time.Advance(45_000);
+        Assert.Equal(ConsumerGroupState.Empty, _coordinator.ConsumerGroupStateOf("g"));
+        Assert.Equal(groupEpoch + 2, DescribeGroup(_coordinator).GroupEpoch);
+    }
+
+    [Fact]
     public void ConsumerGroupHeartbeat_AppendFailsForANewGroup_GroupDoesNotExist()
     {
         _log.FailWith = ErrorCode.CoordinatorNotAvailable;
