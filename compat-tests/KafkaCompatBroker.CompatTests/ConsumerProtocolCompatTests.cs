@@ -32,6 +32,8 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
         var leaver = Clients.ConfluentAsync("cg-consume", broker.Bootstrap, topic, group, "200", "20", "12000");
 
         var split = await WaitForThreeOwnersAsync(topic, group, leaver);
+        var listed = (await Clients.ConfluentAsync("cg-describe", broker.Bootstrap, topic, group, "list")).Json(broker);
+        Assert.Equal(("Consumer", "Consumer"), (listed.GetProperty("type").GetString(), listed.GetProperty("listedType").GetString()));
 
         var results = new List<JsonElement>();
         foreach (var run in (Task<ProcessResult>[])[.. stayers, leaver])
@@ -85,7 +87,13 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
                 continue;
             }
 
-            Assert.Equal("Consumer", described.GetProperty("type").GetString());
+            if (described.GetProperty("type").GetString() != "Consumer")
+            {
+                // Just created: librdkafka's ConsumerGroupDescribe found nothing and its DescribeGroups fallback raced the creation.
+                await Task.Delay(300);
+                continue;
+            }
+
             var owned = described.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("partitions").EnumerateArray().Select(p => p.GetInt32()).ToArray()).ToList();
             var all = owned.SelectMany(p => p).ToList();
             Assert.Equal(all.Count, all.Distinct().Count()); // never two owners of one partition

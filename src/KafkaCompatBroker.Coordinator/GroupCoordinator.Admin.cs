@@ -78,14 +78,13 @@ public sealed partial class GroupCoordinator
 
             foreach (var groupId in Offsets.GroupIds())
             {
-                if (!_groups.ContainsKey(groupId))
+                if (!_groups.ContainsKey(groupId) && !IsConsumerGroup(groupId))
                 {
                     groups.Add(SimpleGroup(groupId));
                 }
             }
 
-            // Another group type adds one ListedGroup per group here (KIP-848: protocol type "consumer",
-            // its state name, GroupTypeNames.Consumer), and must not list its ids again as simple groups.
+            AddConsumerGroups(groups);
         }
 
         groups.RemoveAll(g =>
@@ -120,11 +119,13 @@ public sealed partial class GroupCoordinator
         {
             foreach (var groupId in groupIds)
             {
-                // A group of another type is not described here: Kafka answers GROUP_ID_NOT_FOUND
-                // "Group <id> is not a classic group." for it (state "Dead").
                 if (_groups.TryGetValue(groupId, out var group) && group.State != ClassicGroupState.Dead)
                 {
                     result.Add(DescribeClassic(group));
+                }
+                else if (_consumerGroups.TryGetValue(groupId, out var consumerGroup) && !consumerGroup.IsDead)
+                {
+                    result.Add(DescribeConsumerGroupAsClassic(consumerGroup));
                 }
                 else if (Offsets.HasOffsets(groupId))
                 {
@@ -181,7 +182,11 @@ public sealed partial class GroupCoordinator
 
     private ErrorCode DeleteGroup(string groupId)
     {
-        // Another group type checks its own emptiness (NON_EMPTY_GROUP) and removes itself here, before the offsets go.
+        if (_consumerGroups.TryGetValue(groupId, out var consumerGroup) && !consumerGroup.IsDead)
+        {
+            return DeleteConsumerGroup(consumerGroup);
+        }
+
         if (_groups.TryGetValue(groupId, out var group))
         {
             switch (group.State)
@@ -260,9 +265,14 @@ public sealed partial class GroupCoordinator
 
         lock (_lock)
         {
-            // Another group type is never NON_EMPTY_GROUP here; it answers subscriptions from its members' topics.
+            // A consumer group is never NON_EMPTY_GROUP here; it answers subscriptions from its members' topics.
             _groups.TryGetValue(groupId, out var group);
-            if (group is null ? !Offsets.HasOffsets(groupId) : group.State == ClassicGroupState.Dead)
+            _consumerGroups.TryGetValue(groupId, out var consumerGroup);
+            if (consumerGroup is { IsDead: false })
+            {
+                group = null;
+            }
+            else if (group is null ? !Offsets.HasOffsets(groupId) : group.State == ClassicGroupState.Dead)
             {
                 return new OffsetDeleteResult(ErrorCode.GroupIdNotFound, []);
             }
@@ -276,7 +286,7 @@ public sealed partial class GroupCoordinator
             var deleted = 0;
             foreach (var (topic, partitions) in topics)
             {
-                var subscribed = group is not null && IsSubscribedToTopic(group, topic);
+                var subscribed = (group is not null && IsSubscribedToTopic(group, topic)) || (consumerGroup is { IsDead: false } && IsSubscribedToTopic(consumerGroup, topic));
                 var partitionResults = new List<(int, ErrorCode)>(partitions.Count);
                 foreach (var partition in partitions)
                 {

@@ -163,8 +163,8 @@ public sealed partial class GroupCoordinator
     /// <summary>
     /// Kafka's offset expiration: offsets of an empty group expire offsets.retention.minutes after the
     /// group became empty (after their commit when that time is unknown); offsets of a group that never
-    /// had members (simple consumers) expire that long after their commit. An empty group left without
-    /// offsets is deleted. Groups with members keep their offsets.
+    /// had members (simple consumers) and of an empty KIP-848 consumer group expire that long after their
+    /// commit. An empty group left without offsets is deleted. Groups with members keep their offsets.
     /// </summary>
     public int ExpireOffsets()
     {
@@ -176,7 +176,7 @@ public sealed partial class GroupCoordinator
             foreach (var groupId in Offsets.GroupIds())
             {
                 _groups.TryGetValue(groupId, out var group);
-                if (group is not null && group.State != ClassicGroupState.Empty)
+                if ((group is not null && group.State != ClassicGroupState.Empty) || (_consumerGroups.TryGetValue(groupId, out var consumerGroup) && !consumerGroup.IsEmpty))
                 {
                     continue;
                 }
@@ -207,6 +207,15 @@ public sealed partial class GroupCoordinator
                     group.TransitionTo(ClassicGroupState.Dead);
                     _groups.Remove(group.GroupId);
                     OnGroupDeleted(group.GroupId);
+                }
+            }
+
+            foreach (var group in _consumerGroups.Values.ToList())
+            {
+                if (group.IsEmpty && !Offsets.HasOffsets(group.GroupId))
+                {
+                    _log.LogInformation("Consumer group {GroupId} is empty and has no offsets left: deleting it", group.GroupId);
+                    RemoveConsumerGroup(group);
                 }
             }
 

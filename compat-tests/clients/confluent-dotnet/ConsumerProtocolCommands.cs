@@ -6,7 +6,7 @@ using Confluent.Kafka.Admin;
 ///   cg-produce  &lt;bootstrap&gt; &lt;topic&gt; &lt;partitions&gt; &lt;count&gt;   (creates the topic, record i to partition i % partitions)
 ///   cg-consume  &lt;bootstrap&gt; &lt;topic&gt; &lt;group&gt; &lt;leave-after&gt; &lt;delay-ms&gt; &lt;idle-exit-ms&gt;
 ///               (subscribes, commits each record, leaves after leave-after records when &gt; 0, else when idle)
-///   cg-describe &lt;bootstrap&gt; &lt;topic&gt; &lt;group&gt;                (AdminClient.DescribeConsumerGroups)
+///   cg-describe &lt;bootstrap&gt; &lt;topic&gt; &lt;group&gt; [list]         (AdminClient.DescribeConsumerGroups [+ ListConsumerGroups])
 /// </summary>
 internal static class ConsumerProtocolCommands
 {
@@ -17,7 +17,7 @@ internal static class ConsumerProtocolCommands
         {
             "cg-produce" => await ProduceAsync(bootstrap, topic, Int(args[3]), Int(args[4])),
             "cg-consume" => Consume(bootstrap, topic, args[3], Int(args[4]), Int(args[5]), Int(args[6])),
-            "cg-describe" => await DescribeAsync(bootstrap, args[3]),
+            "cg-describe" => await DescribeAsync(bootstrap, args[3], args.Length > 4 && args[4] == "list"),
             _ => throw new ArgumentException($"unknown command {command}"),
         };
     }
@@ -116,7 +116,7 @@ internal static class ConsumerProtocolCommands
         return new { consumed, committed, events, errors };
     }
 
-    private static async Task<object> DescribeAsync(string bootstrap, string group)
+    private static async Task<object> DescribeAsync(string bootstrap, string group, bool list)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap, BrokerAddressFamily = BrokerAddressFamily.V4 }).Build();
         ConsumerGroupDescription description;
@@ -130,10 +130,13 @@ internal static class ConsumerProtocolCommands
             return new { state = "", type = "", assignor = "", error = (string?)e.Error.ToString(), members = Array.Empty<object>() };
         }
 
+        // With "list": how ListConsumerGroups (ListGroups v5) lists it, type included.
+        var listed = list ? (await admin.ListConsumerGroupsAsync()).Valid.FirstOrDefault(g => g.GroupId == group) : null;
         return new
         {
             state = description.State.ToString(),
             type = description.GroupType.ToString(),
+            listedType = listed?.Type.ToString(),
             assignor = description.PartitionAssignor,
             error = description.Error.IsError ? description.Error.ToString() : null,
             members = description.Members.Select(m => new
