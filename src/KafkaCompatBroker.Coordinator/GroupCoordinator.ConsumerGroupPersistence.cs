@@ -24,6 +24,25 @@ public sealed partial class GroupCoordinator
     /// <summary>The tombstones that delete an (empty) consumer group, in Kafka's order; for DeleteGroups.</summary>
     internal IReadOnlyList<GroupRecord> ConsumerGroupTombstones(ConsumerGroup group) => Tombstones(ConsumerGroupImage(group));
 
+    /// <summary>
+    /// DeleteGroups or offset retention removed an empty consumer group: its assignment epoch and group
+    /// epoch records go (an empty group has no member records left). Like a classic group's tombstone, a
+    /// failed write is only logged: after a restart the group would reappear empty, which is harmless.
+    /// </summary>
+    partial void OnConsumerGroupDeleted(string groupId)
+    {
+        try
+        {
+            _records?.Append(groupId, [
+                new GroupRecord(ConsumerGroupRecords.Key(ConsumerGroupRecords.TargetAssignmentMetadataType, groupId, ""), null),
+                new GroupRecord(ConsumerGroupRecords.Key(ConsumerGroupRecords.GroupMetadataType, groupId, ""), null)]);
+        }
+        catch (GroupRecordLogException e)
+        {
+            _log.LogWarning("Writing the tombstones of consumer group {GroupId} failed: {Reason}", groupId, e.Message);
+        }
+    }
+
     /// <summary>Captures the group before a change; null when nothing is persisted.</summary>
     private ConsumerGroupChange? BeginConsumerGroupChange(string groupId)
     {
@@ -74,7 +93,7 @@ public sealed partial class GroupCoordinator
 
     private void RevertConsumerGroupChange(ConsumerGroupChange change)
     {
-        RemoveConsumerGroup(change.GroupId);
+        DropConsumerGroup(change.GroupId);
         if (change.Before is { } before)
         {
             foreach (var entry in before)
@@ -236,7 +255,7 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    private void RemoveConsumerGroup(string groupId)
+    private void DropConsumerGroup(string groupId)
     {
         if (_consumerGroups.Remove(groupId, out var group))
         {
@@ -270,7 +289,7 @@ public sealed partial class GroupCoordinator
         switch (key.Type)
         {
             case ConsumerGroupRecords.GroupMetadataType when value is null:
-                RemoveConsumerGroup(groupId);
+                DropConsumerGroup(groupId);
                 break;
             case ConsumerGroupRecords.GroupMetadataType:
                 group.GroupEpoch = ConsumerGroupRecords.ReadGroupEpoch(value, out var hash);

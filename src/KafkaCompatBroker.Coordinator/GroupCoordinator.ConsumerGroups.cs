@@ -1002,7 +1002,7 @@ public sealed partial class GroupCoordinator
         }
 
         var change = BeginConsumerGroupChange(groupId);
-        RemoveConsumerGroup(groupId);
+        DropConsumerGroup(groupId);
         if (CommitConsumerGroupChange(change) is { } failed)
         {
             return failed.Error;

@@ -346,6 +346,20 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
     }
 
     [Fact]
+    public void DeleteGroups_EmptyConsumerGroup_WritesItsTombstonesAndReplayLeavesNothing()
+    {
+        Join(_coordinator, "a");
+        Beat(_coordinator, "a", -1, null);
+        var appends = _log.Appends.Count;
+
+        Assert.Equal(ErrorCode.None, Assert.Single(_coordinator.DeleteGroups(["g"])).Error);
+
+        Assert.Equal([(TargetEpoch, "", true), (Epoch, "", true)], Describe(_log.Appends[^1]));
+        Assert.Equal(appends + 1, _log.Appends.Count);
+        Assert.Null(Restart().ConsumerGroupStateOf("g"));
+    }
+
+    [Fact]
     public void ConsumerGroupHeartbeat_EmptyClassicGroupConverted_WritesClassicTombstoneFirst()
     {
         _coordinator.RestoreGroup("g", new Protocol.GroupCoordinatorRecords.GroupMetadataValue { protocolType = "consumer", generation = 3 });
