@@ -21,9 +21,6 @@ public sealed partial class GroupCoordinator
     /// <summary>A group's state before a change, and the empty classic group a heartbeat may convert.</summary>
     private sealed record ConsumerGroupChange(string GroupId, List<ConsumerGroupImageEntry>? Before, ClassicGroup? Classic);
 
-    /// <summary>The tombstones that delete an (empty) consumer group, in Kafka's order; for DeleteGroups.</summary>
-    internal IReadOnlyList<GroupRecord> ConsumerGroupTombstones(ConsumerGroup group) => Tombstones(ConsumerGroupImage(group));
-
     /// <summary>
     /// DeleteGroups or offset retention removed an empty consumer group: its assignment epoch and group
     /// epoch records go (an empty group has no member records left). Like a classic group's tombstone, a
