@@ -115,9 +115,10 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
 
     /// <summary>
     /// Replays every partition into the coordinator at start-up: offsets (last record per key wins,
-    /// tombstones remove), then each group's last metadata record. Records of other group types (KIP-848,
-    /// share groups) are counted and left to their own loaders. A record that does not decode is logged
-    /// and skipped: one bad record must not cost every group its offsets.
+    /// tombstones remove), KIP-848 consumer group records (types 3 to 8) in log order, then each classic
+    /// group's last metadata record. Records of share and streams groups (9+) are counted and left to
+    /// their own loaders. A record that does not decode is logged and skipped: one bad record must not
+    /// cost every group its offsets.
     /// </summary>
     public void Load(GroupCoordinator coordinator, PersistentOffsetStore offsets)
     {
@@ -127,7 +128,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
         }
 
         var groups = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
-        long offsetRecords = 0, otherRecords = 0;
+        long offsetRecords = 0, consumerGroupRecords = 0, otherRecords = 0;
         using var scratch = new PooledBufferWriter();
         foreach (var partition in topic.Partitions.Keys)
         {
@@ -149,6 +150,11 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
                             break;
                         case GroupRecords.GroupMetadataKeyType:
                             groups[parsed.GroupId] = value;
+                            break;
+                        case >= 3 and <= 8:
+                            // KIP-848 consumer group records replay in log order (a group lives in one partition).
+                            coordinator.ReplayConsumerGroupRecord(key, value);
+                            consumerGroupRecords++;
                             break;
                         default:
                             otherRecords++;
@@ -174,10 +180,11 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
             }
         }
 
+        coordinator.OnConsumerGroupsLoaded();
         coordinator.RestoreOffsetOnlyGroups();
         log.LogInformation(
-            "Loaded {Topic}: {Groups} group metadata records, {Offsets} offset records, {Other} other records",
-            Name, groups.Count, offsetRecords, otherRecords);
+            "Loaded {Topic}: {Groups} group metadata records, {Offsets} offset records, {ConsumerGroup} consumer group records, {Other} other records",
+            Name, groups.Count, offsetRecords, consumerGroupRecords, otherRecords);
     }
 
     private delegate void RecordVisitor(ReadOnlySpan<byte> key, byte[]? value);

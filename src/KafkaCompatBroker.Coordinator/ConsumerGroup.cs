@@ -38,8 +38,8 @@ internal sealed class ConsumerGroup(string groupId)
     /// <summary>The member owning each partition (assigned or pending revocation) and its epoch; absent = free.</summary>
     public Dictionary<(KafkaUuid Topic, int Partition), (string MemberId, int Epoch)> PartitionEpochs { get; } = [];
 
-    /// <summary>The subscribed topics' ids and partition counts when the group epoch was last set.</summary>
-    public string SubscriptionFingerprint { get; set; } = "";
+    /// <summary>A hash of the subscribed topics' ids and partition counts when the group epoch was last set (0: none).</summary>
+    public long MetadataHash { get; set; }
 
     public bool IsEmpty => Members.Count == 0;
 

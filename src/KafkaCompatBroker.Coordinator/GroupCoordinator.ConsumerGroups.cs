@@ -158,7 +158,11 @@ public sealed partial class GroupCoordinator
             try
             {
                 ThrowIfHeartbeatInvalid(request);
-                return request.MemberEpoch is LeaveGroupMemberEpoch or LeaveGroupStaticMemberEpoch ? ConsumerGroupLeave(request) : ConsumerGroupJoinOrHeartbeat(request);
+                var change = BeginConsumerGroupChange(request.GroupId);
+                var result = request.MemberEpoch is LeaveGroupMemberEpoch or LeaveGroupStaticMemberEpoch ? ConsumerGroupLeave(request) : ConsumerGroupJoinOrHeartbeat(request);
+
+                // The records are in the log before the member hears of its new epoch or assignment.
+                return CommitConsumerGroupChange(change) is { } failed ? new ConsumerGroupHeartbeatResult(failed.Error, failed.Message) : result;
             }
             catch (ConsumerGroupException e)
             {
@@ -387,10 +391,10 @@ public sealed partial class GroupCoordinator
             member.SubscribedTopicRegex = regex.Length == 0 ? null : regex;
         }
 
-        var fingerprint = SubscriptionFingerprint(group);
-        if (fingerprint != group.SubscriptionFingerprint)
+        var metadataHash = ComputeMetadataHash(group);
+        if (metadataHash != group.MetadataHash)
         {
-            group.SubscriptionFingerprint = fingerprint;
+            group.MetadataHash = metadataHash;
             subscriptionChanged = true;
         }
 
@@ -545,8 +549,8 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    /// <summary>The ids and partition counts of every topic the group subscribes to: a change bumps the group epoch.</summary>
-    private string SubscriptionFingerprint(ConsumerGroup group)
+    /// <summary>A hash of the ids and partition counts of every topic the group subscribes to (0: none): a change bumps the group epoch.</summary>
+    private long ComputeMetadataHash(ConsumerGroup group)
     {
         var topics = new SortedDictionary<string, GroupTopic>(StringComparer.Ordinal);
         foreach (var member in group.Members.Values)
@@ -563,7 +567,14 @@ public sealed partial class GroupCoordinator
             text.Append(topic.Name).Append(':').Append(topic.Id).Append(':').Append(topic.Partitions).Append(';');
         }
 
-        return text.ToString();
+        // FNV-1a: stable across restarts (it is stored in the group epoch record).
+        var hash = text.Length == 0 ? 0 : unchecked((long)14695981039346656037UL);
+        foreach (var b in Encoding.UTF8.GetBytes(text.ToString()))
+        {
+            hash = unchecked((hash ^ b) * 1099511628211L);
+        }
+
+        return hash;
     }
 
     private void ComputeTargetAssignment(ConsumerGroup group)
@@ -638,11 +649,16 @@ public sealed partial class GroupCoordinator
         member.RebalanceTimer = null;
         if (member.State == ConsumerMemberState.UnrevokedPartitions)
         {
-            // The member has its rebalance timeout to revoke; after that it is fenced.
-            var state = new ConsumerRebalanceTimeout(this, group, member, member.MemberEpoch);
-            member.RebalanceTimer = _time.CreateTimer(
-                static s => ((ConsumerRebalanceTimeout)s!).Fire(), state, TimeSpan.FromMilliseconds(Math.Max(member.RebalanceTimeoutMs, 0)), Timeout.InfiniteTimeSpan);
+            ScheduleConsumerRebalanceTimeout(group, member);
         }
+    }
+
+    /// <summary>The member has its rebalance timeout to revoke; after that it is fenced.</summary>
+    private void ScheduleConsumerRebalanceTimeout(ConsumerGroup group, ConsumerGroupMember member)
+    {
+        var state = new ConsumerRebalanceTimeout(this, group, member, member.MemberEpoch);
+        member.RebalanceTimer = _time.CreateTimer(
+            static s => ((ConsumerRebalanceTimeout)s!).Fire(), state, TimeSpan.FromMilliseconds(Math.Max(member.RebalanceTimeoutMs, 0)), Timeout.InfiniteTimeSpan);
     }
 
     private static bool OwnsRevokedPartitions(IReadOnlyList<OwnedTopicPartitions>? owned, Dictionary<KafkaUuid, SortedSet<int>> pendingRevocation)
@@ -813,8 +829,16 @@ public sealed partial class GroupCoordinator
     {
         group.RemoveMember(member);
         group.GroupEpoch++;
-        group.SubscriptionFingerprint = SubscriptionFingerprint(group);
+        group.MetadataHash = ComputeMetadataHash(group);
         _log.LogInformation("Removed member {MemberId} from consumer group {GroupId}; group epoch is now {Epoch}", member.MemberId, group.GroupId, group.GroupEpoch);
+    }
+
+    /// <summary>A fencing by a timer: when the log refuses it, the group is restored and the member's timers start again.</summary>
+    private void FenceConsumerMemberAndStore(ConsumerGroup group, ConsumerGroupMember member)
+    {
+        var change = BeginConsumerGroupChange(group.GroupId);
+        FenceConsumerMember(group, member);
+        CommitConsumerGroupChange(change);
     }
 
     private void ScheduleConsumerSession(ConsumerGroup group, ConsumerGroupMember member)
@@ -844,7 +868,7 @@ public sealed partial class GroupCoordinator
                 {
                     coordinator._log.LogInformation(
                         "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it", member.MemberId, group.GroupId, coordinator._config.ConsumerSessionTimeoutMs);
-                    coordinator.FenceConsumerMember(group, member);
+                    coordinator.FenceConsumerMemberAndStore(group, member);
                 }
             }
         }
@@ -863,7 +887,7 @@ public sealed partial class GroupCoordinator
                         member.MemberId,
                         group.GroupId,
                         member.RebalanceTimeoutMs);
-                    coordinator.FenceConsumerMember(group, member);
+                    coordinator.FenceConsumerMemberAndStore(group, member);
                 }
             }
         }
@@ -984,24 +1008,31 @@ public sealed partial class GroupCoordinator
     }
 
     /// <summary>
-    /// Before a JoinGroup (under the lock): an empty consumer group becomes a classic group (true);
-    /// false when a consumer group with members holds the id (INCONSISTENT_GROUP_PROTOCOL).
+    /// Before a JoinGroup (under the lock): an empty consumer group becomes a classic group (its records
+    /// are deleted); INCONSISTENT_GROUP_PROTOCOL when a consumer group with members holds the id, or the
+    /// log's error when the tombstones cannot be written.
     /// </summary>
-    private bool MaybeConvertConsumerGroupForJoin(string groupId)
+    private ErrorCode MaybeConvertConsumerGroupForJoin(string groupId)
     {
         if (!_consumerGroups.TryGetValue(groupId, out var group))
         {
-            return true;
+            return ErrorCode.None;
         }
 
         if (!group.IsEmpty)
         {
-            return false;
+            return ErrorCode.InconsistentGroupProtocol;
         }
 
-        _consumerGroups.Remove(groupId);
+        var change = BeginConsumerGroupChange(groupId);
+        DropConsumerGroup(groupId);
+        if (CommitConsumerGroupChange(change) is { } failed)
+        {
+            return failed.Error;
+        }
+
         _log.LogInformation("Converted empty consumer group {GroupId} to a classic group", groupId);
-        return true;
+        return ErrorCode.None;
     }
 
     private void DisposeConsumerGroups()

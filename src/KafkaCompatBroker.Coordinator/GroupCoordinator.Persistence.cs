@@ -144,7 +144,7 @@ public sealed partial class GroupCoordinator
         {
             foreach (var groupId in Offsets.GroupIds())
             {
-                if (!_groups.ContainsKey(groupId))
+                if (!_groups.ContainsKey(groupId) && !_consumerGroups.ContainsKey(groupId))
                 {
                     _groups.Add(groupId, new ClassicGroup(groupId, _time) { StateTimestampMs = -1 });
                 }

@@ -81,9 +81,9 @@ public sealed partial class GroupCoordinator : IDisposable
             return Fail(ErrorCode.InvalidSessionTimeout, memberId);
         }
 
-        if (!MaybeConvertConsumerGroupForJoin(request.GroupId))
+        if (MaybeConvertConsumerGroupForJoin(request.GroupId) is not ErrorCode.None and var convertError)
         {
-            return Fail(ErrorCode.InconsistentGroupProtocol, memberId);
+            return Fail(convertError, memberId);
         }
 
         var isUnknownMember = memberId.Length == 0;

@@ -68,7 +68,7 @@ public static class GroupRecords
 
     public static GroupMetadataValue ReadGroupMetadataValue(ReadOnlySpan<byte> value) => Read<GroupMetadataValue>(value);
 
-    private static T Read<T>(ReadOnlySpan<byte> bytes)
+    internal static T Read<T>(ReadOnlySpan<byte> bytes)
         where T : IKafkaMessage, new()
     {
         var version = ReadVersion(bytes);
@@ -84,7 +84,7 @@ public static class GroupRecords
     private static byte[] OffsetKey(string groupId, TopicPartition partition) =>
         Versioned(new OffsetCommitKey { group = groupId, topic = partition.Topic, partition = partition.Partition }, OffsetCommitKeyType);
 
-    private static byte[] Versioned(IKafkaMessage message, short version)
+    internal static byte[] Versioned(IKafkaMessage message, short version)
     {
         var bytes = new byte[2 + message.ComputeSize(version)];
         BinaryPrimitives.WriteInt16BigEndian(bytes, version);

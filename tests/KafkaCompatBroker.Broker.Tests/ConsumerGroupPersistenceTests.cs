@@ -1,0 +1,144 @@
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+
+namespace KafkaCompatBroker.Broker.Tests;
+
+/// <summary>KIP-848 consumer groups written to __consumer_offsets and restored after a broker restart.</summary>
+public sealed class ConsumerGroupPersistenceTests : IDisposable
+{
+    private readonly List<string> _dirs = [];
+
+    public void Dispose()
+    {
+        foreach (var dir in _dirs)
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private TestBroker Start(string? dataDir = null, string config = "")
+    {
+        var broker = new TestBroker(config, dataDir, keepData: true);
+        if (dataDir is null)
+        {
+            _dirs.Add(broker.DataDir);
+        }
+
+        return broker;
+    }
+
+    private static async Task<ConsumerGroupDescribeResponse.DescribedGroup> DescribeAsync(TestBroker broker, short version = 1) =>
+        Assert.Single((await BrokerExchange.SendAsync<ConsumerGroupDescribeResponse>(
+            broker, ApiKey.ConsumerGroupDescribe, version, new ConsumerGroupDescribeRequest { GroupIds = ["g"] })).Groups);
+
+    private static ConsumerGroupHeartbeatRequest Beat(string memberId, int epoch, KafkaUuid topicId, List<int> owned) => new()
+    {
+        GroupId = "g",
+        MemberId = memberId,
+        MemberEpoch = epoch,
+        TopicPartitions = [new ConsumerGroupHeartbeatRequest.TopicPartitionsData { TopicId = topicId, Partitions = owned }],
+    };
+
+    [Fact]
+    public async Task ConsumerGroupHeartbeat_BrokerRestarts_MemberKeepsEpochAndAssignment()
+    {
+        string dir;
+        KafkaUuid topicId;
+        int groupEpoch;
+        using (var broker = Start())
+        {
+            dir = broker.DataDir;
+            topicId = DataPath.CreateTopic(broker, "t", partitions: 3);
+            var join = await ConsumerFlow.HeartbeatAsync(broker, ConsumerFlow.JoinRequest("g", "m1"));
+            Assert.Equal((0, 1), (join.ErrorCode, join.MemberEpoch));
+            Assert.Equal(0, (await ConsumerFlow.HeartbeatAsync(broker, Beat("m1", 1, topicId, [0, 1, 2]))).ErrorCode);
+            groupEpoch = (await DescribeAsync(broker)).GroupEpoch;
+        }
+
+        using var restarted = Start(dir);
+        var beat = await ConsumerFlow.HeartbeatAsync(restarted, Beat("m1", 1, topicId, [0, 1, 2]));
+
+        Assert.Equal((0, "m1", 1), (beat.ErrorCode, beat.MemberId, beat.MemberEpoch));
+        Assert.Null(beat.Assignment); // nothing changed: no new assignment
+        foreach (var version in (short[])[0, 1])
+        {
+            var group = await DescribeAsync(restarted, version);
+            Assert.Equal((0, "Stable", groupEpoch, groupEpoch), (group.ErrorCode, group.GroupState, group.GroupEpoch, group.AssignmentEpoch));
+            var member = Assert.Single(group.Members);
+            Assert.Equal(("m1", 1, "test"), (member.MemberId, member.MemberEpoch, member.ClientId));
+            Assert.Equal([0, 1, 2], Assert.Single(member.Assignment.TopicPartitions).Partitions);
+        }
+
+        // A full heartbeat (as after a client reconnects) hands the same partitions back.
+        var full = Beat("m1", 1, topicId, [0, 1, 2]);
+        full.RebalanceTimeoutMs = 30_000;
+        full.SubscribedTopicNames = ["t"];
+        var fullBeat = await ConsumerFlow.HeartbeatAsync(restarted, full);
+        Assert.Equal((0, 1), (fullBeat.ErrorCode, fullBeat.MemberEpoch));
+        Assert.Equal([0, 1, 2], Assert.Single(fullBeat.Assignment!.TopicPartitions).Partitions);
+    }
+
+    [Fact]
+    public async Task ConsumerGroupHeartbeat_MemberLeftBeforeRestart_GroupRestoredEmpty()
+    {
+        string dir;
+        using (var broker = Start())
+        {
+            dir = broker.DataDir;
+            DataPath.CreateTopic(broker, "t");
+            await ConsumerFlow.HeartbeatAsync(broker, ConsumerFlow.JoinRequest("g", "m1"));
+            Assert.Equal(0, (await ConsumerFlow.HeartbeatAsync(broker, new ConsumerGroupHeartbeatRequest { GroupId = "g", MemberId = "m1", MemberEpoch = -1 })).ErrorCode);
+        }
+
+        using var restarted = Start(dir);
+
+        var group = await DescribeAsync(restarted);
+        Assert.Equal((0, "Empty", 2), (group.ErrorCode, group.GroupState, group.GroupEpoch));
+        Assert.Empty(group.Members);
+        var stale = await ConsumerFlow.HeartbeatAsync(restarted, new ConsumerGroupHeartbeatRequest { GroupId = "g", MemberId = "m1", MemberEpoch = 1 });
+        Assert.Equal((short)ErrorCode.UnknownMemberId, stale.ErrorCode);
+    }
+
+    [Fact]
+    public async Task ConsumerGroupHeartbeat_MemberDoesNotReturnAfterRestart_FencedAndOthersTakeItsPartitions()
+    {
+        const string Config = "group.consumer.session.timeout.ms=1500\ngroup.consumer.heartbeat.interval.ms=200";
+        string dir;
+        KafkaUuid topicId;
+        using (var broker = Start(config: Config))
+        {
+            dir = broker.DataDir;
+            topicId = DataPath.CreateTopic(broker, "t", partitions: 2);
+            await ConsumerFlow.HeartbeatAsync(broker, ConsumerFlow.JoinRequest("g", "m1"));
+            await ConsumerFlow.HeartbeatAsync(broker, ConsumerFlow.JoinRequest("g", "m2"));
+        }
+
+        using var restarted = Start(dir, Config);
+        var before = await DescribeAsync(restarted);
+        Assert.Equal(2, before.Members.Count);
+
+        // Only m1 comes back; m2's session (restarted at load) runs out and it is fenced.
+        var m1Epoch = before.Members.Single(m => m.MemberId == "m1").MemberEpoch;
+        var owned = before.Members.Single(m => m.MemberId == "m1").Assignment.TopicPartitions.SelectMany(t => t.Partitions).ToList();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        ConsumerGroupDescribeResponse.DescribedGroup group;
+        do
+        {
+            var beat = await ConsumerFlow.HeartbeatAsync(restarted, Beat("m1", m1Epoch, topicId, owned));
+            Assert.Equal(0, beat.ErrorCode);
+            m1Epoch = beat.MemberEpoch;
+            if (beat.Assignment is { } assignment)
+            {
+                owned = [.. assignment.TopicPartitions.SelectMany(t => t.Partitions)];
+            }
+
+            await Task.Delay(200);
+            group = await DescribeAsync(restarted);
+        }
+        while ((group.Members.Count > 1 || owned.Count < 2) && DateTime.UtcNow < deadline);
+
+        Assert.Equal("m1", Assert.Single(group.Members).MemberId);
+        Assert.Equal(before.GroupEpoch + 1, group.GroupEpoch);
+        Assert.Equal([0, 1], owned.Order());
+    }
+}
