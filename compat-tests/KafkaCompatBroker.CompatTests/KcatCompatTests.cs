@@ -5,7 +5,7 @@ namespace KafkaCompatBroker.CompatTests;
 
 /// <summary>
 /// kcat 1.7.1 (librdkafka 2.0.2): produce (-P) and consume (-C, no group) per codec, metadata (-L),
-/// start at a timestamp (-o s@ts), and consume again after a restart. kcat cannot set per-record headers
+/// start at a timestamp (-o s@ts), consume again after a restart, and a group member (-G) that resumes after its commit. kcat cannot set per-record headers
 /// or timestamps: its records carry h1=kcat,codec=&lt;codec&gt; and the time they were produced, and the test
 /// computes the checksum of key, value and headers from what kcat prints.
 /// </summary>
@@ -112,5 +112,29 @@ public sealed class KcatCompatTests(CompatBroker broker) : IClassFixture<CompatB
         await broker.RestartAsync();
 
         await AssertConsumesAsync(topic, "lz4", Clients.RecordCount, start);
+    }
+
+    [Fact]
+    public async Task GroupConsumer_StopsAndRestarts_ResumesAfterCommittedOffset()
+    {
+        var topic = Topic("group");
+        var group = "compat-kcat-group-" + Guid.NewGuid().ToString("N")[..8];
+        await ProduceAsync(topic, "none", 300);
+
+        var first = await GroupConsumeAsync(topic, group, 100);
+        var second = await GroupConsumeAsync(topic, group, 200);
+
+        // kcat -G joins the group (classic protocol, librdkafka 2.0.2), commits on close; the second member resumes there.
+        Assert.Equal(Enumerable.Range(0, 100), first);
+        Assert.Equal(Enumerable.Range(100, 200), second);
+    }
+
+    private async Task<List<int>> GroupConsumeAsync(string topic, string group, int count)
+    {
+        var result = await Clients.KcatAsync("group-consume", broker.Bootstrap, topic, group, count.ToString(CultureInfo.InvariantCulture));
+        var lines = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(result.ExitCode == 0 && lines.Length == count, $"kcat -G read {lines.Length} of {count} records (exit {result.ExitCode}): {result.StdErr}\n{broker.Problems}");
+        return [.. lines.Select(l => l.Split('\t')).Select(f => (Partition: int.Parse(f[0], CultureInfo.InvariantCulture), Offset: int.Parse(f[1], CultureInfo.InvariantCulture)))
+            .Select(r => r.Partition == 0 ? r.Offset : -1)];
     }
 }

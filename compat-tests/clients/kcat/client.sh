@@ -4,6 +4,8 @@
 #   client.sh consume <bootstrap> <topic> <count>           -> one line per record: key\tvalue\ttimestamp\theaders
 #   client.sh seek-ts <bootstrap> <topic> <timestamp>       -> the first record at or after the timestamp (same format)
 #   client.sh metadata <bootstrap> <topic>                  -> kcat -L -J of the topic
+#   client.sh group-consume <bootstrap> <topic> <group> <count> -> partition\toffset\tkey per record, as a
+#                                                              member of <group> (-G), offsets committed on close
 # kcat cannot set per-record headers or timestamps: every record carries h1=kcat and codec=<codec> and a
 # CreateTime of "now"; the test computes the checksum of what consume prints.
 set -euo pipefail
@@ -33,6 +35,11 @@ case "$cmd" in
     ;;
   metadata)
     kcat -L "${common[@]}" -t "$topic" -J
+    ;;
+  group-consume)
+    group="${4:?group}"; count="${5:?count}"
+    kcat "${common[@]}" -G "$group" "$topic" -c "$count" -q -f '%p\t%o\t%k\n' \
+      -X auto.offset.reset=earliest -X enable.auto.commit=true -X session.timeout.ms=10000
     ;;
   *)
     echo "unknown command $cmd" >&2; exit 2
