@@ -189,47 +189,22 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
 
     private delegate void RecordVisitor(ReadOnlySpan<byte> key, byte[]? value);
 
-    private static void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, RecordVisitor visit)
-    {
-        var end = partitionLog.LogEndOffset;
-        var next = partitionLog.LogStartOffset;
-        while (next < end)
+    private static void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, RecordVisitor visit) =>
+        partitionLog.ForEachBatch(partitionLog.LogStartOffset, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
         {
-            var read = partitionLog.Read(next, 1 << 20, end, minOneBatch: true);
-            if (read.Region is not { } region)
+            if (header.IsControl)
             {
-                break;
+                return;
             }
 
-            var bytes = new byte[region.Length];
-            region.CopyTo(bytes);
-            var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes));
-            var progressed = false;
-            while (batches.MoveNext())
+            var reader = RecordBatch.ReadRecords(batch, scratch, 64 << 20);
+            while (reader.MoveNext())
             {
-                var header = batches.Current.Header;
-                next = Math.Max(next, header.NextOffset);
-                progressed = true;
-                if (header.IsControl)
+                var record = reader.Current;
+                if (!record.IsKeyNull)
                 {
-                    continue;
-                }
-
-                var reader = RecordBatch.ReadRecords(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), scratch, 64 << 20);
-                while (reader.MoveNext())
-                {
-                    var record = reader.Current;
-                    if (!record.IsKeyNull)
-                    {
-                        visit(record.Key, record.IsValueNull ? null : record.Value.ToArray());
-                    }
+                    visit(record.Key, record.IsValueNull ? null : record.Value.ToArray());
                 }
             }
-
-            if (!progressed)
-            {
-                break;
-            }
-        }
-    }
+        });
 }

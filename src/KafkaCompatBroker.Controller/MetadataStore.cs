@@ -176,55 +176,35 @@ public sealed class MetadataStore : IDisposable
 
     private static long Replay(PartitionLog log, long from, ref ClusterImage image)
     {
-        var end = log.LogEndOffset;
-        var next = from;
+        var replaying = image;
+        var position = from;
         long replayed = 0;
         var records = new List<(long Offset, MetadataRecord Record)>();
         using var scratch = new PooledBufferWriter();
-        while (next < end)
+        log.ForEachBatch(from, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
         {
-            var read = log.Read(next, 1 << 20, end, minOneBatch: true);
-            if (read.Region is not { } region)
+            if (!header.IsControl)
             {
-                break;
-            }
-
-            var bytes = new byte[region.Length];
-            region.CopyTo(bytes);
-            var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes));
-            var progressed = false;
-            while (batches.MoveNext())
-            {
-                var header = batches.Current.Header;
-                if (!header.IsControl)
+                records.Clear();
+                MetadataBatches.Read(batch, position, scratch, records);
+                foreach (var (offset, record) in records)
                 {
-                    records.Clear();
-                    MetadataBatches.Read(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), next, scratch, records);
-                    foreach (var (offset, record) in records)
+                    try
                     {
-                        try
-                        {
-                            image = image.Apply(record);
-                        }
-                        catch (MetadataReplayException e)
-                        {
-                            throw new MetadataReplayException($"replay of the metadata record at offset {offset} failed: {e.Message}");
-                        }
-
-                        replayed++;
+                        replaying = replaying.Apply(record);
                     }
+                    catch (MetadataReplayException e)
+                    {
+                        throw new MetadataReplayException($"replay of the metadata record at offset {offset} failed: {e.Message}");
+                    }
+
+                    replayed++;
                 }
-
-                next = Math.Max(next, header.NextOffset);
-                progressed = true;
             }
 
-            if (!progressed)
-            {
-                break;
-            }
-        }
-
+            position = Math.Max(position, header.NextOffset);
+        });
+        image = replaying;
         return replayed;
     }
 

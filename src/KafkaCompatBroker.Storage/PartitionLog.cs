@@ -15,6 +15,9 @@ public readonly record struct PartitionLogCheckpoint(long RecoveryPoint, long Lo
 /// takes appends. Writers (append, roll, truncate, retention, compaction's swap) serialize on a lock;
 /// readers take an immutable snapshot of the segment list and never block or wait for writers.
 /// </summary>
+/// <summary>Receives one stored batch from <see cref="PartitionLog.ForEachBatch"/>.</summary>
+public delegate void StoredBatchVisitor(ReadOnlySpan<byte> batch, in RecordBatchHeader header);
+
 public sealed class PartitionLog : IDisposable
 {
     private const string DeletedSuffix = ".deleted";
@@ -403,6 +406,42 @@ public sealed class PartitionLog : IDisposable
         }
 
         return new LogReadResult(null, -1, highWatermark, logStart, logEnd);
+    }
+
+    /// <summary>
+    /// Visits every stored batch (whole, with its header) from the one holding <paramref name="from"/> to
+    /// the log end, in offset order: how the internal topics (cluster metadata, <c>__consumer_offsets</c>)
+    /// are replayed at start-up. Not for the fetch path: it copies each region into a new array.
+    /// </summary>
+    public void ForEachBatch(long from, StoredBatchVisitor visit)
+    {
+        var end = LogEndOffset;
+        var next = from;
+        while (next < end)
+        {
+            var read = Read(next, 1 << 20, end, minOneBatch: true);
+            if (read.Region is not { } region)
+            {
+                break;
+            }
+
+            var bytes = new byte[region.Length];
+            region.CopyTo(bytes);
+            var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes));
+            var progressed = false;
+            while (batches.MoveNext())
+            {
+                var header = batches.Current.Header;
+                visit(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), header);
+                next = Math.Max(next, header.NextOffset);
+                progressed = true;
+            }
+
+            if (!progressed)
+            {
+                break;
+            }
+        }
     }
 
     /// <summary>The first record with timestamp ≥ <paramref name="timestamp"/> at or after the log start offset, or null.</summary>

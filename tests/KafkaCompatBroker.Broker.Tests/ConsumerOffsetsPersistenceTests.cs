@@ -187,23 +187,16 @@ public sealed class ConsumerOffsetsPersistenceTests : IDisposable
 
     private static List<(byte[] Key, byte[]? Value)> ReadRecords(TestBroker broker, int partition)
     {
-        var log = broker.Replicas.GetLog(ConsumerOffsetsTopic.Name, partition)!;
-        var read = log.Read(0, 1 << 20, log.LogEndOffset, minOneBatch: true);
-        var bytes = new byte[read.Region!.Value.Length];
-        read.Region.Value.CopyTo(bytes);
         var result = new List<(byte[], byte[]?)>();
         using var scratch = new PooledBufferWriter();
-        var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes));
-        while (batches.MoveNext())
+        broker.Replicas.GetLog(ConsumerOffsetsTopic.Name, partition)!.ForEachBatch(0, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
         {
-            var header = batches.Current.Header;
-            var reader = RecordBatch.ReadRecords(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), scratch, 1 << 20);
+            var reader = RecordBatch.ReadRecords(batch, scratch, 1 << 20);
             while (reader.MoveNext())
             {
                 result.Add((reader.Current.Key.ToArray(), reader.Current.IsValueNull ? null : reader.Current.Value.ToArray()));
             }
-        }
-
+        });
         return result;
     }
 
