@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -59,7 +58,7 @@ public sealed partial class GroupCoordinator
     private byte[] SubscriptionBytes(ConsumerGroupMember member)
     {
         var subscription = new ConsumerProtocolSubscription { Topics = [.. member.SubscribedTopicNames.Order(StringComparer.Ordinal)], RackId = member.RackId };
-        return Versioned(subscription.ComputeSize(ConsumerProtocolVersion), w => subscription.Write(w, ConsumerProtocolVersion));
+        return GroupRecords.Versioned(subscription, ConsumerProtocolVersion);
     }
 
     private byte[] AssignmentBytes(Dictionary<KafkaUuid, SortedSet<int>> partitions)
@@ -73,16 +72,7 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        return Versioned(assignment.ComputeSize(ConsumerProtocolVersion), w => assignment.Write(w, ConsumerProtocolVersion));
-    }
-
-    private static byte[] Versioned(int size, Action<System.Buffers.IBufferWriter<byte>> write)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(size + 2);
-        BinaryPrimitives.WriteInt16BigEndian(buffer.GetSpan(2), ConsumerProtocolVersion);
-        buffer.Advance(2);
-        write(buffer);
-        return buffer.WrittenSpan.ToArray();
+        return GroupRecords.Versioned(assignment, ConsumerProtocolVersion);
     }
 
     /// <summary>DeleteGroups of a consumer group: NON_EMPTY_GROUP while it has members; else its offsets, then the group, go.</summary>

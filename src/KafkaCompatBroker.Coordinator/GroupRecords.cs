@@ -84,6 +84,7 @@ public static class GroupRecords
     private static byte[] OffsetKey(string groupId, TopicPartition partition) =>
         Versioned(new OffsetCommitKey { group = groupId, topic = partition.Topic, partition = partition.Partition }, OffsetCommitKeyType);
 
+    /// <summary>An int16 version followed by the message at that version (the framing of group records and of ConsumerProtocol data).</summary>
     internal static byte[] Versioned(IKafkaMessage message, short version)
     {
         var bytes = new byte[2 + message.ComputeSize(version)];
