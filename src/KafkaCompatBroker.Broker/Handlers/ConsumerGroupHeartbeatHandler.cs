@@ -1,4 +1,3 @@
-using System.Net;
 using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -47,7 +46,7 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerContext broker) : ApiHan
             ServerAssignor = request.ServerAssignor,
             TopicPartitions = owned,
             ClientId = context.ClientId ?? "",
-            ClientHost = ClientHost(context),
+            ClientHost = ClientAddress.Format(context.Connection.RemoteEndPoint),
             ApiVersion = context.ApiVersion,
         });
 
@@ -70,8 +69,4 @@ public sealed class ConsumerGroupHeartbeatHandler(BrokerContext broker) : ApiHan
 
         return ValueTask.FromResult<ConsumerGroupHeartbeatResponse?>(response);
     }
-
-    /// <summary>Kafka shows the client's address as Java's InetAddress does: "/127.0.0.1".</summary>
-    internal static string ClientHost(RequestContext context) =>
-        context.Connection.RemoteEndPoint is IPEndPoint ip ? "/" + ip.Address : context.Connection.RemoteEndPoint?.ToString() ?? "";
 }
