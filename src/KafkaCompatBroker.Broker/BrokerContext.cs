@@ -29,6 +29,11 @@ public sealed class BrokerContext(
     /// <summary>__consumer_offsets: where the group coordinator persists offsets and groups.</summary>
     public ConsumerOffsetsTopic ConsumerOffsets { get; } = new(settings, metadata, replicas, time, loggerFactory.CreateLogger<ConsumerOffsetsTopic>());
 
+    /// <summary>Writes COMMIT / ABORT markers to partitions (the transaction coordinator and WriteTxnMarkers use it).</summary>
+    public TransactionMarkerWriter MarkerWriter => _markerWriter ??= new TransactionMarkerWriter(this);
+
+    private TransactionMarkerWriter? _markerWriter;
+
     /// <summary>The group coordinator and committed offsets (this node coordinates every group).</summary>
     public GroupCoordinator GroupCoordinator => _groupCoordinator ??= CreateGroupCoordinator();
 

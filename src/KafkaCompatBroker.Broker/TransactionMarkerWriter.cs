@@ -1,0 +1,28 @@
+using System.Buffers;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Records;
+using KafkaCompatBroker.Storage;
+
+namespace KafkaCompatBroker.Broker;
+
+/// <summary>
+/// Writes transaction markers (COMMIT / ABORT control batches) to the partitions this broker leads: what
+/// the transaction coordinator does at the end of a transaction and what WriteTxnMarkers asks for. The
+/// partition's producer state ends the producer's transaction when the marker is appended.
+/// </summary>
+public sealed class TransactionMarkerWriter(BrokerContext broker)
+{
+    /// <summary>Appends one marker; returns the partition's error (NONE when the marker is in the log).</summary>
+    public PartitionAppendResult Write(string topic, int partition, long producerId, short producerEpoch, int coordinatorEpoch, bool commit)
+    {
+        using var batch = new PooledBufferWriter(128);
+        ControlRecords.WriteEndTransactionBatch(
+            batch,
+            commit ? ControlRecordType.Commit : ControlRecordType.Abort,
+            producerId,
+            producerEpoch,
+            coordinatorEpoch,
+            broker.Time.GetUtcNow().ToUnixTimeMilliseconds());
+        return broker.Replicas.Append(topic, partition, new ReadOnlySequence<byte>(batch.WrittenMemory), AppendOrigin.Coordinator);
+    }
+}
