@@ -256,6 +256,34 @@ public sealed class MetadataStore : IDisposable
         return new MetadataRecord(record, RegisterBrokerRecordVersion);
     }
 
+    // ------------------------------------------------------------------ producer ids
+
+    /// <summary>
+    /// Hands a broker the next block of <paramref name="blockSize"/> producer ids (Kafka's
+    /// ProducerIdControlManager): the ProducerIdsRecord moves the cluster's next id past the block, so no id
+    /// is handed out twice, also after a restart. The broker must be registered with that epoch.
+    /// </summary>
+    public ProducerIdBlockResult AllocateProducerIds(int brokerId, long brokerEpoch, int blockSize = ProducerIdBlock.DefaultSize)
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (!_image.Brokers.TryGetValue(brokerId, out var broker) || broker.BrokerEpoch != brokerEpoch)
+            {
+                return new ProducerIdBlockResult(ErrorCode.StaleBrokerEpoch, $"broker {brokerId} with epoch {brokerEpoch} is not registered", default);
+            }
+
+            var first = _image.NextProducerId;
+            if (first > long.MaxValue - blockSize)
+            {
+                return new ProducerIdBlockResult(ErrorCode.UnknownServerError, "producer ids are exhausted", default);
+            }
+
+            CommitLocked([new MetadataRecord(new ProducerIdsRecord { BrokerId = brokerId, BrokerEpoch = brokerEpoch, NextProducerId = first + blockSize }, 0)]);
+            return new ProducerIdBlockResult(ErrorCode.None, null, new ProducerIdBlock(brokerId, first, blockSize));
+        }
+    }
+
     // ------------------------------------------------------------------ topics
 
     /// <summary>
