@@ -21,7 +21,8 @@ public readonly record struct LogAppendResult(
 
 /// <summary>
 /// The answer to a fetch: at most one file region (whole batches, the first one holding the start
-/// offset) plus the log's offsets at the time of the read.
+/// offset) plus the log's offsets at the time of the read. <see cref="UpperBoundOffset"/>: an offset at or
+/// after the end of the returned batches (-1 without data), the bound for collecting aborted transactions.
 /// </summary>
 public readonly record struct LogReadResult(
     FileRegion? Region,
@@ -29,7 +30,7 @@ public readonly record struct LogReadResult(
     long HighWatermark,
     long LogStartOffset,
     long LogEndOffset,
-    long LastStableOffset = -1);
+    long UpperBoundOffset = -1);
 
 /// <summary>A record found by timestamp (or the log's max timestamp): its offset and timestamp.</summary>
 public readonly record struct TimestampAndOffset(long Timestamp, long Offset);

@@ -586,7 +586,9 @@ public sealed class PartitionLog : IDisposable
             {
                 if (segments[i].Read(startOffset, maxBytes, maxOffset, minOneBatch, out var first) is { } region)
                 {
-                    return new LogReadResult(region, first.BaseOffset, highWatermark, logStart, logEnd);
+                    // The returned batches end before the next segment (or the log end): the bound for aborted transactions.
+                    var upperBound = Math.Min(i + 1 < segments.Length ? segments[i + 1].BaseOffset : logEnd, maxOffset);
+                    return new LogReadResult(region, first.BaseOffset, highWatermark, logStart, logEnd, upperBound);
                 }
             }
         }
@@ -627,6 +629,44 @@ public sealed class PartitionLog : IDisposable
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>
+    /// The aborted transactions overlapping [<paramref name="startOffset"/>, <paramref name="upperBoundOffset"/>)
+    /// from the .txnindex of the segment holding the start offset and, while needed, the following ones
+    /// (Kafka's collectAbortedTransactions): what a read_committed fetch returns with its data.
+    /// </summary>
+    public List<AbortedTxn> CollectAbortedTransactions(long startOffset, long upperBoundOffset)
+    {
+        var segments = Volatile.Read(ref _segments);
+        var result = new List<AbortedTxn>();
+        for (var i = FloorSegment(segments, startOffset); i < segments.Length; i++)
+        {
+            if (segments[i].TxnIndex.Collect(startOffset, upperBoundOffset, result))
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The producers this partition knows (copies of their state), for DescribeProducers.</summary>
+    public List<ProducerStateEntry> ActiveProducers()
+    {
+        lock (_lock)
+        {
+            return _producerState.ActiveProducers();
+        }
+    }
+
+    /// <summary>Forgets producers idle for producer.id.expiration.ms that have no open transaction; returns how many.</summary>
+    public int RemoveExpiredProducers(long expirationMs)
+    {
+        lock (_lock)
+        {
+            return _closed ? 0 : _producerState.RemoveExpired(NowMs, expirationMs);
         }
     }
 
