@@ -20,6 +20,7 @@ namespace KafkaCompatBroker.Controller;
 public sealed class MetadataStore : IDisposable
 {
     public const string MetadataVersionFeature = "metadata.version";
+    public const string TransactionVersionFeature = "transaction.version";
     public const string MetadataTopicName = "__cluster_metadata";
     public const int MaxTopicNameLength = 249;
 
@@ -141,7 +142,12 @@ public sealed class MetadataStore : IDisposable
             {
                 lock (store._lock)
                 {
-                    store.CommitLocked([new MetadataRecord(new FeatureLevelRecord { Name = MetadataVersionFeature, FeatureLevel = options.MetadataVersion }, 0)]);
+                    // A new cluster also starts at transaction.version 2 (Transactions V2, KIP-890), as Kafka 4.x formats it.
+                    store.CommitLocked(
+                    [
+                        new MetadataRecord(new FeatureLevelRecord { Name = MetadataVersionFeature, FeatureLevel = options.MetadataVersion }, 0),
+                        new MetadataRecord(new FeatureLevelRecord { Name = TransactionVersionFeature, FeatureLevel = options.TransactionVersion }, 0),
+                    ]);
                 }
             }
 

@@ -68,7 +68,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
                 }
                 else
                 {
-                    AppendPartition(topicImage.Name, partition, version, compacted, result);
+                    AppendPartition(topicImage.Name, partition, version, compacted, result, request.TransactionalId);
                 }
             }
         }
@@ -87,7 +87,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         return ValueTask.FromResult<ProduceResponse?>(response);
     }
 
-    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result)
+    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result, string? transactionalId)
     {
         var records = partition.Records ?? ReadOnlySequence<byte>.Empty;
         var check = ValidateRecords(records, version);
@@ -107,6 +107,18 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
             }
 
             return;
+        }
+
+        // KIP-890: a transactional batch must belong to the producer's ongoing transaction (v12+ adds it).
+        if (transactionalId is not null && RecordBatchHeader.TryRead(records, out var batchHeader) && batchHeader.IsTransactional && batchHeader.ProducerId >= 0)
+        {
+            var txnError = broker.TransactionCoordinator.VerifyProducePartition(transactionalId, batchHeader.ProducerId, batchHeader.ProducerEpoch, new TopicPartition(topic, partition.Index), version);
+            if (txnError != ErrorCode.None)
+            {
+                result.ErrorCode = (short)txnError;
+                SetMessage(result, version, txnError == ErrorCode.InvalidTxnState ? "Partition was not added to the transaction" : null);
+                return;
+            }
         }
 
         var append = broker.Replicas.Append(topic, partition.Index, records);
