@@ -42,7 +42,7 @@ public sealed class BrokerContext(
     private PersistentOffsetStore? _offsets;
 
     /// <summary>Reads __consumer_offsets back into the coordinator (at start-up, before requests are served).</summary>
-    public void LoadGroups() => ConsumerOffsets.Load(GroupCoordinator, _offsets!);
+    public void LoadGroups() => ConsumerOffsets.Load(GroupCoordinator);
 
     private GroupCoordinator CreateGroupCoordinator()
     {
@@ -105,6 +105,12 @@ public sealed class BrokerContext(
             Time,
             LoggerFactory.CreateLogger<TransactionCoordinator>());
     }
+
+    /// <summary>
+    /// The transaction coordinator's check that a group's offsets partition is in the producer's transaction
+    /// (TxnOffsetCommit); null skips the check.
+    /// </summary>
+    public ITransactionVerifier? TransactionVerifier { get; set; }
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
     public HandlerRegistry Registry { get; internal set; } = new([]);
