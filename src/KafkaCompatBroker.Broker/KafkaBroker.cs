@@ -71,6 +71,8 @@ public sealed class KafkaBroker : IAsyncDisposable
                 LogFlushStartOffsetCheckpointIntervalMs = config.GetLong("log.flush.start.offset.checkpoint.interval.ms"),
                 LogCleanerEnable = config.GetBool("log.cleaner.enable"),
                 LogCleanerBackoffMs = config.GetLong("log.cleaner.backoff.ms"),
+                ProducerIdExpirationMs = config.GetInt("producer.id.expiration.ms"),
+                ProducerIdExpirationCheckIntervalMs = config.GetInt("producer.id.expiration.check.interval.ms"),
                 Cleaner = new LogCleaner().MaybeClean,
             },
             logDefaults,

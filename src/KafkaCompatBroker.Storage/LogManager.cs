@@ -413,6 +413,18 @@ public sealed class LogManager : IDisposable
     public long? CleanerCheckpoint(TopicPartition topicPartition) =>
         _cleanedUpTo.TryGetValue(topicPartition, out var offset) ? offset : null;
 
+    /// <summary>Drops expired producers from every log (what producer.id.expiration.check.interval.ms schedules); returns how many.</summary>
+    public int RemoveExpiredProducersOnce()
+    {
+        var removed = 0;
+        foreach (var log in _logs.Values)
+        {
+            removed += log.RemoveExpiredProducers(_options.ProducerIdExpirationMs);
+        }
+
+        return removed;
+    }
+
     /// <summary>
     /// One pass of the cleaner (what log.cleaner.backoff.ms schedules): calls <see cref="LogManagerOptions.Cleaner"/>
     /// for each log whose cleanup.policy includes compact, and checkpoints the offsets it returns.
@@ -517,6 +529,7 @@ public sealed class LogManager : IDisposable
         StartLoop("flush scheduler (log.flush.scheduler.interval.ms)", _options.LogFlushSchedulerIntervalMs, FlushDueLogs, token);
         StartLoop("recovery point checkpoint (log.flush.offset.checkpoint.interval.ms)", _options.LogFlushOffsetCheckpointIntervalMs, CheckpointRecoveryPoints, token);
         StartLoop("log start offset checkpoint (log.flush.start.offset.checkpoint.interval.ms)", _options.LogFlushStartOffsetCheckpointIntervalMs, CheckpointLogStartOffsets, token);
+        StartLoop("producer expiration (producer.id.expiration.check.interval.ms)", _options.ProducerIdExpirationCheckIntervalMs, () => RemoveExpiredProducersOnce(), token);
         if (_options.Cleaner is null || !_options.LogCleanerEnable)
         {
             _logger.LogInformation("Log compaction is off: {Reason}", _options.Cleaner is null ? "no cleaner is configured" : "log.cleaner.enable is false");

@@ -25,6 +25,12 @@ public sealed record LogManagerOptions
     /// <summary>log.flush.start.offset.checkpoint.interval.ms: how often the log start offsets are written to log-start-offset-checkpoint.</summary>
     public long LogFlushStartOffsetCheckpointIntervalMs { get; init; } = 60_000;
 
+    /// <summary>producer.id.expiration.ms: a producer idle this long without an open transaction is forgotten by each partition.</summary>
+    public long ProducerIdExpirationMs { get; init; } = 86_400_000;
+
+    /// <summary>producer.id.expiration.check.interval.ms: how often partitions drop expired producers.</summary>
+    public long ProducerIdExpirationCheckIntervalMs { get; init; } = 600_000;
+
     /// <summary>log.cleaner.enable: whether compacted logs are cleaned (needs <see cref="Cleaner"/>).</summary>
     public bool LogCleanerEnable { get; init; } = true;
 

@@ -88,6 +88,7 @@ public static class BrokerConfigKeys
         new("transaction.partition.verification.enable", ConfigType.Boolean, "true"),
         new("transaction.two.phase.commit.enable", ConfigType.Boolean, "false"),
         new("producer.id.expiration.ms", ConfigType.Int, "86400000", 1, Int),
+        new("producer.id.expiration.check.interval.ms", ConfigType.Int, "600000", 1, Int),
         new("group.initial.rebalance.delay.ms", ConfigType.Int, "3000", 0, Int),
         new("group.min.session.timeout.ms", ConfigType.Int, "6000", 0, Int),
         new("group.max.session.timeout.ms", ConfigType.Int, "1800000", 0, Int),
