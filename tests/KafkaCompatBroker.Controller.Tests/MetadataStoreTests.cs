@@ -59,8 +59,9 @@ public sealed class MetadataStoreTests : IDisposable
         Assert.Equal(Path.Combine(_dir.Path, "__cluster_metadata-0"), store.Directory);
         Assert.True(File.Exists(Path.Combine(store.Directory, "00000000000000000000.log")));
         Assert.Equal((short)7, store.Image.Features[MetadataStore.MetadataVersionFeature]);
+        Assert.Equal((short)2, store.Image.Features[MetadataStore.TransactionVersionFeature]);
         Assert.Equal("test-cluster", store.Image.ClusterId);
-        Assert.Equal(1, store.Image.EndOffset);
+        Assert.Equal(2, store.Image.EndOffset);
         Assert.Equal(store.Log.LogEndOffset, store.Log.HighWatermark);
     }
 
@@ -73,7 +74,7 @@ public sealed class MetadataStoreTests : IDisposable
         var result = store.RegisterBroker(3, incarnation, [Plaintext, new BrokerEndpoint("SSL", "h", 9093, 1)], rack: "r1");
 
         Assert.True(result.IsSuccess);
-        Assert.Equal(1, result.BrokerEpoch);
+        Assert.Equal(2, result.BrokerEpoch); // the record's offset, after the two bootstrap feature records
         var broker = store.Image.Brokers[3];
         Assert.Equal(incarnation, broker.IncarnationId);
         Assert.Equal("r1", broker.Rack);
