@@ -108,9 +108,16 @@ public sealed class BrokerContext(
 
     /// <summary>
     /// The transaction coordinator's check that a group's offsets partition is in the producer's transaction
-    /// (TxnOffsetCommit); null skips the check.
+    /// (TxnOffsetCommit). Tests may replace it; null skips the check.
     /// </summary>
-    public ITransactionVerifier? TransactionVerifier { get; set; }
+    public ITransactionVerifier? TransactionVerifier
+    {
+        get => _verifierReplaced ? _verifier : _verifier ??= new OffsetsPartitionVerifier(this);
+        set => (_verifier, _verifierReplaced) = (value, true);
+    }
+
+    private ITransactionVerifier? _verifier;
+    private bool _verifierReplaced;
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
     public HandlerRegistry Registry { get; internal set; } = new([]);
