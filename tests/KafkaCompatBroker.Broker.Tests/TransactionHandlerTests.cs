@@ -93,6 +93,18 @@ public sealed class TransactionHandlerTests : IDisposable
         Assert.Equal((short)ErrorCode.InvalidTransactionTimeout, response.ErrorCode);
     }
 
+    [Theory]
+    [InlineData(3, ErrorCode.InvalidProducerEpoch)]
+    [InlineData(4, ErrorCode.ProducerFenced)]
+    public async Task InitProducerId_UnknownProducerId_FencedErrorByVersion(short version, ErrorCode expected)
+    {
+        await Init();
+
+        var response = await Send<InitProducerIdResponse>(ApiKey.InitProducerId, version, new InitProducerIdRequest { TransactionalId = "txn", TransactionTimeoutMs = 1000, ProducerId = 999_999, ProducerEpoch = 4 });
+
+        Assert.Equal((short)expected, response.ErrorCode);
+    }
+
     [Fact]
     public async Task InitProducerId_V3ProducerIdWithoutEpoch_InvalidRequest()
     {

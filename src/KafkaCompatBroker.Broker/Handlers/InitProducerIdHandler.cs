@@ -9,7 +9,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// <see cref="Coordinator.TransactionCoordinator.InitProducerId"/>); v3+ carry the caller's producer id
 /// and epoch (KIP-360), -1/-1 when it has none (one set without the other is INVALID_REQUEST). v6
 /// (KIP-939): enable_2pc is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED while
-/// transaction.two.phase.commit.enable is false, and ongoing_txn_producer_id/epoch are -1.
+/// transaction.two.phase.commit.enable is false, and ongoing_txn_producer_id/epoch are -1. PRODUCER_FENCED is
+/// INVALID_PRODUCER_EPOCH below v4.
 /// </summary>
 public sealed class InitProducerIdHandler(BrokerContext broker) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
 {
@@ -33,9 +34,11 @@ public sealed class InitProducerIdHandler(BrokerContext broker) : ApiHandler<Ini
             version >= 3 ? request.ProducerId : -1,
             version >= 3 ? request.ProducerEpoch : (short)-1,
             version >= 6 && request.Enable2Pc);
+        // Clients below v4 do not know PRODUCER_FENCED (KIP-588); Kafka tells them INVALID_PRODUCER_EPOCH.
+        var error = version < 4 && result.Error == ErrorCode.ProducerFenced ? ErrorCode.InvalidProducerEpoch : result.Error;
         return Answer(new InitProducerIdResponse
         {
-            ErrorCode = (short)result.Error,
+            ErrorCode = (short)error,
             ProducerId = result.ProducerId,
             ProducerEpoch = result.ProducerEpoch,
             OngoingTxnProducerId = -1,
