@@ -32,6 +32,8 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
     private readonly List<(long ProducerId, long FirstOffset)> _started = [];
     private readonly List<CompletedTxn> _completed = [];
     private int _poolUsed;
+    private long _firstUnstable = -1;
+    private bool _firstUnstableDirty;
 
     public TopicPartition TopicPartition { get; } = topicPartition;
 
@@ -45,21 +47,29 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
     {
         get
         {
-            var first = -1L;
-            foreach (var offset in _ongoing.Keys)
+            // Cached: enumerating a SortedDictionary allocates, and the LSO is refreshed after every append.
+            if (_firstUnstableDirty)
             {
-                first = offset;
-                break;
+                _firstUnstable = Math.Min(FirstKey(_ongoing.Keys), FirstKey(_unreplicated.Keys));
+                _firstUnstable = _firstUnstable == long.MaxValue ? -1 : _firstUnstable;
+                _firstUnstableDirty = false;
             }
 
-            foreach (var offset in _unreplicated.Keys)
-            {
-                first = first < 0 ? offset : Math.Min(first, offset);
-                break;
-            }
-
-            return first;
+            return _firstUnstable;
         }
+    }
+
+    private static long FirstKey(ICollection<long> keys)
+    {
+        if (keys.Count > 0)
+        {
+            foreach (var key in keys)
+            {
+                return key;
+            }
+        }
+
+        return long.MaxValue;
     }
 
     /// <summary>The entry of a producer, or null.</summary>
@@ -246,6 +256,7 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
         foreach (var (producerId, firstOffset) in _started)
         {
             _ongoing[firstOffset] = producerId;
+            _firstUnstableDirty = true;
         }
 
         _started.Clear();
@@ -276,6 +287,7 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
         if (_ongoing.Remove(txn.FirstOffset))
         {
             _unreplicated[txn.FirstOffset] = txn;
+            _firstUnstableDirty = true;
         }
     }
 
@@ -291,6 +303,7 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
             }
 
             _unreplicated.Remove(first.Key);
+            _firstUnstableDirty = true;
         }
     }
 
@@ -337,6 +350,7 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
         _producers.Clear();
         _ongoing.Clear();
         _unreplicated.Clear();
+        _firstUnstableDirty = true;
         MapEndOffset = mapEndOffset;
     }
 
@@ -438,6 +452,7 @@ public sealed class ProducerStateManager(TopicPartition topicPartition)
             if (entry.CurrentTxnFirstOffset >= 0)
             {
                 _ongoing[entry.CurrentTxnFirstOffset] = entry.ProducerId;
+                _firstUnstableDirty = true;
             }
         }
 

@@ -294,6 +294,30 @@ public sealed class ProducerStateTests : IDisposable
     }
 
     [Fact]
+    public void CleanCompact_SwapKeepsTheTxnIndexEntriesOfTheCleanedRange()
+    {
+        using var log = Open(new LogConfig { CleanupPolicy = CleanupPolicy.Compact, SegmentBytes = 300, MinCleanableDirtyRatio = 0, FileDeleteDelayMs = 0 });
+        log.Append(Batch(1000, 0, 0, transactional: true));  // 0
+        log.Append(Batch(2000, 0, 0, transactional: true));  // 1
+        log.Append(Marker(1000, 0, commit: false), origin: AppendOrigin.Coordinator); // 2
+        log.Append(Marker(2000, 0, commit: true), origin: AppendOrigin.Coordinator);  // 3
+        for (var i = 0; i < 6; i++)
+        {
+            log.Append(Batch(-1, -1, -1));
+        }
+
+        log.Roll();
+        log.UpdateHighWatermark(log.LogEndOffset);
+        var expected = new AbortedTxn(1000, 0, 2, 1);
+        Assert.Equal(expected, Assert.Single(log.CollectAbortedTransactions(0, log.LogEndOffset)));
+
+        Assert.True(new LogCleaner().CleanCompact(log, 0) > 0);
+
+        Assert.Equal(expected, Assert.Single(log.CollectAbortedTransactions(0, log.LogEndOffset)));
+        Assert.Equal(log.LogEndOffset, log.LastStableOffset);
+    }
+
+    [Fact]
     public void SequenceArithmetic_WrapsAtIntMax()
     {
         Assert.Equal(1, ProducerStateEntry.IncrementSequence(int.MaxValue, 2));
