@@ -24,7 +24,7 @@ function range(first, last, partitions, prefix) {
   return out;
 }
 
-// kafkajs requires maxInFlightRequests 1 with idempotence (it cannot reorder retried batches otherwise).
+// idempotent: true needs acks -1; one request in flight, as kafkajs recommends for idempotence.
 async function idempotentProduce(kafka, topic, partitions, count) {
   await createTopic(kafka, topic, partitions);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
