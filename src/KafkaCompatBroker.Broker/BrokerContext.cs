@@ -42,7 +42,7 @@ public sealed class BrokerContext(
     private PersistentOffsetStore? _offsets;
 
     /// <summary>Reads __consumer_offsets back into the coordinator (at start-up, before requests are served).</summary>
-    public void LoadGroups() => ConsumerOffsets.Load(GroupCoordinator, _offsets!);
+    public void LoadGroups() => ConsumerOffsets.Load(GroupCoordinator);
 
     private GroupCoordinator CreateGroupCoordinator()
     {
@@ -71,6 +71,46 @@ public sealed class BrokerContext(
             TopicView = new MetadataGroupTopicView(Metadata),
         };
     }
+
+    /// <summary>__transaction_state: where the transaction coordinator persists transactional ids.</summary>
+    public TransactionStateTopic TransactionState => _transactionState ??= new(Settings, Metadata, Replicas, Time, LoggerFactory.CreateLogger<TransactionStateTopic>());
+
+    private TransactionStateTopic? _transactionState;
+
+    /// <summary>The transaction coordinator (this node coordinates every transactional id).</summary>
+    public TransactionCoordinator TransactionCoordinator => _transactionCoordinator ??= CreateTransactionCoordinator();
+
+    private TransactionCoordinator? _transactionCoordinator;
+
+    /// <summary>Reads __transaction_state back into the coordinator and completes prepared transactions (at start-up).</summary>
+    public void LoadTransactions() => TransactionState.Load(TransactionCoordinator);
+
+    private TransactionCoordinator CreateTransactionCoordinator()
+    {
+        var config = Settings.Config;
+        return new TransactionCoordinator(
+            new TransactionCoordinatorConfig
+            {
+                TransactionMaxTimeoutMs = config.GetInt("transaction.max.timeout.ms"),
+                TransactionalIdExpirationMs = config.GetInt("transactional.id.expiration.ms"),
+                AbortTimedOutTransactionsIntervalMs = config.GetInt("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+                RemoveExpiredTransactionalIdsIntervalMs = config.GetInt("transaction.remove.expired.transaction.cleanup.interval.ms"),
+                PartitionVerificationEnable = config.GetBool("transaction.partition.verification.enable"),
+                TwoPhaseCommitEnable = config.GetBool("transaction.two.phase.commit.enable"),
+                TransactionVersionLevel = Metadata.Image.Features.GetValueOrDefault(MetadataStore.TransactionVersionFeature),
+            },
+            TransactionState,
+            new TransactionMarkerSink(this),
+            new ProducerIdManager(Settings.NodeId, Metadata),
+            Time,
+            LoggerFactory.CreateLogger<TransactionCoordinator>());
+    }
+
+    /// <summary>
+    /// The transaction coordinator's check that a group's offsets partition is in the producer's transaction
+    /// (TxnOffsetCommit); null skips the check.
+    /// </summary>
+    public ITransactionVerifier? TransactionVerifier { get; set; }
 
     /// <summary>The registered handlers (set once they are all constructed; ApiVersions answers from it).</summary>
     public HandlerRegistry Registry { get; internal set; } = new([]);

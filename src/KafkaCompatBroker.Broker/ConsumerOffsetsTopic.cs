@@ -71,7 +71,13 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
         }
     }
 
-    public void Append(string groupId, IReadOnlyList<GroupRecord> records)
+    public void Append(string groupId, IReadOnlyList<GroupRecord> records) => AppendBatch(groupId, records, producerId: -1, producerEpoch: -1, transactional: false);
+
+    public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch) =>
+        AppendBatch(groupId, records, producerId, producerEpoch, transactional: true);
+
+    /// <summary>One batch in the group's partition; a transactional one carries the producer's id and epoch and base sequence -1 (no sequence checks for coordinator writes).</summary>
+    private int AppendBatch(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch, bool transactional)
     {
         if (!EnsureCreated() || metadata.Image.GetTopic(Name) is not { } topic)
         {
@@ -80,7 +86,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
 
         var partition = PartitionFor(groupId, topic.Partitions.Count);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        using var builder = new RecordBatchBuilder(CompressionFromConfig());
+        using var builder = new RecordBatchBuilder(CompressionFromConfig(), producerId, producerEpoch, baseSequence: -1, isTransactional: transactional);
         foreach (var record in records)
         {
             builder.Append(now, record.Key, record.Value);
@@ -91,17 +97,22 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
         var result = replicas.Append(Name, partition, new ReadOnlySequence<byte>(batch.WrittenMemory), AppendOrigin.Coordinator);
         if (result.Error != ErrorCode.None)
         {
-            // Kafka's mapping of a failed coordinator append to what the client is told.
+            // Kafka's mapping of a failed coordinator append to what the client is told; a transactional
+            // write keeps the producer's own errors (fenced or stale epoch, transaction state).
             var error = result.Error switch
             {
                 ErrorCode.UnknownTopicOrPartition or ErrorCode.NotEnoughReplicas or ErrorCode.NotEnoughReplicasAfterAppend or ErrorCode.KafkaStorageError
                     => ErrorCode.CoordinatorNotAvailable,
                 ErrorCode.NotLeaderOrFollower => ErrorCode.NotCoordinator,
                 ErrorCode.MessageTooLarge or ErrorCode.RecordListTooLarge or ErrorCode.InvalidFetchSize => ErrorCode.InvalidCommitOffsetSize,
+                ErrorCode.InvalidProducerEpoch or ErrorCode.ProducerFenced or ErrorCode.InvalidTxnState or ErrorCode.InvalidProducerIdMapping
+                    or ErrorCode.TransactionCoordinatorFenced when transactional => result.Error,
                 _ => ErrorCode.UnknownServerError,
             };
             throw new GroupRecordLogException(error, $"appending to {Name}-{partition} failed: {result.Error} {result.ErrorMessage}");
         }
+
+        return partition;
     }
 
     private CompressionType CompressionFromConfig() => settings.Config.GetInt("offsets.topic.compression.codec") switch
@@ -120,7 +131,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
     /// their own loaders. A record that does not decode is logged and skipped: one bad record must not
     /// cost every group its offsets.
     /// </summary>
-    public void Load(GroupCoordinator coordinator, PersistentOffsetStore offsets)
+    public void Load(GroupCoordinator coordinator)
     {
         if (metadata.Image.GetTopic(Name) is not { } topic)
         {
@@ -137,7 +148,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
                 continue;
             }
 
-            ForEachRecord(partitionLog, scratch, (key, value) =>
+            ForEachRecord(partitionLog, scratch, coordinator, partition, (key, value, producerId) =>
             {
                 try
                 {
@@ -145,7 +156,9 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
                     switch (parsed.Type)
                     {
                         case 0 or 1:
-                            offsets.Replay(parsed.GroupId, new TopicPartition(parsed.Topic!, parsed.Partition), value is null ? null : GroupRecords.ReadOffsetValue(value));
+                            // Offsets of a transactional batch stay pending until the producer's marker in this partition.
+                            coordinator.ReplayOffsetRecord(
+                                partition, producerId, parsed.GroupId, new TopicPartition(parsed.Topic!, parsed.Partition), value is null ? null : GroupRecords.ReadOffsetValue(value));
                             offsetRecords++;
                             break;
                         case GroupRecords.GroupMetadataKeyType:
@@ -182,29 +195,55 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
 
         coordinator.OnConsumerGroupsLoaded();
         coordinator.RestoreOffsetOnlyGroups();
+        coordinator.RestorePendingOffsetOnlyGroups();
         log.LogInformation(
             "Loaded {Topic}: {Groups} group metadata records, {Offsets} offset records, {ConsumerGroup} consumer group records, {Other} other records",
             Name, groups.Count, offsetRecords, consumerGroupRecords, otherRecords);
     }
 
-    private delegate void RecordVisitor(ReadOnlySpan<byte> key, byte[]? value);
+    private delegate void RecordVisitor(ReadOnlySpan<byte> key, byte[]? value, long transactionalProducerId);
 
-    private static void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, RecordVisitor visit) =>
+    /// <summary>
+    /// Visits every keyed record with the producer id of its batch when the batch is transactional (-1
+    /// otherwise); a COMMIT/ABORT marker completes that producer's pending offsets in the partition.
+    /// </summary>
+    private void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, GroupCoordinator coordinator, int partition, RecordVisitor visit) =>
         partitionLog.ForEachBatch(partitionLog.LogStartOffset, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
         {
+            var reader = RecordBatch.ReadRecords(batch, scratch, 64 << 20);
             if (header.IsControl)
             {
+                if (reader.MoveNext())
+                {
+                    ReplayControlRecord(reader.Current, header, coordinator, partition, partitionLog);
+                }
+
                 return;
             }
 
-            var reader = RecordBatch.ReadRecords(batch, scratch, 64 << 20);
+            var producerId = header.IsTransactional ? header.ProducerId : -1;
             while (reader.MoveNext())
             {
                 var record = reader.Current;
                 if (!record.IsKeyNull)
                 {
-                    visit(record.Key, record.IsValueNull ? null : record.Value.ToArray());
+                    visit(record.Key, record.IsValueNull ? null : record.Value.ToArray(), producerId);
                 }
             }
         });
+
+    private void ReplayControlRecord(in Record record, in RecordBatchHeader header, GroupCoordinator coordinator, int partition, PartitionLog partitionLog)
+    {
+        try
+        {
+            if (!record.IsKeyNull && ControlRecords.ReadType(record.Key) is var type && type is ControlRecordType.Commit or ControlRecordType.Abort)
+            {
+                coordinator.CompleteTransaction(header.ProducerId, type == ControlRecordType.Commit, partition);
+            }
+        }
+        catch (RecordsException e)
+        {
+            log.LogWarning("Skipping an undecodable control record in {Log}: {Reason}", partitionLog.TopicPartition, e.Message);
+        }
+    }
 }

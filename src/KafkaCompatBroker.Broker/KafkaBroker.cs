@@ -137,6 +137,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         var replicas = new ReplicaManager(settings, metadata, logs, loggerFactory.CreateLogger<ReplicaManager>());
         var context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
         context.LoadGroups();
+        context.LoadTransactions();
         var registry = HandlerDiscovery.CreateRegistry(context);
         registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
         started.SetResult();
@@ -157,6 +158,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         _stopped = true;
         await _app.StopAsync();
         Context.GroupCoordinator.Dispose();
+        Context.TransactionCoordinator.Dispose();
         _replicas.Dispose();
         _metadata.Dispose();
         _logs.Shutdown();

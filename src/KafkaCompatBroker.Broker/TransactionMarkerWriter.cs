@@ -23,6 +23,13 @@ public sealed class TransactionMarkerWriter(BrokerContext broker)
             producerEpoch,
             coordinatorEpoch,
             broker.Time.GetUtcNow().ToUnixTimeMilliseconds());
-        return broker.Replicas.Append(topic, partition, new ReadOnlySequence<byte>(batch.WrittenMemory), AppendOrigin.Coordinator);
+        var result = broker.Replicas.Append(topic, partition, new ReadOnlySequence<byte>(batch.WrittenMemory), AppendOrigin.Coordinator);
+        if (result.Error == ErrorCode.None && topic == ConsumerOffsetsTopic.Name)
+        {
+            // The marker completes the producer's pending transactional offsets in this partition.
+            broker.GroupCoordinator.CompleteTransaction(producerId, commit, partition);
+        }
+
+        return result;
     }
 }

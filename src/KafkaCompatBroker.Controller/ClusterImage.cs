@@ -29,6 +29,9 @@ public sealed record ClusterImage
     /// <summary>Finalized feature levels by name (e.g. metadata.version).</summary>
     public ImmutableSortedDictionary<string, short> Features { get; init; } = ImmutableSortedDictionary.Create<string, short>(StringComparer.Ordinal);
 
+    /// <summary>The first producer id not yet handed out in a block (ProducerIdsRecord); ids below it are never reused.</summary>
+    public long NextProducerId { get; init; }
+
     public ImmutableSortedDictionary<string, TopicImage> TopicsByName { get; init; } = ImmutableSortedDictionary.Create<string, TopicImage>(StringComparer.Ordinal);
 
     public ImmutableDictionary<KafkaUuid, TopicImage> TopicsById { get; init; } = ImmutableDictionary<KafkaUuid, TopicImage>.Empty;
@@ -64,8 +67,9 @@ public sealed record ClusterImage
         ConfigRecord r => ApplyConfig(r),
         RemoveTopicRecord r => ApplyRemoveTopic(r),
         FeatureLevelRecord r => ApplyFeatureLevel(r),
+        ProducerIdsRecord r => this with { NextProducerId = Math.Max(NextProducerId, r.NextProducerId) },
 
-        // Records of features this broker does not model yet (ACLs, quotas, SCRAM, producer ids, ...) are skipped.
+        // Records of features this broker does not model yet (ACLs, quotas, SCRAM, ...) are skipped.
         _ => this,
     };
 
@@ -231,6 +235,12 @@ public sealed record ClusterImage
         foreach (var broker in Brokers.Values)
         {
             yield return MetadataStore.RegisterBrokerRecordFor(broker);
+        }
+
+        if (NextProducerId > 0)
+        {
+            // Broker id and epoch only say who asked; a snapshot keeps the high-water mark of allocated ids.
+            yield return new MetadataRecord(new ProducerIdsRecord { BrokerId = -1, BrokerEpoch = -1, NextProducerId = NextProducerId }, 0);
         }
 
         foreach (var topic in TopicsByName.Values)

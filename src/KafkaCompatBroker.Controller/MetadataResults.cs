@@ -51,3 +51,15 @@ public sealed class ImageChangedEventArgs(ClusterImage previous, ClusterImage cu
 
     public IReadOnlyList<MetadataRecord> Records { get; } = records;
 }
+
+/// <summary>A block of producer ids handed to one broker: [<see cref="FirstProducerId"/>, first + size).</summary>
+public readonly record struct ProducerIdBlock(int BrokerId, long FirstProducerId, int Size)
+{
+    /// <summary>Kafka's block size (ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE).</summary>
+    public const int DefaultSize = 1000;
+
+    public long NextBlockFirstId => FirstProducerId + Size;
+}
+
+/// <summary>The outcome of <see cref="MetadataStore.AllocateProducerIds"/>.</summary>
+public readonly record struct ProducerIdBlockResult(ErrorCode Error, string? ErrorMessage, ProducerIdBlock Block);

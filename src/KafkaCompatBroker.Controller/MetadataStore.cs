@@ -20,6 +20,7 @@ namespace KafkaCompatBroker.Controller;
 public sealed class MetadataStore : IDisposable
 {
     public const string MetadataVersionFeature = "metadata.version";
+    public const string TransactionVersionFeature = "transaction.version";
     public const string MetadataTopicName = "__cluster_metadata";
     public const int MaxTopicNameLength = 249;
 
@@ -141,7 +142,12 @@ public sealed class MetadataStore : IDisposable
             {
                 lock (store._lock)
                 {
-                    store.CommitLocked([new MetadataRecord(new FeatureLevelRecord { Name = MetadataVersionFeature, FeatureLevel = options.MetadataVersion }, 0)]);
+                    // A new cluster also starts at transaction.version 2 (Transactions V2, KIP-890), as Kafka 4.x formats it.
+                    store.CommitLocked(
+                    [
+                        new MetadataRecord(new FeatureLevelRecord { Name = MetadataVersionFeature, FeatureLevel = options.MetadataVersion }, 0),
+                        new MetadataRecord(new FeatureLevelRecord { Name = TransactionVersionFeature, FeatureLevel = options.TransactionVersion }, 0),
+                    ]);
                 }
             }
 
@@ -254,6 +260,34 @@ public sealed class MetadataStore : IDisposable
         }
 
         return new MetadataRecord(record, RegisterBrokerRecordVersion);
+    }
+
+    // ------------------------------------------------------------------ producer ids
+
+    /// <summary>
+    /// Hands a broker the next block of <paramref name="blockSize"/> producer ids (Kafka's
+    /// ProducerIdControlManager): the ProducerIdsRecord moves the cluster's next id past the block, so no id
+    /// is handed out twice, also after a restart. The broker must be registered with that epoch.
+    /// </summary>
+    public ProducerIdBlockResult AllocateProducerIds(int brokerId, long brokerEpoch, int blockSize = ProducerIdBlock.DefaultSize)
+    {
+        lock (_lock)
+        {
+            ThrowIfDisposed();
+            if (!_image.Brokers.TryGetValue(brokerId, out var broker) || broker.BrokerEpoch != brokerEpoch)
+            {
+                return new ProducerIdBlockResult(ErrorCode.StaleBrokerEpoch, $"broker {brokerId} with epoch {brokerEpoch} is not registered", default);
+            }
+
+            var first = _image.NextProducerId;
+            if (first > long.MaxValue - blockSize)
+            {
+                return new ProducerIdBlockResult(ErrorCode.UnknownServerError, "producer ids are exhausted", default);
+            }
+
+            CommitLocked([new MetadataRecord(new ProducerIdsRecord { BrokerId = brokerId, BrokerEpoch = brokerEpoch, NextProducerId = first + blockSize }, 0)]);
+            return new ProducerIdBlockResult(ErrorCode.None, null, new ProducerIdBlock(brokerId, first, blockSize));
+        }
     }
 
     // ------------------------------------------------------------------ topics

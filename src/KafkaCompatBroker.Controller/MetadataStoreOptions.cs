@@ -20,6 +20,9 @@ public sealed record MetadataStoreOptions
     /// </summary>
     public short MetadataVersion { get; init; } = 7;
 
+    /// <summary>The transaction.version a new metadata log is bootstrapped with (2 = Transactions V2).</summary>
+    public short TransactionVersion { get; init; } = 2;
+
     /// <summary>num.partitions: partitions of a topic created with numPartitions -1.</summary>
     public int DefaultNumPartitions { get; init; } = 1;
 

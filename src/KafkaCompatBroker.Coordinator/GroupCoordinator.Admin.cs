@@ -237,6 +237,7 @@ public sealed partial class GroupCoordinator
     {
         try
         {
+            DeleteAllPendingOffsets(groupId);
             Offsets.DeleteGroup(groupId);
             return null;
         }
@@ -299,7 +300,9 @@ public sealed partial class GroupCoordinator
                     var error = ErrorCode.None;
                     try
                     {
-                        if (Offsets.Delete(groupId, new TopicPartition(topic, partition)))
+                        // Pending transactional offsets are deleted too (a tombstone drops them), as in Kafka.
+                        var deletedPending = DeletePendingOffsets(groupId, new TopicPartition(topic, partition));
+                        if (Offsets.Delete(groupId, new TopicPartition(topic, partition)) || deletedPending)
                         {
                             deleted++;
                         }

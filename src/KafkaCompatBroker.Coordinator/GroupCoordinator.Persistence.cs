@@ -186,7 +186,8 @@ public sealed partial class GroupCoordinator
                 foreach (var (partition, offset) in Offsets.GetAll(groupId))
                 {
                     var baseTimestamp = stateTimestamp >= 0 ? stateTimestamp : offset.CommitTimestampMs;
-                    if (now - baseTimestamp >= retention && TryDeleteOffset(groupId, partition))
+                    // An offset with pending transactional offsets does not expire yet (Kafka).
+                    if (now - baseTimestamp >= retention && !HasPendingTransactionalOffset(groupId, partition) && TryDeleteOffset(groupId, partition))
                     {
                         expiredInGroup++;
                     }
@@ -201,7 +202,7 @@ public sealed partial class GroupCoordinator
 
             foreach (var group in _groups.Values.ToList())
             {
-                if (group.State == ClassicGroupState.Empty && group.PendingMembers.Count == 0 && !Offsets.HasOffsets(group.GroupId))
+                if (group.State == ClassicGroupState.Empty && group.PendingMembers.Count == 0 && !Offsets.HasOffsets(group.GroupId) && !HasPendingTransactionalOffsets(group.GroupId))
                 {
                     _log.LogInformation("Group {GroupId} is empty and has no offsets left: deleting it", group.GroupId);
                     group.TransitionTo(ClassicGroupState.Dead);
@@ -212,7 +213,7 @@ public sealed partial class GroupCoordinator
 
             foreach (var group in _consumerGroups.Values.ToList())
             {
-                if (group.IsEmpty && !Offsets.HasOffsets(group.GroupId))
+                if (group.IsEmpty && !Offsets.HasOffsets(group.GroupId) && !HasPendingTransactionalOffsets(group.GroupId))
                 {
                     _log.LogInformation("Consumer group {GroupId} is empty and has no offsets left: deleting it", group.GroupId);
                     RemoveConsumerGroup(group);

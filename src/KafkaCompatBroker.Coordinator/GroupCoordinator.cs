@@ -869,6 +869,11 @@ public sealed partial class GroupCoordinator : IDisposable
             try
             {
                 Offsets.CommitAll(groupId, committed);
+                foreach (var (partition, _) in committed)
+                {
+                    OnOffsetCommitted(groupId, partition);
+                }
+
                 return ErrorCode.None;
             }
             catch (GroupRecordLogException e)

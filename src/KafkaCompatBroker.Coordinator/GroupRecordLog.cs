@@ -11,6 +11,14 @@ public interface IGroupRecordLog
 {
     /// <summary>Appends the records of one group as one batch; throws <see cref="GroupRecordLogException"/> when it cannot.</summary>
     void Append(string groupId, IReadOnlyList<GroupRecord> records);
+
+    /// <summary>
+    /// Appends a TxnOffsetCommit's offset records as one transactional batch of the producer (base
+    /// sequence -1): they stay pending until a COMMIT or ABORT marker of the producer is written to the
+    /// same partition. Returns the <c>__consumer_offsets</c> partition written; throws
+    /// <see cref="GroupRecordLogException"/> when it cannot (producer errors such as INVALID_PRODUCER_EPOCH pass through).
+    /// </summary>
+    int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch);
 }
 
 /// <summary>A coordinator write failed; <see cref="Error"/> is what the client is told (Kafka's mapping of log errors).</summary>

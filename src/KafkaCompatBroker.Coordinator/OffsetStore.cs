@@ -33,6 +33,12 @@ public interface IOffsetStore
 
     /// <summary>Every group with at least one committed offset.</summary>
     IReadOnlyList<string> GroupIds();
+
+    /// <summary>
+    /// Applies a change that is already in the log without writing it (null removes): a transaction's
+    /// offsets becoming committed when its COMMIT marker is written.
+    /// </summary>
+    void Apply(string groupId, TopicPartition partition, CommittedOffset? offset);
 }
 
 /// <summary>Committed offsets in memory (lost on restart).</summary>
@@ -75,6 +81,18 @@ public sealed class InMemoryOffsetStore : IOffsetStore
     public void DeleteGroup(string groupId) => _groups.TryRemove(groupId, out _);
 
     public IReadOnlyList<string> GroupIds() => [.. _groups.Where(g => !g.Value.IsEmpty).Select(g => g.Key)];
+
+    public void Apply(string groupId, TopicPartition partition, CommittedOffset? offset)
+    {
+        if (offset is { } value)
+        {
+            Commit(groupId, partition, value);
+        }
+        else
+        {
+            Delete(groupId, partition);
+        }
+    }
 }
 
 /// <summary>
@@ -138,16 +156,8 @@ public sealed class PersistentOffsetStore(IGroupRecordLog log) : IOffsetStore
 
     public IReadOnlyList<string> GroupIds() => _offsets.GroupIds();
 
+    public void Apply(string groupId, TopicPartition partition, CommittedOffset? offset) => _offsets.Apply(groupId, partition, offset);
+
     /// <summary>Applies an OffsetCommit record read back from the log (null = tombstone) without writing it again.</summary>
-    public void Replay(string groupId, TopicPartition partition, CommittedOffset? offset)
-    {
-        if (offset is { } value)
-        {
-            _offsets.Commit(groupId, partition, value);
-        }
-        else
-        {
-            _offsets.Delete(groupId, partition);
-        }
-    }
+    public void Replay(string groupId, TopicPartition partition, CommittedOffset? offset) => _offsets.Apply(groupId, partition, offset);
 }

@@ -17,6 +17,7 @@ internal sealed class LogSegment : IDisposable
     public const string LogSuffix = ".log";
     public const string IndexSuffix = ".index";
     public const string TimeIndexSuffix = ".timeindex";
+    public const string TxnIndexSuffix = ".txnindex";
 
     private readonly SafeFileHandle _log;
     private readonly int _indexIntervalBytes;
@@ -35,6 +36,7 @@ internal sealed class LogSegment : IDisposable
         _log = File.OpenHandle(LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         Index = new OffsetIndex(FilePath(directory, baseOffset, IndexSuffix + suffix), baseOffset, config.SegmentIndexBytes);
         TimeIndex = new TimeIndex(FilePath(directory, baseOffset, TimeIndexSuffix + suffix), baseOffset, config.SegmentIndexBytes);
+        TxnIndex = new TransactionIndex(FilePath(directory, baseOffset, TxnIndexSuffix + suffix));
         _size = RandomAccess.GetLength(_log);
         _nextOffset = baseOffset;
         CreatedMs = createdMs;
@@ -49,6 +51,9 @@ internal sealed class LogSegment : IDisposable
     public OffsetIndex Index { get; }
 
     public TimeIndex TimeIndex { get; }
+
+    /// <summary>The aborted transactions whose ABORT marker is in this segment.</summary>
+    public TransactionIndex TxnIndex { get; }
 
     public SafeFileHandle Handle => _log;
 
@@ -81,7 +86,7 @@ internal sealed class LogSegment : IDisposable
 
     public static LogSegment Create(string directory, long baseOffset, LogConfig config, long nowMs, string suffix = "")
     {
-        foreach (var s in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix })
+        foreach (var s in new[] { LogSuffix, IndexSuffix, TimeIndexSuffix, TxnIndexSuffix })
         {
             File.Delete(FilePath(directory, baseOffset, s + suffix));
         }
@@ -211,6 +216,7 @@ internal sealed class LogSegment : IDisposable
         FileSync.Fsync(_log);
         Index.Flush();
         TimeIndex.Flush();
+        TxnIndex.Flush();
     }
 
     // ------------------------------------------------------------------ reads
@@ -345,6 +351,7 @@ internal sealed class LogSegment : IDisposable
         RandomAccess.SetLength(_log, position);
         Volatile.Write(ref _size, position);
         RescanTail();
+        TxnIndex.TruncateTo(offset);
         return removed;
     }
 
@@ -490,6 +497,8 @@ internal sealed class LogSegment : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
+        // Entries for markers past the validated data go with it; missing ones are re-added by the producer-state replay.
+        TxnIndex.TruncateTo(_nextOffset);
         if (failure is null)
         {
             return new RecoveryResult(0, -1, -1);
@@ -534,6 +543,7 @@ internal sealed class LogSegment : IDisposable
         LogPath = target;
         Index.Rename(FilePath(Directory, BaseOffset, IndexSuffix + newSuffix));
         TimeIndex.Rename(FilePath(Directory, BaseOffset, TimeIndexSuffix + newSuffix));
+        TxnIndex.Rename(FilePath(Directory, BaseOffset, TxnIndexSuffix + newSuffix));
     }
 
     public void DeleteFiles()
@@ -542,6 +552,7 @@ internal sealed class LogSegment : IDisposable
         File.Delete(LogPath);
         File.Delete(Index.Path);
         File.Delete(TimeIndex.Path);
+        TxnIndex.Delete();
     }
 
     public void Dispose()
@@ -549,6 +560,7 @@ internal sealed class LogSegment : IDisposable
         _log.Dispose();
         Index.Dispose();
         TimeIndex.Dispose();
+        TxnIndex.Dispose();
     }
 
     public override string ToString() => $"segment {BaseOffset} ({Size} bytes, next offset {NextOffset})";

@@ -33,6 +33,7 @@ public sealed class PartitionLog : IDisposable
     private LogSegment[] _segments;
     private long _logStartOffset;
     private long _highWatermark;
+    private long _lastStableOffset;
     private long _recoveryPoint;
     private long _lastFlushMs;
     private bool _closed;
@@ -56,7 +57,11 @@ public sealed class PartitionLog : IDisposable
         _time = time;
         _lastFlushMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         ProducerSnapshots = new ProducerStateSnapshots(directory);
+        _producerState = new ProducerStateManager(topicPartition);
     }
+
+    private readonly ProducerStateManager _producerState;
+    private readonly PooledBufferWriter _markerScratch = new();
 
     public string Directory { get; }
 
@@ -73,6 +78,13 @@ public sealed class PartitionLog : IDisposable
 
     /// <summary>The offset below which records are committed and visible to consumers (set by the broker).</summary>
     public long HighWatermark => Volatile.Read(ref _highWatermark);
+
+    /// <summary>
+    /// The offset below which every transaction is decided (Kafka's last stable offset): the first offset of
+    /// the oldest transaction still open (or decided above the high watermark), capped by the high watermark.
+    /// read_committed consumers read up to it.
+    /// </summary>
+    public long LastStableOffset => Volatile.Read(ref _lastStableOffset);
 
     /// <summary>Everything below this offset is known to be on disk (fsynced).</summary>
     public long RecoveryPoint => Volatile.Read(ref _recoveryPoint);
@@ -143,7 +155,7 @@ public sealed class PartitionLog : IDisposable
                 for (var j = i + 1; j < baseOffsets.Count; j++)
                 {
                     logger.LogWarning("Recovery of {Partition} deletes segment {BaseOffset}, which follows a corrupt batch", topicPartition, baseOffsets[j]);
-                    foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix })
+                    foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, LogSegment.TxnIndexSuffix })
                     {
                         File.Delete(LogSegment.FilePath(directory, baseOffsets[j], suffix));
                     }
@@ -177,6 +189,13 @@ public sealed class PartitionLog : IDisposable
 
         Volatile.Write(ref log._recoveryPoint, log.LogEndOffset);
         Volatile.Write(ref log._highWatermark, log.LogEndOffset);
+
+        // After a crash, snapshots above the validated data may describe batches (or index entries) that did not reach the disk.
+        lock (log._lock)
+        {
+            log.LoadProducerStateLocked(cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset));
+        }
+
         return log;
     }
 
@@ -189,7 +208,8 @@ public sealed class PartitionLog : IDisposable
                 logger.LogInformation("Removing leftover file {File}", file);
                 File.Delete(file);
             }
-            else if ((file.EndsWith(LogSegment.IndexSuffix, StringComparison.Ordinal) || file.EndsWith(LogSegment.TimeIndexSuffix, StringComparison.Ordinal))
+            else if ((file.EndsWith(LogSegment.IndexSuffix, StringComparison.Ordinal) || file.EndsWith(LogSegment.TimeIndexSuffix, StringComparison.Ordinal)
+                      || file.EndsWith(LogSegment.TxnIndexSuffix, StringComparison.Ordinal))
                      && !File.Exists(Path.ChangeExtension(file, LogSegment.LogSuffix)))
             {
                 File.Delete(file); // an index without its log
@@ -217,14 +237,14 @@ public sealed class PartitionLog : IDisposable
             {
                 if (long.TryParse(Path.GetFileNameWithoutExtension(old), NumberStyles.None, CultureInfo.InvariantCulture, out var oldBase) && oldBase >= baseOffset && oldBase < next)
                 {
-                    foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix })
+                    foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, LogSegment.TxnIndexSuffix })
                     {
                         File.Delete(LogSegment.FilePath(directory, oldBase, suffix));
                     }
                 }
             }
 
-            foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix })
+            foreach (var suffix in new[] { LogSegment.LogSuffix, LogSegment.IndexSuffix, LogSegment.TimeIndexSuffix, LogSegment.TxnIndexSuffix })
             {
                 var from = LogSegment.FilePath(directory, baseOffset, suffix + SwapSuffix);
                 if (File.Exists(from))
@@ -252,6 +272,12 @@ public sealed class PartitionLog : IDisposable
             ThrowIfClosed();
             var config = Config;
             var (batchCount, recordCount) = ValidateForAppend(records, origin, config);
+            if (AnalyzeProducerState(records, origin) is { } duplicate)
+            {
+                // A producer's retry of a batch already written: answer with the original offsets, write nothing.
+                return new LogAppendResult(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp, duplicate.LastOffset, duplicate.Timestamp, LogStartOffset, batchCount, recordCount, 0, Duplicate: true);
+            }
+
             var now = NowMs;
             var first = -1L;
             var maxTimestamp = -1L;
@@ -292,12 +318,171 @@ public sealed class PartitionLog : IDisposable
                 bytes += header.TotalSize;
             }
 
+            CommitProducerStateLocked(next);
             if (next - RecoveryPoint >= config.FlushMessages)
             {
                 Flush();
             }
 
             return new LogAppendResult(first, next - 1, maxTimestamp, offsetOfMaxTimestamp, stampLogAppendTime ? now : -1, LogStartOffset, batchCount, recordCount, bytes);
+        }
+    }
+
+    /// <summary>
+    /// Checks every producer batch of the record set against the producer state (epochs, sequences,
+    /// transactions; Kafka's analyzeAndValidateProducerState) and stages the changes, before anything is
+    /// written. Returns the original batch when a client's batch is a duplicate (a retry).
+    /// </summary>
+    private ProducerBatchMetadata? AnalyzeProducerState(in ReadOnlySequence<byte> records, AppendOrigin origin)
+    {
+        _producerState.BeginAppend();
+        var next = LogEndOffset;
+        var enumerator = RecordBatches.Enumerate(records);
+        while (enumerator.MoveNext())
+        {
+            var slice = enumerator.Current;
+            var header = slice.Header;
+            var baseOffset = origin == AppendOrigin.Replication ? header.BaseOffset : next;
+            next = baseOffset + header.LastOffsetDelta + 1;
+            if (header.ProducerId < 0)
+            {
+                continue;
+            }
+
+            if (origin == AppendOrigin.Client && _producerState.FindDuplicate(header) is { } duplicate)
+            {
+                return duplicate;
+            }
+
+            EndTransactionMarker? marker = null;
+            if (header.IsControl && header.RecordsCount > 0)
+            {
+                marker = ReadMarker(slice.Bytes, origin);
+            }
+
+            _producerState.Apply(header, baseOffset, origin, marker);
+        }
+
+        return null;
+    }
+
+    /// <summary>The end-transaction marker of a control batch (null for other control records).</summary>
+    private EndTransactionMarker? ReadMarker(in ReadOnlySequence<byte> batch, AppendOrigin origin)
+    {
+        var bytes = ArrayPool<byte>.Shared.Rent((int)batch.Length);
+        try
+        {
+            batch.CopyTo(bytes);
+            _markerScratch.Clear();
+            foreach (var record in RecordBatch.ReadRecords(bytes.AsSpan(0, (int)batch.Length), _markerScratch, Config.MaxMessageBytes))
+            {
+                var type = ControlRecords.ReadType(record.Key);
+                return type is ControlRecordType.Commit or ControlRecordType.Abort ? ControlRecords.ReadEndTransactionMarker(record) : null;
+            }
+
+            return null;
+        }
+        catch (RecordsException e) when (origin != AppendOrigin.Replication)
+        {
+            throw new LogAppendException(ErrorCode.InvalidRecord, $"invalid control batch: {e.Message}");
+        }
+        catch (RecordsException)
+        {
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    /// <summary>
+    /// Makes the staged producer state real once the batches are written up to <paramref name="next"/>: an
+    /// aborted transaction goes to the transaction index of the segment its marker is in, with the LSO of that moment.
+    /// </summary>
+    private void CommitProducerStateLocked(long next)
+    {
+        var completed = _producerState.CommitAppend(next);
+        foreach (var txn in completed)
+        {
+            var lastStable = _producerState.LastStableOffsetAfter(txn);
+            if (txn.IsAborted)
+            {
+                var segment = _segments[FloorSegment(_segments, txn.LastOffset)];
+                if (!segment.TxnIndex.Contains(txn.ProducerId, txn.FirstOffset, txn.LastOffset))
+                {
+                    segment.TxnIndex.Append(new AbortedTxn(txn.ProducerId, txn.FirstOffset, txn.LastOffset, lastStable));
+                }
+            }
+
+            _producerState.CompleteTxn(txn);
+        }
+
+        completed.Clear();
+        _producerState.OnHighWatermarkUpdated(HighWatermark);
+        RefreshLastStableOffsetLocked();
+    }
+
+    /// <summary>LSO = the first unstable offset (at least the log start) capped by the high watermark.</summary>
+    private void RefreshLastStableOffsetLocked()
+    {
+        var highWatermark = HighWatermark;
+        var firstUnstable = _producerState.FirstUnstableOffset;
+        Volatile.Write(ref _lastStableOffset, firstUnstable < 0 ? highWatermark : Math.Min(Math.Max(firstUnstable, LogStartOffset), highWatermark));
+    }
+
+    /// <summary>
+    /// Rebuilds the producer state: the newest snapshot at or below <paramref name="snapshotLimit"/>, then
+    /// the batches after it (headers, plus the marker of control batches), as Kafka's log loading does.
+    /// Transaction index entries missing for the replayed markers (a re-validated segment) are re-added.
+    /// </summary>
+    private void LoadProducerStateLocked(long snapshotLimit)
+    {
+        var start = LogStartOffset;
+        var from = start;
+        var snapshot = ProducerSnapshots.Latest(snapshotLimit);
+        if (snapshot is { } s && _producerState.LoadSnapshot(s.Content))
+        {
+            from = Math.Max(s.Offset, start);
+        }
+        else
+        {
+            if (snapshot is { } bad)
+            {
+                _logger.LogWarning("Producer state snapshot {Offset} of {Partition} is unreadable: replaying the log from {Start}", bad.Offset, TopicPartition, start);
+            }
+
+            _producerState.Clear(start);
+        }
+
+        if (from < LogEndOffset)
+        {
+            ForEachBatch(from, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
+            {
+                if (header.ProducerId >= 0)
+                {
+                    _producerState.BeginAppend();
+                    EndTransactionMarker? marker = header.IsControl && header.RecordsCount > 0
+                        ? ReadMarker(new ReadOnlySequence<byte>(batch.ToArray()), AppendOrigin.Replication)
+                        : null;
+                    _producerState.Apply(header, header.BaseOffset, AppendOrigin.Replication, marker);
+                }
+
+                CommitProducerStateLocked(header.NextOffset);
+            });
+        }
+
+        _producerState.MapEndOffset = LogEndOffset;
+        _producerState.OnHighWatermarkUpdated(HighWatermark);
+        RefreshLastStableOffsetLocked();
+    }
+
+    /// <summary>Writes a producer-state snapshot at the log end when the state is exactly there (a roll, a clean close).</summary>
+    private void TakeProducerSnapshotLocked()
+    {
+        if (_producerState.MapEndOffset == LogEndOffset)
+        {
+            ProducerSnapshots.Write(LogEndOffset, _producerState.SerializeSnapshot());
         }
     }
 
@@ -368,6 +553,7 @@ public sealed class PartitionLog : IDisposable
     {
         var old = _segments[^1];
         old.OnRolled();
+        TakeProducerSnapshotLocked();
         var segment = LogSegment.Create(Directory, baseOffset, Config, NowMs);
         _directoryDirty = true;
         Volatile.Write(ref _segments, [.. _segments, segment]);
@@ -400,7 +586,9 @@ public sealed class PartitionLog : IDisposable
             {
                 if (segments[i].Read(startOffset, maxBytes, maxOffset, minOneBatch, out var first) is { } region)
                 {
-                    return new LogReadResult(region, first.BaseOffset, highWatermark, logStart, logEnd);
+                    // The returned batches end before the next segment (or the log end): the bound for aborted transactions.
+                    var upperBound = Math.Min(i + 1 < segments.Length ? segments[i + 1].BaseOffset : logEnd, maxOffset);
+                    return new LogReadResult(region, first.BaseOffset, highWatermark, logStart, logEnd, upperBound);
                 }
             }
         }
@@ -441,6 +629,44 @@ public sealed class PartitionLog : IDisposable
             {
                 break;
             }
+        }
+    }
+
+    /// <summary>
+    /// The aborted transactions overlapping [<paramref name="startOffset"/>, <paramref name="upperBoundOffset"/>)
+    /// from the .txnindex of the segment holding the start offset and, while needed, the following ones
+    /// (Kafka's collectAbortedTransactions): what a read_committed fetch returns with its data.
+    /// </summary>
+    public List<AbortedTxn> CollectAbortedTransactions(long startOffset, long upperBoundOffset)
+    {
+        var segments = Volatile.Read(ref _segments);
+        var result = new List<AbortedTxn>();
+        for (var i = FloorSegment(segments, startOffset); i < segments.Length; i++)
+        {
+            if (segments[i].TxnIndex.Collect(startOffset, upperBoundOffset, result))
+            {
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The producers this partition knows (copies of their state), for DescribeProducers.</summary>
+    public List<ProducerStateEntry> ActiveProducers()
+    {
+        lock (_lock)
+        {
+            return _producerState.ActiveProducers();
+        }
+    }
+
+    /// <summary>Forgets producers idle for producer.id.expiration.ms that have no open transaction; returns how many.</summary>
+    public int RemoveExpiredProducers(long expirationMs)
+    {
+        lock (_lock)
+        {
+            return _closed ? 0 : _producerState.RemoveExpired(NowMs, expirationMs);
         }
     }
 
@@ -501,6 +727,8 @@ public sealed class PartitionLog : IDisposable
         lock (_lock)
         {
             Volatile.Write(ref _highWatermark, Math.Clamp(offset, LogStartOffset, LogEndOffset));
+            _producerState.OnHighWatermarkUpdated(HighWatermark);
+            RefreshLastStableOffsetLocked();
         }
     }
 
@@ -522,6 +750,7 @@ public sealed class PartitionLog : IDisposable
             {
                 Volatile.Write(ref _logStartOffset, offset);
                 DeleteSegmentsLocked(static (log, segment, next) => next is not null && next.BaseOffset <= log.LogStartOffset, "below the log start offset", rollIfAllQualify: false);
+                RefreshLastStableOffsetLocked();
             }
 
             return LogStartOffset;
@@ -559,6 +788,7 @@ public sealed class PartitionLog : IDisposable
             Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
             Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
             ProducerSnapshots.DeleteAfter(end);
+            LoadProducerStateLocked(end);
             _logger.LogInformation("Truncated {Partition} to offset {Offset}: log end offset is now {End}", TopicPartition, offset, end);
             return end;
         }
@@ -576,7 +806,11 @@ public sealed class PartitionLog : IDisposable
             Volatile.Write(ref _logStartOffset, offset);
             Volatile.Write(ref _highWatermark, offset);
             Volatile.Write(ref _recoveryPoint, offset);
-            ProducerSnapshots.DeleteAfter(offset);
+            // Nothing of the old log's producer state applies to the new, empty one.
+            ProducerSnapshots.DeleteAfter(offset - 1);
+            ProducerSnapshots.DeleteBefore(offset);
+            _producerState.Clear(offset);
+            RefreshLastStableOffsetLocked();
         }
     }
 
@@ -671,6 +905,7 @@ public sealed class PartitionLog : IDisposable
         Volatile.Write(ref _logStartOffset, newStart);
         Volatile.Write(ref _highWatermark, Math.Max(HighWatermark, newStart));
         ProducerSnapshots.DeleteBefore(_segments[0].BaseOffset);
+        RefreshLastStableOffsetLocked();
         _logger.LogInformation(
             "Deleting {Count} segment(s) of {Partition} {Reason}: offsets {First} to {Last}; log start offset is now {Start}",
             count, TopicPartition, reason, doomed[0].BaseOffset, doomed[^1].NextOffset - 1, newStart);
@@ -719,6 +954,15 @@ public sealed class PartitionLog : IDisposable
             {
                 cleaned.DeleteFiles();
                 return false;
+            }
+
+            // The cleaned segment keeps the aborted transactions of its range (fetches still need them).
+            foreach (var old in oldSegments)
+            {
+                foreach (var txn in old.TxnIndex.Entries)
+                {
+                    cleaned.TxnIndex.Append(txn);
+                }
             }
 
             cleaned.Flush();
@@ -837,6 +1081,7 @@ public sealed class PartitionLog : IDisposable
 
             _segments[^1].OnRolled();
             Flush();
+            TakeProducerSnapshotLocked();
             _closed = true;
             foreach (var segment in _segments)
             {

@@ -45,6 +45,7 @@ internal sealed class TestBroker : IDisposable
         Replicas = new ReplicaManager(settings, Metadata, Logs, NullLogger<ReplicaManager>.Instance);
         Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, TimeProvider.System);
         Context.LoadGroups();
+        Context.LoadTransactions();
         Registry = HandlerDiscovery.CreateRegistry(Context);
         Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
     }
@@ -68,6 +69,7 @@ internal sealed class TestBroker : IDisposable
     public void Dispose()
     {
         Context.GroupCoordinator.Dispose();
+        Context.TransactionCoordinator.Dispose();
         Replicas.Dispose();
         Metadata.Dispose();
         Logs.Shutdown();

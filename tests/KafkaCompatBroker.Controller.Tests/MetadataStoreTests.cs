@@ -96,6 +96,46 @@ public sealed class MetadataStoreTests : IDisposable
     }
 
     [Fact]
+    public void AllocateProducerIds_Repeated_BlocksNeverOverlapAcrossRestartAndSnapshot()
+    {
+        long firstBlockEnd;
+        long epoch;
+        using (var store = OpenStore())
+        {
+            epoch = store.RegisterBroker(1, KafkaUuid.NewRandom(), [Plaintext]).BrokerEpoch;
+            var first = store.AllocateProducerIds(1, epoch);
+            var second = store.AllocateProducerIds(1, epoch, blockSize: 10);
+            Assert.Equal(ErrorCode.None, first.Error);
+            Assert.Equal(0, first.Block.FirstProducerId);
+            Assert.Equal(ProducerIdBlock.DefaultSize, first.Block.Size);
+            Assert.Equal(first.Block.NextBlockFirstId, second.Block.FirstProducerId);
+            firstBlockEnd = second.Block.NextBlockFirstId;
+        }
+
+        using (var reopened = OpenStore())
+        {
+            Assert.Equal(firstBlockEnd, reopened.Image.NextProducerId);
+            reopened.WriteSnapshot();
+        }
+
+        using var fromSnapshot = OpenStore();
+        Assert.Equal(firstBlockEnd, fromSnapshot.Image.NextProducerId);
+        Assert.Equal(firstBlockEnd, fromSnapshot.AllocateProducerIds(1, epoch).Block.FirstProducerId);
+    }
+
+    [Fact]
+    public void AllocateProducerIds_StaleBrokerEpoch_RefusedWithoutWriting()
+    {
+        using var store = OpenStore();
+        var epoch = store.RegisterBroker(1, KafkaUuid.NewRandom(), [Plaintext]).BrokerEpoch;
+        var end = store.Log.LogEndOffset;
+
+        Assert.Equal(ErrorCode.StaleBrokerEpoch, store.AllocateProducerIds(1, epoch + 1).Error);
+        Assert.Equal(ErrorCode.StaleBrokerEpoch, store.AllocateProducerIds(2, epoch).Error);
+        Assert.Equal(end, store.Log.LogEndOffset);
+    }
+
+    [Fact]
     public void CreateTopic_OneBroker_AssignsIdAndPlacesEveryPartitionOnIt()
     {
         using var store = WithBroker(OpenStore());

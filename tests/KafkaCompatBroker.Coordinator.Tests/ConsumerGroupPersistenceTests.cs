@@ -388,6 +388,12 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
 
             Appends.Add([.. records]);
         }
+
+        public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch)
+        {
+            Append(groupId, records);
+            return 0;
+        }
     }
 
     private sealed class FakeTopics : IGroupTopicView

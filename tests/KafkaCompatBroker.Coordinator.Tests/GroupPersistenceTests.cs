@@ -171,5 +171,11 @@ public sealed class GroupPersistenceTests : IDisposable
 
             Appends.Add([.. records]);
         }
+
+        public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch)
+        {
+            Append(groupId, records);
+            return 0;
+        }
     }
 }

@@ -10,8 +10,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// Fetch (key 1), v4–18, for consumers. Topics by name up to v12 (UNKNOWN_TOPIC_OR_PARTITION), by id
 /// from v13 (UNKNOWN_TOPIC_ID). Reads whole batches from the fetch offset (a fetch starting inside a
 /// batch gets the whole batch) up to the high watermark (read_uncommitted) or the last stable offset
-/// (read_committed; equal to the high watermark until transactions exist, aborted_transactions then
-/// an empty list, null for read_uncommitted as Kafka sends), within each partition's max bytes and the
+/// (read_committed, with the aborted transactions overlapping the returned data from the segments'
+/// .txnindex; aborted_transactions is null for read_uncommitted as Kafka sends), within each partition's max bytes and the
 /// response's max_bytes; as Kafka does, the first partition with data returns its first batch whole even
 /// when it exceeds the limits. Out-of-range fetch offsets get OFFSET_OUT_OF_RANGE; current_leader_epoch
 /// (v9+) is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). max_wait_ms + min_bytes long-poll on
@@ -120,7 +120,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         {
             // Take the wake-up task before reading, so an append between the read and the wait is not missed.
             var nextAppend = broker.Replicas.Notifier.NextAppend;
-            var (bytes, anyError) = ReadAll(reads, results, request.MaxBytes, replicaId);
+            var (bytes, anyError) = ReadAll(reads, results, request.MaxBytes, replicaId, request.IsolationLevel == ReadCommitted);
             var waited = broker.Time.GetElapsedTime(started);
             var remaining = TimeSpan.FromMilliseconds(request.MaxWaitMs) - waited;
             if (request.MaxWaitMs <= 0 || reads.Count == 0 || bytes >= request.MinBytes || anyError || remaining <= TimeSpan.Zero)
@@ -166,7 +166,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
     /// response max bytes shrink as partitions return data and only the first partition with data may
     /// exceed them by returning its first batch whole. Returns the bytes readable and whether any partition failed.
     /// </summary>
-    private (long Bytes, bool AnyError) ReadAll(List<PartitionRead> reads, PartitionResult[] results, int maxBytes, int replicaId)
+    private (long Bytes, bool AnyError) ReadAll(List<PartitionRead> reads, PartitionResult[] results, int maxBytes, int replicaId, bool readCommitted)
     {
         var image = broker.Replicas.Image;
         long limit = Math.Max(0, maxBytes);
@@ -176,7 +176,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         for (var i = 0; i < reads.Count; i++)
         {
             var read = reads[i];
-            var result = ReadPartition(image, read, (int)Math.Min(Math.Max(read.MaxBytes, 0), limit), minOneBatch, replicaId);
+            var result = ReadPartition(image, read, (int)Math.Min(Math.Max(read.MaxBytes, 0), limit), minOneBatch, replicaId, readCommitted);
             results[i] = result;
             if (result.Error != ErrorCode.None)
             {
@@ -196,7 +196,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         return (total, anyError);
     }
 
-    private PartitionResult ReadPartition(ClusterImage image, in PartitionRead read, int maxBytes, bool minOneBatch, int replicaId)
+    private PartitionResult ReadPartition(ClusterImage image, in PartitionRead read, int maxBytes, bool minOneBatch, int replicaId, bool readCommitted)
     {
         // Keys name topics by id (v13+) or by name; a topic name is never empty.
         var byId = read.Key.Topic.Length == 0;
@@ -223,10 +223,16 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
 
         try
         {
-            // The last stable offset equals the high watermark until transactions exist (issue 6).
-            // Both isolation levels therefore read up to the high watermark.
-            var data = log.Read(read.FetchOffset, maxBytes, log.HighWatermark, minOneBatch);
-            return new PartitionResult(ErrorCode.None, topic.Name, data.Region, data.HighWatermark, data.HighWatermark, data.LogStartOffset, -1, -1);
+            // read_committed stops at the last stable offset and needs the aborted transactions within the data.
+            var lastStable = log.LastStableOffset;
+            var data = log.Read(read.FetchOffset, maxBytes, readCommitted ? lastStable : log.HighWatermark, minOneBatch);
+            List<AbortedTxn>? aborted = null;
+            if (readCommitted && data.Region is not null)
+            {
+                aborted = log.CollectAbortedTransactions(read.FetchOffset, data.UpperBoundOffset);
+            }
+
+            return new PartitionResult(ErrorCode.None, topic.Name, data.Region, data.HighWatermark, lastStable, data.LogStartOffset, -1, -1, aborted);
         }
         catch (OffsetOutOfRangeException)
         {
@@ -281,7 +287,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
                         HighWatermark = result.HighWatermark,
                         LastStableOffset = result.LastStableOffset,
                         LogStartOffset = version >= 5 ? result.LogStartOffset : -1,
-                        AbortedTransactions = result.Error == ErrorCode.None && isolation == ReadCommitted ? [] : null,
+                        AbortedTransactions = result.Error == ErrorCode.None && isolation == ReadCommitted ? ToResponse(result.Aborted) : null,
                         Records = result.Region is { Length: > 0 } region ? buffers.AddRecords(region) : ReadOnlySequence<byte>.Empty,
                     };
                     if (version >= 12 && result.Error is ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch)
@@ -330,10 +336,24 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         }
     }
 
+    private static List<FetchResponse.AbortedTransaction> ToResponse(List<AbortedTxn>? aborted)
+    {
+        var list = new List<FetchResponse.AbortedTransaction>(aborted?.Count ?? 0);
+        if (aborted is not null)
+        {
+            foreach (var txn in aborted)
+            {
+                list.Add(new FetchResponse.AbortedTransaction { ProducerId = txn.ProducerId, FirstOffset = txn.FirstOffset });
+            }
+        }
+
+        return list;
+    }
+
     /// <summary>One partition to read: from the request (sessionless or full) or from the session's cache (incremental).</summary>
     private readonly record struct PartitionRead(FetchPartitionKey Key, long FetchOffset, int MaxBytes, int CurrentLeaderEpoch, CachedFetchPartition? Cached);
 
-    private readonly record struct PartitionResult(ErrorCode Error, string? Topic, FileRegion? Region, long HighWatermark, long LastStableOffset, long LogStartOffset, int LeaderId, int LeaderEpoch)
+    private readonly record struct PartitionResult(ErrorCode Error, string? Topic, FileRegion? Region, long HighWatermark, long LastStableOffset, long LogStartOffset, int LeaderId, int LeaderEpoch, List<AbortedTxn>? Aborted = null)
     {
         public static PartitionResult Failed(ErrorCode error, string? topic, int leaderId = -1, int leaderEpoch = -1) =>
             new(error, topic, null, -1, -1, -1, leaderId, leaderEpoch);

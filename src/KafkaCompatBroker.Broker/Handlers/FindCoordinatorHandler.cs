@@ -9,7 +9,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// came in on. v0–3 carry one key and a top-level answer; v4+ batch <c>coordinator_keys</c> with an
 /// answer per key. Any other key type fails the whole request with INVALID_REQUEST, as Kafka's
 /// <c>CoordinatorType.forId</c> does. v1+ carry an error message ("NONE" on success, as Kafka's
-/// <c>Errors.message()</c>). The first lookup of a group creates <c>__consumer_offsets</c>, as in Kafka.
+/// <c>Errors.message()</c>). The first lookup of a group creates <c>__consumer_offsets</c>, of a transactional id
+/// <c>__transaction_state</c>, as in Kafka.
 /// </summary>
 public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
@@ -29,7 +30,7 @@ public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<Fi
         var (error, message) = request.KeyType is 0 or 1
             ? (ErrorCode.None, "NONE")
             : (ErrorCode.InvalidRequest, $"Unknown coordinator type received: {request.KeyType}");
-        if (error == ErrorCode.None && request.KeyType == 0 && !broker.ConsumerOffsets.EnsureCreated())
+        if (error == ErrorCode.None && (request.KeyType == 0 ? !broker.ConsumerOffsets.EnsureCreated() : !broker.TransactionState.EnsureCreated()))
         {
             (error, message) = (ErrorCode.CoordinatorNotAvailable, "The coordinator is not available.");
         }

@@ -6,7 +6,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 
 /// <summary>
 /// ListOffsets (key 2), v1–11. Special timestamps: -1 latest (the high watermark for read_uncommitted,
-/// the last stable offset for read_committed — the same until transactions exist — and the log end
+/// the last stable offset for read_committed (isolation_level, v2+), and the log end
 /// offset for a follower's replica id ≥ 0), -2 earliest (log start offset), -3 the record with the largest
 /// timestamp (v7+), -4 earliest local (v8+; the log start offset: there is no tiered storage), -5 latest
 /// tiered (v9+) and -6 earliest pending upload (v11+), both offset -1 / epoch -1 without tiered storage,
@@ -81,7 +81,7 @@ public sealed class ListOffsetsHandler(BrokerContext broker) : ApiHandler<ListOf
 
                 try
                 {
-                    Lookup(log, p.Timestamp, version, request.ReplicaId, partition.LeaderEpoch, result);
+                    Lookup(log, p.Timestamp, version, request.ReplicaId, version >= 2 && request.IsolationLevel == 1, partition.LeaderEpoch, result);
                 }
                 catch (KafkaStorageException)
                 {
@@ -93,11 +93,11 @@ public sealed class ListOffsetsHandler(BrokerContext broker) : ApiHandler<ListOf
         return ValueTask.FromResult<ListOffsetsResponse?>(response);
     }
 
-    private static void Lookup(PartitionLog log, long timestamp, short version, int replicaId, int leaderEpoch, ListOffsetsResponse.ListOffsetsPartitionResponse result)
+    private static void Lookup(PartitionLog log, long timestamp, short version, int replicaId, bool readCommitted, int leaderEpoch, ListOffsetsResponse.ListOffsetsPartitionResponse result)
     {
         // Consumers may see up to the high watermark (read_uncommitted) or the last stable offset
-        // (read_committed), which equals it until transactions exist; followers up to the log end.
-        var fetchable = replicaId >= 0 ? log.LogEndOffset : log.HighWatermark;
+        // (read_committed); followers up to the log end.
+        var fetchable = replicaId >= 0 ? log.LogEndOffset : readCommitted ? log.LastStableOffset : log.HighWatermark;
         result.Timestamp = -1;
         result.Offset = -1;
         result.LeaderEpoch = -1;

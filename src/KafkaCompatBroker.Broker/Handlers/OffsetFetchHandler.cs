@@ -8,9 +8,11 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// OffsetFetch (key 9), v1–10. Returns the committed offset, leader epoch (v5+) and metadata of each
 /// requested partition, or offset -1 / epoch -1 / metadata "" for partitions without a commit (and
 /// for unknown groups), with no error. Null topics (v2+) mean every partition the group committed.
-/// v2–7 have a top-level error; v8+ batch groups with an error per group; v7+ carry require_stable
-/// (no transactional offsets are pending yet, so it never yields UNSTABLE_OFFSET_COMMIT); v10 names
-/// topics by id (an unknown id answers UNKNOWN_TOPIC_ID for its partitions).
+/// v2–7 have a top-level error; v8+ batch groups with an error per group; v7+ carry require_stable:
+/// a partition with pending transactional offsets (a TxnOffsetCommit whose transaction has not ended)
+/// then answers UNSTABLE_OFFSET_COMMIT with offset -1 (only per partition, as Kafka), while without it
+/// the last committed offset is returned; v10 names topics by id (an unknown id answers UNKNOWN_TOPIC_ID
+/// for its partitions).
 /// </summary>
 public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<OffsetFetchRequest, OffsetFetchResponse>
 {
@@ -23,6 +25,7 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
     protected override ValueTask<OffsetFetchResponse?> HandleAsync(RequestContext context, OffsetFetchRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
+        var requireStable = version >= 7 && request.RequireStable;
         var response = new OffsetFetchResponse();
         if (version < 8)
         {
@@ -36,7 +39,7 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
                 }
             }
 
-            foreach (var (name, _, partitions) in Fetch(request.GroupId, requested, version))
+            foreach (var (name, _, partitions) in Fetch(request.GroupId, requested, version, requireStable))
             {
                 var topicResponse = new OffsetFetchResponse.OffsetFetchResponseTopic { Name = name };
                 foreach (var (index, offset, error) in partitions)
@@ -80,7 +83,7 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
                 continue;
             }
 
-            foreach (var (name, unknownId, partitions) in Fetch(group.GroupId, requested, version))
+            foreach (var (name, unknownId, partitions) in Fetch(group.GroupId, requested, version, requireStable))
             {
                 var topicId = default(KafkaUuid);
                 if (version >= 10)
@@ -115,9 +118,10 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
     private static readonly Coordinator.CommittedOffset NoOffset = new(-1, -1, "", -1);
 
     private List<(string Name, KafkaUuid? UnknownId, List<(int Index, Coordinator.CommittedOffset Offset, ErrorCode Error)> Partitions)> Fetch(
-        string groupId, List<(string Name, List<int>? Partitions)>? requested, short version)
+        string groupId, List<(string Name, List<int>? Partitions)>? requested, short version, bool requireStable)
     {
-        var store = broker.GroupCoordinator.Offsets;
+        var coordinator = broker.GroupCoordinator;
+        var store = coordinator.Offsets;
         var result = new List<(string, KafkaUuid?, List<(int, Coordinator.CommittedOffset, ErrorCode)>)>();
         if (requested is null)
         {
@@ -137,7 +141,9 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
                     result.Add((tp.Topic, null, partitions));
                 }
 
-                partitions!.Add((tp.Partition, offset, ErrorCode.None));
+                partitions!.Add(requireStable && coordinator.HasPendingTransactionalOffset(groupId, tp)
+                    ? (tp.Partition, NoOffset, ErrorCode.UnstableOffsetCommit)
+                    : (tp.Partition, offset, ErrorCode.None));
             }
 
             return result;
@@ -157,6 +163,10 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
                 if (unknownId is not null)
                 {
                     partitions.Add((index, NoOffset, ErrorCode.UnknownTopicId));
+                }
+                else if (requireStable && coordinator.HasPendingTransactionalOffset(groupId, new TopicPartition(name, index)))
+                {
+                    partitions.Add((index, NoOffset, ErrorCode.UnstableOffsetCommit));
                 }
                 else
                 {

@@ -17,8 +17,11 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// (MESSAGE_TOO_LARGE), CRC and framing (CORRUPT_MESSAGE). acks must be -1, 0 or 1
 /// (INVALID_REQUIRED_ACKS); acks=0 sends no response, and closes the connection when a partition failed (Kafka's signal). Topics by name up to v12, by id from v13
 /// (UNKNOWN_TOPIC_ID). error_message is v8+. With one replica acks=1 and acks=-1 are both satisfied
-/// once the batch is in the log. Idempotent and transactional batches (producer id ≥ 0) are appended
-/// as they are, without sequence or transaction checks, until the producer state of issue 6 exists.
+/// once the batch is in the log. Idempotent and transactional batches (producer id ≥ 0) are checked by the
+/// partition's producer state before anything is written: an older epoch → INVALID_PRODUCER_EPOCH, a gap
+/// in sequences → OUT_OF_ORDER_SEQUENCE_NUMBER, a plain batch inside the producer's open transaction →
+/// INVALID_TXN_STATE (with Kafka's messages, v8+). A retry of one of the producer's last 5 batches is not
+/// written again: the answer is the original base offset and no error, as Kafka's.
 /// current_leader / node_endpoints (v10+) only accompany NOT_LEADER_OR_FOLLOWER, which a single
 /// broker leading every partition never returns.
 /// </summary>
@@ -65,7 +68,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
                 }
                 else
                 {
-                    AppendPartition(topicImage.Name, partition, version, compacted, result);
+                    AppendPartition(topicImage.Name, partition, version, compacted, result, request.TransactionalId);
                 }
             }
         }
@@ -84,7 +87,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         return ValueTask.FromResult<ProduceResponse?>(response);
     }
 
-    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result)
+    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result, string? transactionalId)
     {
         var records = partition.Records ?? ReadOnlySequence<byte>.Empty;
         var check = ValidateRecords(records, version);
@@ -104,6 +107,18 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
             }
 
             return;
+        }
+
+        // KIP-890: a transactional batch must belong to the producer's ongoing transaction (v12+ adds it).
+        if (transactionalId is not null && RecordBatchHeader.TryRead(records, out var batchHeader) && batchHeader.IsTransactional && batchHeader.ProducerId >= 0)
+        {
+            var txnError = broker.TransactionCoordinator.VerifyProducePartition(transactionalId, batchHeader.ProducerId, batchHeader.ProducerEpoch, new TopicPartition(topic, partition.Index), version);
+            if (txnError != ErrorCode.None)
+            {
+                result.ErrorCode = (short)txnError;
+                SetMessage(result, version, txnError == ErrorCode.InvalidTxnState ? "Partition was not added to the transaction" : null);
+                return;
+            }
         }
 
         var append = broker.Replicas.Append(topic, partition.Index, records);
