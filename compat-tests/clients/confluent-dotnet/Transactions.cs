@@ -274,6 +274,9 @@ internal static class Transactions
                 }
             }
 
+            // Delivered before the transaction ends: an abort purges what is still queued in the client, and the
+            // aborted records must really be in the log for read_committed to skip them.
+            producer.Flush(Timeout);
             var position = consumer.Position(new TopicPartition(input, 0));
             producer.SendOffsetsToTransaction([new TopicPartitionOffset(input, 0, position)], consumer.ConsumerGroupMetadata, Timeout);
             return seen;
