@@ -105,6 +105,7 @@ public sealed class ConfluentDotnetTransactionTests(CompatBroker broker) : Trans
         {
             proxy.TargetPort = broker.ListenPort;
             var topic = Unique("idempotent");
+            (await RunAsync("idempotent-produce", broker.Bootstrap, topic, "3", "0")).Json(broker); // creates the topic (CreateTopics is not retried)
             proxy.Killing = true;
             var produced = (await RunAsync("idempotent-produce", broker.Bootstrap, topic, "3", Str(count))).Json(broker);
             proxy.Killing = false;
