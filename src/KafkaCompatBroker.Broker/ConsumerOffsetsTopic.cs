@@ -126,7 +126,9 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
 
     /// <summary>
     /// Replays every partition into the coordinator at start-up: offsets (last record per key wins,
-    /// tombstones remove), KIP-848 consumer group records (types 3 to 8) in log order, then each classic
+    /// tombstones remove; offsets of a transactional batch stay pending until a COMMIT/ABORT marker of
+    /// their producer in the same partition, and those without one stay pending for the transaction
+    /// coordinator to end), KIP-848 consumer group records (types 3 to 8) in log order, then each classic
     /// group's last metadata record. Records of share and streams groups (9+) are counted and left to
     /// their own loaders. A record that does not decode is logged and skipped: one bad record must not
     /// cost every group its offsets.

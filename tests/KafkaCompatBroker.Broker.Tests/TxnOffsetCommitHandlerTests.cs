@@ -226,6 +226,19 @@ public sealed class TxnOffsetCommitHandlerTests : IDisposable
         Assert.False(_broker.Context.GroupCoordinator.HasPendingTransactionalOffsets("g"));
     }
 
+    [Theory]
+    [InlineData(ErrorCode.NetworkException, ErrorCode.CoordinatorLoadInProgress)]
+    [InlineData(ErrorCode.RequestTimedOut, ErrorCode.CoordinatorNotAvailable)]
+    [InlineData(ErrorCode.ProducerFenced, ErrorCode.ProducerFenced)]
+    public async Task TxnOffsetCommit_VerifierError_MappedAsKafka(ErrorCode verifierError, ErrorCode expected)
+    {
+        _broker.Context.TransactionVerifier = new FakeVerifier(verifierError);
+
+        var response = await TxnFlow.CommitAsync(_broker, 5, TxnFlow.Request(5, "g", "t", 42));
+
+        Assert.Equal(expected, TxnFlow.SingleError(response));
+    }
+
     [Fact]
     public async Task TxnOffsetCommit_VerifierAccepts_OffsetPending()
     {

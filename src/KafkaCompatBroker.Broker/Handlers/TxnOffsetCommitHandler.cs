@@ -84,7 +84,7 @@ public sealed class TxnOffsetCommitHandler(BrokerContext broker) : ApiHandler<Tx
         }
         else if (broker.TransactionVerifier is { } verifier)
         {
-            error = verifier.VerifyOffsetsPartition(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, addIfMissing: version >= 5);
+            error = ForClient(verifier.VerifyOffsetsPartition(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, addIfMissing: version >= 5));
         }
 
         if (error != ErrorCode.None)
@@ -104,4 +104,17 @@ public sealed class TxnOffsetCommitHandler(BrokerContext broker) : ApiHandler<Tx
             version >= 3 ? request.GroupInstanceId : null);
         return broker.GroupCoordinator.TxnOffsetCommit(group, offsets);
     }
+
+    /// <summary>
+    /// Kafka's mapping of a failed coordinator write (the verification included) to what the client is told:
+    /// NETWORK_EXCEPTION, which older clients do not retry well, becomes COORDINATOR_LOAD_IN_PROGRESS (retried
+    /// without a coordinator lookup); partition-level errors become coordinator errors.
+    /// </summary>
+    private static ErrorCode ForClient(ErrorCode error) => error switch
+    {
+        ErrorCode.NetworkException => ErrorCode.CoordinatorLoadInProgress,
+        ErrorCode.UnknownTopicOrPartition or ErrorCode.NotEnoughReplicas or ErrorCode.RequestTimedOut => ErrorCode.CoordinatorNotAvailable,
+        ErrorCode.NotLeaderOrFollower or ErrorCode.KafkaStorageError => ErrorCode.NotCoordinator,
+        _ => error,
+    };
 }
