@@ -14,6 +14,7 @@ public sealed class ConnectionKillingProxy : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly ConcurrentDictionary<int, (Socket Client, Socket Broker)> _live = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentQueue<string> _closes = new();
     private readonly Task _accepting;
     private readonly Task _killing;
     private int _nextId;
@@ -39,6 +40,9 @@ public sealed class ConnectionKillingProxy : IAsyncDisposable
     public int Kills => Volatile.Read(ref _kills);
 
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Why each connection ended, other than the proxy's kills (for failure messages).</summary>
+    public string Closes => string.Join("; ", _closes.Take(20));
 
     private async Task AcceptAsync()
     {
@@ -75,13 +79,18 @@ public sealed class ConnectionKillingProxy : IAsyncDisposable
         var id = Interlocked.Increment(ref _nextId);
         Interlocked.Increment(ref _connections);
         _live[id] = (client, broker);
-        await Task.WhenAny(PumpAsync(client, broker, countBytes: true), PumpAsync(broker, client, countBytes: false));
-        _live.TryRemove(id, out _);
+        var ended = await Task.WhenAny(PumpAsync(client, broker, countBytes: true, "client"), PumpAsync(broker, client, countBytes: false, "broker"));
+        if (_live.TryRemove(id, out _))
+        {
+            _closes.Enqueue($"#{id}: {await ended}");
+        }
+
         Reset(client);
         Reset(broker);
     }
 
-    private async Task PumpAsync(Socket from, Socket to, bool countBytes)
+    /// <summary>Copies until the source closes or fails; returns what ended it.</summary>
+    private async Task<string> PumpAsync(Socket from, Socket to, bool countBytes, string source)
     {
         var buffer = new byte[64 * 1024];
         try
@@ -91,7 +100,7 @@ public sealed class ConnectionKillingProxy : IAsyncDisposable
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 if (read == 0)
                 {
-                    return;
+                    return $"{source} closed";
                 }
 
                 if (countBytes)
@@ -104,6 +113,7 @@ public sealed class ConnectionKillingProxy : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
+            return $"{source} side: {e.GetType().Name} {(e as SocketException)?.SocketErrorCode}";
         }
     }
 
