@@ -70,7 +70,7 @@ public static class Clients
     }
 
     /// <summary>Builds compat-tests/clients/confluent-dotnet once per test run (it needs librdkafka 2.15.1).</summary>
-    private static async Task<string> BuildConfluentAsync()
+    public static async Task<string> BuildConfluentAsync()
     {
         await BuildLock.WaitAsync();
         try

@@ -20,9 +20,15 @@ public sealed class CompatBroker : IAsyncLifetime
     private KafkaBroker? _broker;
     private int _port;
 
+    /// <summary>host:port the broker advertises instead of its own address (e.g. a proxy in front of it).</summary>
+    public string? Advertised { get; init; }
+
     public static string? External => Environment.GetEnvironmentVariable("KAFKA_BOOTSTRAP") is { Length: > 0 } b ? b : null;
 
-    public string Bootstrap => External ?? $"127.0.0.1:{_port}";
+    public string Bootstrap => External ?? Advertised ?? $"127.0.0.1:{_port}";
+
+    /// <summary>The port the in-process broker listens on.</summary>
+    public int ListenPort => _port;
 
     /// <summary>The broker's warnings and errors so far (in-process broker only), for failure messages.</summary>
     public string Problems => _problems.IsEmpty ? "(no broker warnings)" : "broker warnings:\n" + string.Join('\n', _problems.TakeLast(20));
@@ -49,6 +55,7 @@ public sealed class CompatBroker : IAsyncLifetime
             num.partitions=1
             auto.create.topics.enable=true
             group.initial.rebalance.delay.ms=200
+            {(Advertised is null ? "" : "advertised.listeners=PLAINTEXT://" + Advertised)}
             """,
             [],
             new Hashtable());

@@ -8,12 +8,14 @@
 //   client.js produce-spread <bootstrap> <topic> <partitions> <count> <base-ts>   (record i to partition i % partitions)
 //   client.js consume-group <bootstrap> <topic> <group> <max>      (one member reads up to max records, commits, stops)
 //   client.js group-admin <bootstrap> <topic> <group>              (list, describe, offsets, set/reset offsets, delete group)
+//   client.js idempotent-produce | txn-produce | read | txn-offsets …   (./transactions.js)
 // kafkajs ships none and gzip; snappy, lz4 and zstd come from the plugins ./codecs.js registers.
 // Records and checksum as in ../kafka-python/client.py.
 const path = require('path');
 const crypto = require('crypto');
 const net = require('net');
 const { registerCodecs } = require('./codecs');
+const transactions = require('./transactions');
 const { Kafka, CompressionTypes, ConfigResourceTypes, AssignerProtocol, logLevel } = require(path.join(__dirname, '../../node/node_modules/kafkajs'));
 
 const PAD = 'v'.repeat(100);
@@ -386,6 +388,7 @@ async function main() {
     out = { count: Number(rest[1]) };
   } else if (cmd === 'consume-group') out = await consumeGroup(kafka, topic, rest[0], Number(rest[1]));
   else if (cmd === 'group-admin') out = await groupAdmin(kafka, topic, rest[0]);
+  else if (transactions.commands.includes(cmd)) out = await transactions.run(cmd, kafka, topic, rest);
   else throw new Error(`unknown command ${cmd}`);
   console.log(JSON.stringify(out));
 }
