@@ -291,6 +291,9 @@ public sealed class OffsetFetchRequireStableTests : IDisposable
     {
         DataPath.CreateTopic(_broker, "t", partitions: 2);
         Assert.True(_broker.Context.ConsumerOffsets.EnsureCreated());
+
+        // The group side in isolation: the transaction coordinator's check is covered by TransactionOffsetsEndToEndTests.
+        _broker.Context.TransactionVerifier = null;
     }
 
     public void Dispose() => _broker.Dispose();
