@@ -71,6 +71,7 @@ public sealed class ConnectionKillingProxy : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException)
         {
+            _closes.Enqueue($"connecting to the broker failed: {e.GetType().Name} {(e as SocketException)?.SocketErrorCode}");
             Reset(client);
             broker.Dispose();
             return;
