@@ -35,40 +35,19 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
     /// <summary>Creates the topic when it does not exist yet; false when it cannot be created.</summary>
     public bool EnsureCreated()
     {
-        if (metadata.Image.GetTopic(Name) is not null)
-        {
-            return true;
-        }
-
-        lock (_createLock)
-        {
-            if (metadata.Image.GetTopic(Name) is not null)
-            {
-                return true;
-            }
-
-            var config = settings.Config;
-            var liveBrokers = Math.Max(1, metadata.Image.LiveBrokers.Count());
-            var replicationFactor = (short)Math.Min(config.GetInt("offsets.topic.replication.factor"), liveBrokers);
-            var result = metadata.CreateTopic(
-                Name,
-                config.GetInt("offsets.topic.num.partitions"),
-                replicationFactor,
-                configs:
-                [
-                    new("cleanup.policy", "compact"),
-                    new("compression.type", "producer"),
-                    new("segment.bytes", config.GetInt("offsets.topic.segment.bytes").ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                ]);
-            if (result.Error is not (ErrorCode.None or ErrorCode.TopicAlreadyExists))
-            {
-                log.LogError("Creating {Topic} failed: {Error} {Message}", Name, result.Error, result.ErrorMessage);
-                return false;
-            }
-
-            log.LogInformation("Created {Topic} with {Partitions} partitions", Name, result.NumPartitions);
-            return true;
-        }
+        var config = settings.Config;
+        return InternalTopic.EnsureCreated(
+            metadata,
+            _createLock,
+            Name,
+            config.GetInt("offsets.topic.num.partitions"),
+            config.GetInt("offsets.topic.replication.factor"),
+            [
+                new("cleanup.policy", "compact"),
+                new("compression.type", "producer"),
+                new("segment.bytes", config.GetInt("offsets.topic.segment.bytes").ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ],
+            log);
     }
 
     public void Append(string groupId, IReadOnlyList<GroupRecord> records) => AppendBatch(groupId, records, producerId: -1, producerEpoch: -1, transactional: false);

@@ -24,42 +24,21 @@ public sealed class TransactionStateTopic(BrokerSettings settings, MetadataStore
     /// <summary>Creates the topic when it does not exist yet; false when it cannot be created.</summary>
     public bool EnsureCreated()
     {
-        if (metadata.Image.GetTopic(Name) is not null)
-        {
-            return true;
-        }
-
-        lock (_createLock)
-        {
-            if (metadata.Image.GetTopic(Name) is not null)
-            {
-                return true;
-            }
-
-            var config = settings.Config;
-            var liveBrokers = Math.Max(1, metadata.Image.LiveBrokers.Count());
-            var replicationFactor = (short)Math.Min(config.GetInt("transaction.state.log.replication.factor"), liveBrokers);
-            var result = metadata.CreateTopic(
-                Name,
-                config.GetInt("transaction.state.log.num.partitions"),
-                replicationFactor,
-                configs:
-                [
-                    new("cleanup.policy", "compact"),
-                    new("compression.type", "uncompressed"),
-                    new("unclean.leader.election.enable", "false"),
-                    new("min.insync.replicas", config.GetInt("transaction.state.log.min.isr").ToString(CultureInfo.InvariantCulture)),
-                    new("segment.bytes", config.GetInt("transaction.state.log.segment.bytes").ToString(CultureInfo.InvariantCulture)),
-                ]);
-            if (result.Error is not (ErrorCode.None or ErrorCode.TopicAlreadyExists))
-            {
-                log.LogError("Creating {Topic} failed: {Error} {Message}", Name, result.Error, result.ErrorMessage);
-                return false;
-            }
-
-            log.LogInformation("Created {Topic} with {Partitions} partitions", Name, result.NumPartitions);
-            return true;
-        }
+        var config = settings.Config;
+        return InternalTopic.EnsureCreated(
+            metadata,
+            _createLock,
+            Name,
+            config.GetInt("transaction.state.log.num.partitions"),
+            config.GetInt("transaction.state.log.replication.factor"),
+            [
+                new("cleanup.policy", "compact"),
+                new("compression.type", "uncompressed"),
+                new("unclean.leader.election.enable", "false"),
+                new("min.insync.replicas", config.GetInt("transaction.state.log.min.isr").ToString(CultureInfo.InvariantCulture)),
+                new("segment.bytes", config.GetInt("transaction.state.log.segment.bytes").ToString(CultureInfo.InvariantCulture)),
+            ],
+            log);
     }
 
     public void Append(string transactionalId, byte[] key, byte[]? value)
