@@ -108,7 +108,7 @@ public sealed class ConfluentDotnetTransactionTests(CompatBroker broker) : Trans
             var created = await RunAsync("idempotent-produce", broker.Bootstrap, topic, "3", "0"); // creates the topic (CreateTopics is not retried)
             Assert.True(created.ExitCode == 0, $"creating the topic through the proxy (not killing yet) failed; connections ended: {proxy.Closes}\n{created.StdErr}\n{broker.Problems}");
             proxy.Killing = true;
-            var produced = (await RunAsync("idempotent-produce", broker.Bootstrap, topic, "3", Str(count))).Json(broker);
+            var produced = (await RunAsync("idempotent-produce", broker.Bootstrap, topic, "3", Str(count), "existing-topic")).Json(broker);
             proxy.Killing = false;
             var context = $"{produced}; proxy kills {proxy.Kills}, connections {proxy.Connections}, other ends: {proxy.Closes}\n{broker.Problems}";
             Assert.True(produced.GetProperty("count").GetInt32() == count && produced.GetProperty("errors").GetArrayLength() == 0, "not every record was acknowledged: " + context);

@@ -14,7 +14,7 @@ using Confluent.Kafka.Admin;
 //   produce-spread <bootstrap> <topic> <partitions> <count> <base-ts>   (record i to partition i % partitions)
 //   consume-group <bootstrap> <topic> <group> <max>                     (Groups.ConsumeGroup)
 //   group-admin <bootstrap> <topic> <group>                             (GroupAdmin.RunAsync)
-//   idempotent-produce <bootstrap> <topic> <partitions> <count>         (Transactions.cs: numbered records, enable.idempotence)
+//   idempotent-produce <bootstrap> <topic> <partitions> <count> [existing-topic]   (Transactions.cs: numbered records, enable.idempotence)
 //   txn-produce <bootstrap> <topic> <partitions> <txn-id> <commit:0-99,abort:100-199,…>
 //   read <bootstrap> <topic> <read_committed|read_uncommitted>          (numbers and offsets per partition, to the end)
 //   txn-offsets <bootstrap> <in> <out> <group> <txn-id>                 (SendOffsetsToTransaction, commit / abort)

@@ -17,7 +17,7 @@ internal static class Transactions
         var bootstrap = args[1];
         return command switch
         {
-            "idempotent-produce" => await IdempotentProduceAsync(bootstrap, args[2], Int(args[3]), Int(args[4])),
+            "idempotent-produce" => await IdempotentProduceAsync(bootstrap, args[2], Int(args[3]), Int(args[4]), createTopic: args.Length <= 5 || args[5] != "existing-topic"),
             "txn-produce" => await TxnProduceAsync(bootstrap, args[2], Int(args[3]), args[4], args[5]),
             "read" => Read(bootstrap, args[2], args[3]),
             "txn-offsets" => await TxnOffsetsAsync(bootstrap, args[2], args[3], args[4], args[5]),
@@ -61,12 +61,11 @@ internal static class Transactions
     /// bootstrap (the test's connection-killing proxy). Small batches and a short reconnect backoff keep several
     /// produce requests in flight whenever a connection dies, so retries and duplicates really happen.
     /// </summary>
-    private static async Task<object> IdempotentProduceAsync(string bootstrap, string topic, int partitions, int count)
+    private static async Task<object> IdempotentProduceAsync(string bootstrap, string topic, int partitions, int count, bool createTopic)
     {
-        if (count == 0)
+        if (createTopic)
         {
-            // Only create the topic: the test does this before the proxy starts cutting connections, because an
-            // admin request is not retried and would fail on a cut connection.
+            // Skipped ("existing-topic") while the test's proxy cuts connections: an admin request is not retried.
             await Groups.CreateTopicAsync(bootstrap, topic, partitions);
         }
 
