@@ -1,0 +1,81 @@
+using KafkaCompatBroker.Perf;
+
+// Perf tool (issue 7): see PerfOptions.Usage.
+PerfOptions options;
+try
+{
+    options = PerfOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(PerfOptions.Usage);
+    return 2;
+}
+
+if (!File.Exists(Path.Combine(AppContext.BaseDirectory, "librdkafka.so")))
+{
+    Console.Error.WriteLine("librdkafka 2.15.1 is missing next to the tool: run compat-tests/scripts/build-librdkafka.sh, then rebuild this project.");
+    return 1;
+}
+
+var progressLine = new ProgressLine(options.Records);
+var showing = options.Quiet ? Task.CompletedTask : progressLine.ShowAsync();
+
+TargetResult? ours = null;
+TargetResult? mock = null;
+MachineLimits? limits = null;
+if (options.StartBroker)
+{
+    await using var broker = await BrokerProcess.StartAsync();
+    ours = await RunMeasuredAsync("ours", broker.Bootstrap, broker.Pid);
+    limits = await MeasureLimitsAsync(options.DataDir ?? broker.DataDir);
+}
+else if (options.Bootstrap is { } bootstrap)
+{
+    ours = await RunMeasuredAsync("ours", bootstrap, options.BrokerPid);
+}
+
+if (options.Mock || options.Compare)
+{
+    using var cluster = new MockCluster(options.Topic, options.Partitions);
+    mock = await RunMeasuredAsync("mock", cluster.Bootstrap, null, createTopic: false);
+}
+
+limits ??= await MeasureLimitsAsync(options.DataDir ?? Path.GetTempPath());
+
+await progressLine.StopAsync(showing);
+
+var report = PerfReport.For(options, ours, mock, limits);
+Console.Write(report.ToTable());
+if (options.JsonFile is { } json)
+{
+    await File.WriteAllTextAsync(json, report.ToJson());
+}
+
+// Exit 3 when records went missing (the mock's consume-back is short by design: it keeps only the last 5 MiB).
+var complete = new[] { ours, mock }.OfType<TargetResult>()
+    .All(t => t.Workload.Produce.Records == options.Records && (t == mock || t.Workload.Consume.Records == options.Records));
+return complete ? 0 : 3;
+
+async Task<TargetResult> RunMeasuredAsync(string target, string bootstrap, int? pid, bool createTopic = true)
+{
+    var progress = new Progress();
+    progressLine.Target = target;
+    progressLine.Current = progress;
+    var cpuBefore = pid is { } p ? ProcStats.CpuSeconds(p) : null;
+    var workload = await Workload.RunAsync(bootstrap, options, progress, createTopic);
+    var cpuAfter = pid is { } q ? ProcStats.CpuSeconds(q) : null;
+    return new TargetResult(target, workload, cpuAfter - cpuBefore, pid is { } r ? ProcStats.PeakRssBytes(r) : null);
+}
+
+async Task<MachineLimits?> MeasureLimitsAsync(string diskDir)
+{
+    if (options.SkipLimits)
+    {
+        return null;
+    }
+
+    progressLine.Current = new Progress { Phase = "limits" };
+    return new MachineLimits(await MachineLimits.LoopbackTcpAsync(TimeSpan.FromSeconds(1)), MachineLimits.DiskWrite(diskDir), diskDir);
+}
