@@ -1,0 +1,134 @@
+using System.Collections;
+using System.Text.Json;
+using KafkaCompatBroker.Broker;
+using KafkaCompatBroker.Broker.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KafkaCompatBroker.Perf.Tests;
+
+/// <summary>
+/// The perf tool's workload end to end at a small size: against an in-process broker on a real port and against
+/// librdkafka's mock cluster. Checks counts and that every reported figure is present; no timing assertions.
+/// </summary>
+public sealed class WorkloadTests : IAsyncLifetime
+{
+    private const int Records = 2000;
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-perf-test-" + Guid.NewGuid().ToString("N"));
+    private KafkaBroker? _broker;
+
+    public async Task InitializeAsync()
+    {
+        RequireLibrdkafka();
+        var config = BrokerConfig.Load(
+            $"""
+            process.roles=broker,controller
+            node.id=1
+            listeners=PLAINTEXT://127.0.0.1:0
+            log.dirs={_dir}
+            """,
+            [],
+            new Hashtable());
+        _broker = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_broker is not null)
+        {
+            await _broker.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_OurBroker_EveryRecordProducedTailedAndConsumed()
+    {
+        var options = PerfOptions.Parse(["--bootstrap", $"127.0.0.1:{_broker!.Ports[0]}", "--records", $"{Records}", "--record-size", "100", "--partitions", "3", "--compression", "lz4"]);
+
+        var result = await Workload.RunAsync(options.Bootstrap!, options, new Progress());
+
+        Assert.Equal(0, result.ProduceErrors);
+        Assert.Null(result.FirstError);
+        foreach (var phase in new[] { result.Produce, result.EndToEnd, result.Consume })
+        {
+            Assert.Equal(Records, phase.Records);
+            Assert.Equal(Records * 100L, phase.Bytes);
+            Assert.True(phase.Seconds > 0);
+            Assert.True(phase.RecordsPerSec > 0);
+            Assert.True(phase.Latency.P50Ms <= phase.Latency.P99Ms && phase.Latency.P99Ms <= phase.Latency.P999Ms && phase.Latency.P999Ms <= phase.Latency.MaxMs);
+        }
+
+        Assert.True(result.Produce.Latency.MaxMs > 0);
+    }
+
+    [Fact]
+    public async Task RunAsync_MockCluster_EveryRecordProducedAndReportHasEveryField()
+    {
+        var options = PerfOptions.Parse(["--mock", "--records", $"{Records}", "--record-size", "100", "--partitions", "2"]);
+        using var cluster = new MockCluster(options.Topic, options.Partitions);
+
+        var mock = await Workload.RunAsync(cluster.Bootstrap, options, new Progress(), createTopic: false);
+
+        // 2000 x 100 B stays inside the mock's 5 MiB per-partition retention: everything reads back.
+        Assert.Equal(Records, mock.Produce.Records);
+        Assert.Equal(Records, mock.Consume.Records);
+        var ours = new TargetResult("ours", mock, 1.5, 1024);
+        var report = PerfReport.For(options, ours, new TargetResult("mock", mock, null, null), new MachineLimits(1, 2, "/tmp"));
+        using var json = JsonDocument.Parse(report.ToJson());
+        var root = json.RootElement;
+        foreach (var name in new[] { "records", "recordSize", "partitions", "acks", "lingerMs", "batchSize", "compression", "ours", "mock", "versusMock", "limits" })
+        {
+            Assert.True(root.TryGetProperty(name, out _), name);
+        }
+
+        foreach (var phase in new[] { "produce", "endToEnd", "consume" })
+        {
+            var figures = root.GetProperty("ours").GetProperty("workload").GetProperty(phase);
+            foreach (var name in new[] { "records", "bytes", "seconds", "recordsPerSec", "mbPerSec" })
+            {
+                Assert.True(figures.TryGetProperty(name, out _), $"{phase}.{name}");
+            }
+
+            foreach (var name in new[] { "p50Ms", "p99Ms", "p999Ms", "maxMs" })
+            {
+                Assert.True(figures.GetProperty("latency").TryGetProperty(name, out _), $"{phase}.latency.{name}");
+            }
+        }
+
+        Assert.Equal(1.0, root.GetProperty("versusMock").GetProperty("produceRecordsPerSec").GetDouble(), 6);
+        Assert.Equal(1.5, root.GetProperty("ours").GetProperty("brokerCpuSeconds").GetDouble());
+        Assert.Equal(2.0, root.GetProperty("limits").GetProperty("diskWriteMBPerSec").GetDouble());
+        Assert.Contains("produce latency p99.9 ms", report.ToTable(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MachineLimits_Probes_MeasureSomething()
+    {
+        Assert.True(await MachineLimits.LoopbackTcpAsync(TimeSpan.FromMilliseconds(200)) > 0);
+        Assert.True(MachineLimits.DiskWrite(_dir) > 0);
+        Assert.Empty(Directory.GetFiles(_dir, "kcb-perf-disk-*"));
+    }
+
+    [Fact]
+    public void Parse_BadArguments_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--records", "10"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--acks", "2"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--compression", "brotli"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--compare"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--records"]));
+    }
+
+    private static void RequireLibrdkafka()
+    {
+        var library = Path.Combine(AppContext.BaseDirectory, "librdkafka.so");
+        Assert.True(File.Exists(library), $"librdkafka 2.15.1 is missing at {library}: run compat-tests/scripts/build-librdkafka.sh and rebuild");
+    }
+}
