@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
+using KafkaCompatBroker.Records;
 using Xunit.Abstractions;
 
 namespace KafkaCompatBroker.Broker.Tests;
@@ -48,6 +49,24 @@ public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposa
     }
 
     [Fact]
+    public void Produce_IdempotentProducerBatches_AllocatesAtMostBaseline()
+    {
+        // An idempotent producer's batches (sequence 0, 10, 20, ...) go through the producer-state checks.
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var frames = new byte[WarmUp + Measured][];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var batch = IdempotentBatch(producerId: 4000, baseSequence: i * 10, count: 10);
+            frames[i] = Frame(ApiKey.Produce, 13, DataPath.Produce("alloc", 0, batch, topicId: topicId));
+        }
+
+        var perRequest = Measure(frames);
+
+        output.WriteLine($"Produce v13 idempotent: {perRequest} bytes per request (baseline {ProduceBaselineBytes})");
+        Assert.True(perRequest <= ProduceBaselineBytes, $"an idempotent Produce v13 allocates {perRequest} bytes per request, more than the baseline {ProduceBaselineBytes}. Remove the new allocation, or (if it is needed) set ProduceBaselineBytes to the measured figure + ~5%.");
+    }
+
+    [Fact]
     public void Produce_HundredRecordBatch_AllocatesNoMoreThanOneRecordBatch()
     {
         // No per-record allocation: the records go from the request buffer to the log untouched. Both
@@ -74,19 +93,55 @@ public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposa
         }
 
         // A sessionless consumer fetch from offset 0: every batch up to 64 KiB, no waiting.
-        var request = new FetchRequest { ReplicaId = -1, MaxWaitMs = 0, MinBytes = 1, MaxBytes = 1024 * 1024, IsolationLevel = 0, SessionId = 0, SessionEpoch = -1 };
+        var frame = Frame(ApiKey.Fetch, version, FetchFrom(topicId, sessionId: 0, epoch: -1));
+
+        var perRequest = Measure(frame);
+
+        output.WriteLine($"Fetch v{version}: {perRequest} bytes per request (baseline {FetchBaselineBytes})");
+        Assert.True(perRequest <= FetchBaselineBytes, $"Fetch v{version} allocates {perRequest} bytes per request, more than the baseline {FetchBaselineBytes}. Remove the new allocation, or (if it is needed) set FetchBaselineBytes to the measured figure + ~5%.");
+    }
+
+    [Fact]
+    public async Task Fetch_IncrementalSessionRequest_AllocatesAtMostBaseline()
+    {
+        // What a Java consumer sends: a full fetch opens a session (epoch 0), then incremental fetches
+        // (epoch 1, 2, ...) name no partitions and get the session's partitions with data.
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var produce = Frame(ApiKey.Produce, 9, DataPath.Produce("alloc", 0, DataPath.Batch(10, valueSize: 100)));
+        for (var i = 0; i < 20; i++)
+        {
+            Process(produce);
+        }
+
+        var open = FetchFrom(topicId, sessionId: 0, epoch: 0);
+        var opened = await BrokerExchange.SendAsync<FetchResponse>(_broker, ApiKey.Fetch, 16, open);
+        Assert.NotEqual(0, opened.SessionId);
+        var frames = new byte[WarmUp + Measured][];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var next = new FetchRequest { ReplicaId = -1, MaxWaitMs = 0, MinBytes = 1, MaxBytes = 1024 * 1024, SessionId = opened.SessionId, SessionEpoch = i + 1 };
+            frames[i] = Frame(ApiKey.Fetch, 16, next);
+        }
+
+        var perRequest = Measure(frames);
+
+        // The measured responses carried the records (an incremental response leaves out partitions without changes).
+        var last = await BrokerExchange.SendAsync<FetchResponse>(_broker, ApiKey.Fetch, 16, new FetchRequest { ReplicaId = -1, MaxBytes = 1024 * 1024, SessionId = opened.SessionId, SessionEpoch = frames.Length + 1 });
+        Assert.True(Assert.Single(Assert.Single(last.Responses).Partitions).Records?.Length > 0);
+        output.WriteLine($"Fetch v16 incremental: {perRequest} bytes per request (baseline {FetchBaselineBytes})");
+        Assert.True(perRequest <= FetchBaselineBytes, $"an incremental Fetch v16 allocates {perRequest} bytes per request, more than the baseline {FetchBaselineBytes}. Remove the new allocation, or (if it is needed) set FetchBaselineBytes to the measured figure + ~5%.");
+    }
+
+    private static FetchRequest FetchFrom(KafkaUuid topicId, int sessionId, int epoch)
+    {
+        var request = new FetchRequest { ReplicaId = -1, MaxWaitMs = 0, MinBytes = 1, MaxBytes = 1024 * 1024, IsolationLevel = 0, SessionId = sessionId, SessionEpoch = epoch };
         request.Topics.Add(new FetchRequest.FetchTopic
         {
             Topic = "alloc",
             TopicId = topicId,
             Partitions = [new FetchRequest.FetchPartition { Partition = 0, FetchOffset = 0, PartitionMaxBytes = 64 * 1024, CurrentLeaderEpoch = -1, LogStartOffset = -1 }],
         });
-        var frame = Frame(ApiKey.Fetch, version, request);
-
-        var perRequest = Measure(frame);
-
-        output.WriteLine($"Fetch v{version}: {perRequest} bytes per request (baseline {FetchBaselineBytes})");
-        Assert.True(perRequest <= FetchBaselineBytes, $"Fetch v{version} allocates {perRequest} bytes per request, more than the baseline {FetchBaselineBytes}. Remove the new allocation, or (if it is needed) set FetchBaselineBytes to the measured figure + ~5%.");
+        return request;
     }
 
     private static byte[] Frame(ApiKey key, short version, IKafkaMessage body)
@@ -98,17 +153,39 @@ public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposa
         return frame.WrittenSpan.ToArray();
     }
 
+    private static byte[] IdempotentBatch(long producerId, int baseSequence, int count)
+    {
+        using var builder = new RecordBatchBuilder(CompressionType.None, producerId, producerEpoch: 0, baseSequence: baseSequence);
+        var value = new byte[100];
+        for (var i = 0; i < count; i++)
+        {
+            builder.Append(1_700_000_000_000 + i, new[] { (byte)i }, value);
+        }
+
+        var output = new ArrayBufferWriter<byte>();
+        builder.WriteTo(output);
+        return output.WrittenSpan.ToArray();
+    }
+
     private long Measure(byte[] frame)
+    {
+        var frames = new byte[WarmUp + Measured][];
+        Array.Fill(frames, frame);
+        return Measure(frames);
+    }
+
+    /// <summary>Sends frames[0..WarmUp) to warm up, then the rest, and returns the bytes allocated per measured request.</summary>
+    private long Measure(byte[][] frames)
     {
         for (var i = 0; i < WarmUp; i++)
         {
-            Process(frame);
+            Process(frames[i]);
         }
 
         var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < Measured; i++)
+        for (var i = WarmUp; i < WarmUp + Measured; i++)
         {
-            Process(frame);
+            Process(frames[i]);
         }
 
         return (GC.GetAllocatedBytesForCurrentThread() - before) / Measured;
