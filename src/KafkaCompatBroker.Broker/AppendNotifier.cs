@@ -1,18 +1,39 @@
 namespace KafkaCompatBroker.Broker;
 
 /// <summary>
-/// Wakes long-polling fetches when data arrives: every append completes the current task and starts
-/// a new one, so waiters re-check their partitions (Kafka's delayed-fetch purgatory, simplified).
+/// Wakes long-polling fetches when data arrives: an append completes the current task and starts a
+/// new one, so waiters re-check their partitions (Kafka's delayed-fetch purgatory, simplified). Only
+/// a task someone has taken is replaced, so appends with no fetch waiting allocate nothing.
 /// </summary>
 public sealed class AppendNotifier
 {
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // 1 once NextAppend has handed out the current task (it must complete at the next append).
+    private int _taken;
+
     /// <summary>A task that completes at the next append anywhere on this broker.</summary>
-    public Task NextAppend => Volatile.Read(ref _next).Task;
+    public Task NextAppend
+    {
+        get
+        {
+            // The task is read before it is marked taken: an append between the two either sees the mark
+            // and completes this task, or its data is already visible to the caller's read that follows
+            // (the caller reads after this, and the interlocked write orders those reads after it).
+            var task = Volatile.Read(ref _next).Task;
+            Interlocked.Exchange(ref _taken, 1);
+            return task;
+        }
+    }
 
     public void NotifyAppended()
     {
+        // The interlocked exchange orders the appended data before the check of the mark.
+        if (Interlocked.Exchange(ref _taken, 0) == 0)
+        {
+            return;
+        }
+
         var previous = Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         previous.TrySetResult();
     }

@@ -49,7 +49,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
             response.Responses.Add(topicResponse);
             var topicImage = version >= 13 ? image.GetTopic(topic.TopicId) : image.GetTopic(topic.Name);
             var unknownTopic = version >= 13 ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition;
-            var compacted = topicImage is not null && (broker.Replicas.ConfigFor(topicImage.Name).CleanupPolicy & CleanupPolicy.Compact) != 0;
+            var compacted = topicImage is not null && IsCompacted(topicImage.Name, topic.PartitionData);
             foreach (var partition in topic.PartitionData)
             {
                 var result = new ProduceResponse.PartitionProduceResponse { Index = partition.Index, BaseOffset = -1 };
@@ -76,7 +76,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         if (request.Acks == 0)
         {
             // No response is sent, so a failure can only be signalled as Kafka does: by closing the connection.
-            if (response.Responses.Any(t => t.PartitionResponses.Any(p => p.ErrorCode != 0)))
+            if (AnyPartitionFailed(response))
             {
                 context.CloseConnection = true;
             }
@@ -85,6 +85,24 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         }
 
         return ValueTask.FromResult<ProduceResponse?>(response);
+    }
+
+    /// <summary>Whether the topic is compacted, from a hosted log's config when there is one: building the topic's config anew costs allocations on every request.</summary>
+    private bool IsCompacted(string topic, List<ProduceRequest.PartitionProduceData> partitions)
+    {
+        // ReplicaManager keeps every hosted log's config equal to the topic's.
+        LogConfig? config = null;
+        foreach (var partition in partitions)
+        {
+            if (broker.Replicas.GetLog(topic, partition.Index) is { } log)
+            {
+                config = log.Config;
+                break;
+            }
+        }
+
+        config ??= broker.Replicas.ConfigFor(topic);
+        return (config.CleanupPolicy & CleanupPolicy.Compact) != 0;
     }
 
     private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result, string? transactionalId)
@@ -137,6 +155,22 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         result.BaseOffset = append.Result.FirstOffset;
         result.LogAppendTimeMs = version >= 2 ? append.Result.LogAppendTime : -1;
         result.LogStartOffset = version >= 5 ? append.Result.LogStartOffset : -1;
+    }
+
+    private static bool AnyPartitionFailed(ProduceResponse response)
+    {
+        foreach (var topic in response.Responses)
+        {
+            foreach (var partition in topic.PartitionResponses)
+            {
+                if (partition.ErrorCode != 0)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Kafka's ProduceRequest.validateRecords for v3+: one batch, magic 2, zstd only from v7.</summary>

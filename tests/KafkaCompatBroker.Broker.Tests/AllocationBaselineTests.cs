@@ -1,0 +1,242 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using KafkaCompatBroker.Network;
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+using KafkaCompatBroker.Records;
+using Xunit.Abstractions;
+
+namespace KafkaCompatBroker.Broker.Tests;
+
+/// <summary>
+/// Issue 7: managed bytes allocated per Produce and per Fetch request through the dispatcher (decode,
+/// handler, log append/read, response encode) must not grow past a checked-in baseline. Both paths
+/// complete synchronously here (no long-poll, no back-pressure), so the calling thread's allocation
+/// counter sees every byte the request allocates. Deterministic: a warm-up first, then the average
+/// over many requests; no timing. To re-measure after a change, run
+/// `dotnet test tests/KafkaCompatBroker.Broker.Tests -c Release --filter FullyQualifiedName~AllocationBaseline`
+/// and read the measured figure in the test output (or the failure message); the
+/// DispatcherBenchmarks in tools/KafkaCompatBroker.Benchmarks show the same path with BenchmarkDotNet.
+/// </summary>
+public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposable
+{
+    // Measured bytes per request + a small margin. Lower these when an allocation is removed.
+    // Measured (x64, .NET 10): Produce v9 1024 / v13 992, Fetch v11 1696 / v16 1664 — the request and
+    // response message objects; the records themselves cost nothing.
+    private const long ProduceBaselineBytes = 1080;
+    private const long FetchBaselineBytes = 1780;
+
+    private const int WarmUp = 300;
+    private const int Measured = 2000;
+
+    private readonly TestBroker _broker = new();
+
+    public void Dispose() => _broker.Dispose();
+
+    [Theory]
+    [InlineData(9)]
+    [InlineData(13)]
+    public void Produce_WarmRequest_AllocatesAtMostBaseline(short version)
+    {
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var request = DataPath.Produce("alloc", 0, DataPath.Batch(10, valueSize: 100), acks: -1, topicId: topicId);
+        var frame = Frame(ApiKey.Produce, version, request);
+
+        var perRequest = Measure(frame);
+
+        output.WriteLine($"Produce v{version}: {perRequest} bytes per request (baseline {ProduceBaselineBytes})");
+        Assert.True(perRequest <= ProduceBaselineBytes, $"Produce v{version} allocates {perRequest} bytes per request, more than the baseline {ProduceBaselineBytes}. Remove the new allocation, or (if it is needed) set ProduceBaselineBytes to the measured figure + ~5%.");
+    }
+
+    [Fact]
+    public void Produce_IdempotentProducerBatches_AllocatesAtMostBaseline()
+    {
+        // An idempotent producer's batches (sequence 0, 10, 20, ...) go through the producer-state checks.
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var frames = new byte[WarmUp + Measured][];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var batch = IdempotentBatch(producerId: 4000, baseSequence: i * 10, count: 10);
+            frames[i] = Frame(ApiKey.Produce, 13, DataPath.Produce("alloc", 0, batch, topicId: topicId));
+        }
+
+        var perRequest = Measure(frames);
+
+        output.WriteLine($"Produce v13 idempotent: {perRequest} bytes per request (baseline {ProduceBaselineBytes})");
+        Assert.True(perRequest <= ProduceBaselineBytes, $"an idempotent Produce v13 allocates {perRequest} bytes per request, more than the baseline {ProduceBaselineBytes}. Remove the new allocation, or (if it is needed) set ProduceBaselineBytes to the measured figure + ~5%.");
+    }
+
+    [Fact]
+    public void Produce_HundredRecordBatch_AllocatesNoMoreThanOneRecordBatch()
+    {
+        // No per-record allocation: the records go from the request buffer to the log untouched. Both
+        // batches are ~11 KiB, so the log's in-memory index grows (amortized) at the same rate for both.
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var small = Measure(Frame(ApiKey.Produce, 13, DataPath.Produce("alloc", 0, DataPath.Batch(1, valueSize: 11_000), topicId: topicId)));
+        var large = Measure(Frame(ApiKey.Produce, 13, DataPath.Produce("alloc", 0, DataPath.Batch(100, valueSize: 100), topicId: topicId)));
+
+        output.WriteLine($"Produce v13: {small} bytes per 1-record request, {large} bytes per 100-record request");
+        // One object per record would be ≥ 2,400 bytes; the margin is for the index's amortized growth.
+        Assert.True(large < small + 100, $"a 100-record batch allocates {large} bytes per request, a 1-record batch {small}: something allocates per record");
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(16)]
+    public void Fetch_WarmRequest_AllocatesAtMostBaseline(short version)
+    {
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var produce = Frame(ApiKey.Produce, 9, DataPath.Produce("alloc", 0, DataPath.Batch(10, valueSize: 100)));
+        for (var i = 0; i < 20; i++)
+        {
+            Process(produce);
+        }
+
+        // A sessionless consumer fetch from offset 0: every batch up to 64 KiB, no waiting.
+        var frame = Frame(ApiKey.Fetch, version, FetchFrom(topicId, sessionId: 0, epoch: -1));
+
+        var perRequest = Measure(frame);
+
+        output.WriteLine($"Fetch v{version}: {perRequest} bytes per request (baseline {FetchBaselineBytes})");
+        Assert.True(perRequest <= FetchBaselineBytes, $"Fetch v{version} allocates {perRequest} bytes per request, more than the baseline {FetchBaselineBytes}. Remove the new allocation, or (if it is needed) set FetchBaselineBytes to the measured figure + ~5%.");
+    }
+
+    [Fact]
+    public async Task Fetch_IncrementalSessionRequest_AllocatesAtMostBaseline()
+    {
+        // What a Java consumer sends: a full fetch opens a session (epoch 0), then incremental fetches
+        // (epoch 1, 2, ...) name no partitions and get the session's partitions with data.
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var produce = Frame(ApiKey.Produce, 9, DataPath.Produce("alloc", 0, DataPath.Batch(10, valueSize: 100)));
+        for (var i = 0; i < 20; i++)
+        {
+            Process(produce);
+        }
+
+        var open = FetchFrom(topicId, sessionId: 0, epoch: 0);
+        var opened = await BrokerExchange.SendAsync<FetchResponse>(_broker, ApiKey.Fetch, 16, open);
+        Assert.NotEqual(0, opened.SessionId);
+        var frames = new byte[WarmUp + Measured][];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var next = new FetchRequest { ReplicaId = -1, MaxWaitMs = 0, MinBytes = 1, MaxBytes = 1024 * 1024, SessionId = opened.SessionId, SessionEpoch = i + 1 };
+            frames[i] = Frame(ApiKey.Fetch, 16, next);
+        }
+
+        var perRequest = Measure(frames);
+
+        // The measured responses carried the records (an incremental response leaves out partitions without changes).
+        var last = await BrokerExchange.SendAsync<FetchResponse>(_broker, ApiKey.Fetch, 16, new FetchRequest { ReplicaId = -1, MaxBytes = 1024 * 1024, SessionId = opened.SessionId, SessionEpoch = frames.Length + 1 });
+        Assert.True(Assert.Single(Assert.Single(last.Responses).Partitions).Records?.Length > 0);
+        output.WriteLine($"Fetch v16 incremental: {perRequest} bytes per request (baseline {FetchBaselineBytes})");
+        Assert.True(perRequest <= FetchBaselineBytes, $"an incremental Fetch v16 allocates {perRequest} bytes per request, more than the baseline {FetchBaselineBytes}. Remove the new allocation, or (if it is needed) set FetchBaselineBytes to the measured figure + ~5%.");
+    }
+
+    private static FetchRequest FetchFrom(KafkaUuid topicId, int sessionId, int epoch)
+    {
+        var request = new FetchRequest { ReplicaId = -1, MaxWaitMs = 0, MinBytes = 1, MaxBytes = 1024 * 1024, IsolationLevel = 0, SessionId = sessionId, SessionEpoch = epoch };
+        request.Topics.Add(new FetchRequest.FetchTopic
+        {
+            Topic = "alloc",
+            TopicId = topicId,
+            Partitions = [new FetchRequest.FetchPartition { Partition = 0, FetchOffset = 0, PartitionMaxBytes = 64 * 1024, CurrentLeaderEpoch = -1, LogStartOffset = -1 }],
+        });
+        return request;
+    }
+
+    private static byte[] Frame(ApiKey key, short version, IKafkaMessage body)
+    {
+        var frame = new ArrayBufferWriter<byte>();
+        new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = 7, ClientId = "alloc-test" }
+            .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
+        body.Write(frame, version);
+        return frame.WrittenSpan.ToArray();
+    }
+
+    private static byte[] IdempotentBatch(long producerId, int baseSequence, int count)
+    {
+        using var builder = new RecordBatchBuilder(CompressionType.None, producerId, producerEpoch: 0, baseSequence: baseSequence);
+        var value = new byte[100];
+        for (var i = 0; i < count; i++)
+        {
+            builder.Append(1_700_000_000_000 + i, new[] { (byte)i }, value);
+        }
+
+        var output = new ArrayBufferWriter<byte>();
+        builder.WriteTo(output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    private long Measure(byte[] frame)
+    {
+        var frames = new byte[WarmUp + Measured][];
+        Array.Fill(frames, frame);
+        return Measure(frames);
+    }
+
+    /// <summary>Sends frames[0..WarmUp) to warm up, then the rest, and returns the bytes allocated per measured request.</summary>
+    private long Measure(byte[][] frames)
+    {
+        for (var i = 0; i < WarmUp; i++)
+        {
+            Process(frames[i]);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = WarmUp; i < WarmUp + Measured; i++)
+        {
+            Process(frames[i]);
+        }
+
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / Measured;
+    }
+
+    private readonly DiscardingPipeWriter _output = new();
+
+    private void Process(byte[] frame)
+    {
+        var pending = _broker.Dispatcher.ProcessAsync(BrokerExchange.Connection, new ReadOnlySequence<byte>(frame), _output, CancellationToken.None);
+        // Synchronous completion is what makes the thread's allocation counter see the whole request.
+        // Plain checks: xunit's Assert.Equal would box the enum and count against the request.
+        if (!pending.IsCompletedSuccessfully || pending.Result != RequestOutcome.Continue || _output.Written <= 4)
+        {
+            Assert.Fail($"the request did not complete synchronously with a response (completed: {pending.IsCompletedSuccessfully}, {_output.Written} bytes written)");
+        }
+
+        _output.Reset();
+    }
+
+    /// <summary>A PipeWriter over one reused buffer whose flushes complete at once: the response costs no allocation of its own.</summary>
+    private sealed class DiscardingPipeWriter : PipeWriter
+    {
+        private byte[] _buffer = new byte[256 * 1024];
+
+        public int Written { get; private set; }
+
+        public void Reset() => Written = 0;
+
+        public override void Advance(int bytes) => Written += bytes;
+
+        public override Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            if (sizeHint > _buffer.Length)
+            {
+                _buffer = new byte[sizeHint];
+            }
+
+            return _buffer;
+        }
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+        public override void CancelPendingFlush()
+        {
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+        }
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(new FlushResult(false, false));
+    }
+}
