@@ -371,31 +371,6 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
         Assert.Equal(6, batch.Count);
     }
 
-    private sealed class RecordingLog : IGroupRecordLog
-    {
-        public List<IReadOnlyList<GroupRecord>> Appends { get; } = [];
-
-        public IEnumerable<GroupRecord> Records => Appends.SelectMany(a => a);
-
-        public ErrorCode? FailWith { get; set; }
-
-        public void Append(string groupId, IReadOnlyList<GroupRecord> records)
-        {
-            if (FailWith is { } error)
-            {
-                throw new GroupRecordLogException(error, "injected failure");
-            }
-
-            Appends.Add([.. records]);
-        }
-
-        public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch)
-        {
-            Append(groupId, records);
-            return 0;
-        }
-    }
-
     private sealed class FakeTopics : IGroupTopicView
     {
         private readonly Dictionary<string, GroupTopic> _topics = new(StringComparer.Ordinal);

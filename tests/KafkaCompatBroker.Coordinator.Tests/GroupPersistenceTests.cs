@@ -153,29 +153,4 @@ public sealed class GroupPersistenceTests : IDisposable
         _time.Advance(0);
         Assert.Equal(ClassicGroupState.Empty, restarted.GroupState("g"));
     }
-
-    private sealed class RecordingLog : IGroupRecordLog
-    {
-        public List<IReadOnlyList<GroupRecord>> Appends { get; } = [];
-
-        public IEnumerable<GroupRecord> Records => Appends.SelectMany(a => a);
-
-        public ErrorCode? FailWith { get; set; }
-
-        public void Append(string groupId, IReadOnlyList<GroupRecord> records)
-        {
-            if (FailWith is { } error)
-            {
-                throw new GroupRecordLogException(error, "injected failure");
-            }
-
-            Appends.Add([.. records]);
-        }
-
-        public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch)
-        {
-            Append(groupId, records);
-            return 0;
-        }
-    }
 }

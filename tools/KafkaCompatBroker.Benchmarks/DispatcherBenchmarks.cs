@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using KafkaCompatBroker.Broker;
 using KafkaCompatBroker.Broker.Configuration;
+using KafkaCompatBroker.Broker.Tests;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
@@ -135,39 +136,5 @@ public class DispatcherBenchmarks
             .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
         body.Write(frame, version);
         return frame.WrittenSpan.ToArray();
-    }
-
-    /// <summary>A PipeWriter over one reused buffer whose flushes complete at once.</summary>
-    private sealed class DiscardingPipeWriter : PipeWriter
-    {
-        private byte[] _buffer = new byte[256 * 1024];
-
-        public int Written { get; private set; }
-
-        public void Reset() => Written = 0;
-
-        public override void Advance(int bytes) => Written += bytes;
-
-        public override Memory<byte> GetMemory(int sizeHint = 0)
-        {
-            if (sizeHint > _buffer.Length)
-            {
-                _buffer = new byte[sizeHint];
-            }
-
-            return _buffer;
-        }
-
-        public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
-
-        public override void CancelPendingFlush()
-        {
-        }
-
-        public override void Complete(Exception? exception = null)
-        {
-        }
-
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult(new FlushResult(false, false));
     }
 }
