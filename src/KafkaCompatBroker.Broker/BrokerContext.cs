@@ -100,7 +100,7 @@ public sealed class BrokerContext(
                 TransactionVersionLevel = Metadata.Image.Features.GetValueOrDefault(MetadataStore.TransactionVersionFeature),
             },
             TransactionState,
-            new TransactionMarkerSink(this),
+            MarkerWriter,
             new ProducerIdManager(Settings.NodeId, Metadata),
             Time,
             LoggerFactory.CreateLogger<TransactionCoordinator>());
