@@ -66,6 +66,24 @@ public sealed class WorkloadTests : IAsyncLifetime
         }
 
         Assert.True(result.Produce.Latency.MaxMs > 0);
+        Assert.True(result.ProduceCpu.Client > 0);
+        Assert.Null(result.ProduceCpu.Broker);
+    }
+
+    [Fact]
+    public async Task RunAsync_NoEndToEnd_ProducesAndConsumesWithoutTail()
+    {
+        var options = PerfOptions.Parse(["--bootstrap", $"127.0.0.1:{_broker!.Ports[0]}", "--records", $"{Records}", "--record-size", "100", "--no-end-to-end"]);
+        var cpu = 0.0;
+
+        var result = await Workload.RunAsync(options.Bootstrap!, options, new Progress(), sampleCpu: () => new CpuSample(cpu += 1, 0));
+
+        Assert.Equal(Records, result.Produce.Records);
+        Assert.Equal(0, result.EndToEnd.Records);
+        Assert.Equal(Records, result.Consume.Records);
+        // Sampled once before producing, once after, once after the read-back.
+        Assert.Equal(1.0, result.ProduceCpu.Broker);
+        Assert.Equal(1.0, result.ConsumeCpu.Broker);
     }
 
     [Fact]
@@ -104,6 +122,7 @@ public sealed class WorkloadTests : IAsyncLifetime
 
         Assert.Equal(1.0, root.GetProperty("versusMock").GetProperty("produceRecordsPerSec").GetDouble(), 6);
         Assert.Equal(1.5, root.GetProperty("ours").GetProperty("brokerCpuSeconds").GetDouble());
+        Assert.True(root.GetProperty("ours").GetProperty("workload").GetProperty("produceCpu").GetProperty("client").GetDouble() > 0);
         Assert.Equal(2.0, root.GetProperty("limits").GetProperty("diskWriteMBPerSec").GetDouble());
         Assert.Contains("produce latency p99.9 ms", report.ToTable(), StringComparison.Ordinal);
     }
@@ -124,6 +143,17 @@ public sealed class WorkloadTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--compression", "brotli"]));
         Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--compare"]));
         Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--records"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--warmup", "-5"]));
+    }
+
+    [Fact]
+    public void Parse_WarmupAndNoEndToEnd_Set()
+    {
+        var options = PerfOptions.Parse(["--mock", "--warmup", "5000", "--no-end-to-end"]);
+
+        Assert.Equal(5000, options.Warmup);
+        Assert.False(options.EndToEnd);
+        Assert.True(PerfOptions.Parse(["--mock"]).EndToEnd);
     }
 
     private static void RequireLibrdkafka()

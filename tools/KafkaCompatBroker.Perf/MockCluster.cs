@@ -37,17 +37,29 @@ internal sealed class MockCluster : IDisposable
             throw new InvalidOperationException("rd_kafka_mock_cluster_new failed");
         }
 
-        var code = rd_kafka_mock_topic_create(_cluster, Encoding.UTF8.GetBytes(topic + "\0"), partitions, 1);
-        if (code != 0)
+        try
+        {
+            CreateTopic(topic, partitions);
+        }
+        catch (InvalidOperationException)
         {
             Dispose();
-            throw new InvalidOperationException($"rd_kafka_mock_topic_create failed: error {code}");
+            throw;
         }
 
         Bootstrap = Marshal.PtrToStringUTF8(rd_kafka_mock_cluster_bootstraps(_cluster)) ?? throw new InvalidOperationException("no mock bootstrap");
     }
 
     public string Bootstrap { get; }
+
+    public void CreateTopic(string topic, int partitions)
+    {
+        var code = rd_kafka_mock_topic_create(_cluster, Encoding.UTF8.GetBytes(topic + "\0"), partitions, 1);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"rd_kafka_mock_topic_create failed: error {code}");
+        }
+    }
 
     public void Dispose()
     {

@@ -20,6 +20,8 @@ internal sealed record PerfOptions
           --compression C        none, gzip, snappy, lz4, zstd (default none)
           --topic NAME           topic name (default perf-<random>; created with T partitions)
           --rate R               throttle the producer to R records/s (default: unthrottled)
+          --warmup N             first run N records on a separate topic, unmeasured (JIT and connections warm)
+          --no-end-to-end        no tailing consumer during the produce phase (produce-only broker cost)
           --data-dir DIR         where the disk-throughput probe writes (default: the broker's data dir or temp)
           --skip-limits          skip the loopback and disk probes
           --json FILE            write every figure as JSON
@@ -53,6 +55,10 @@ internal sealed record PerfOptions
     public string Topic { get; init; } = "perf-" + Guid.NewGuid().ToString("N")[..8];
 
     public int? Rate { get; init; }
+
+    public int Warmup { get; init; }
+
+    public bool EndToEnd { get; init; } = true;
 
     public string? DataDir { get; init; }
 
@@ -88,6 +94,8 @@ internal sealed record PerfOptions
                 "--compression" => o with { Compression = Value() },
                 "--topic" => o with { Topic = Value() },
                 "--rate" => o with { Rate = Int() },
+                "--warmup" => o with { Warmup = Int() },
+                "--no-end-to-end" => o with { EndToEnd = false },
                 "--data-dir" => o with { DataDir = Value() },
                 "--skip-limits" => o with { SkipLimits = true },
                 "--json" => o with { JsonFile = Value() },

@@ -54,6 +54,8 @@ internal sealed record PerfReport(
         o.Records, o.RecordSize, o.Partitions, o.Acks, o.LingerMs, o.BatchSize, o.Compression, o.Rate,
         ours, mock, ours is not null && mock is not null ? Ratios.Of(ours.Workload, mock.Workload) : null, limits);
 
+    private static double ProducedGiB(TargetResult t) => t.Workload.Produce.Bytes / (1024.0 * 1024 * 1024);
+
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
     public string ToTable()
@@ -90,14 +92,19 @@ internal sealed record PerfReport(
         Row("produce latency max ms", t => t.Workload.Produce.Latency.MaxMs, "N2");
         Row("produce errors", t => t.Workload.ProduceErrors, "N0");
         Row("end-to-end records", t => t.Workload.EndToEnd.Records, "N0");
-        Row("end-to-end p50 ms", t => t.Workload.EndToEnd.Latency.P50Ms, "N0", ratios?.EndToEndP50);
-        Row("end-to-end p99 ms", t => t.Workload.EndToEnd.Latency.P99Ms, "N0", ratios?.EndToEndP99);
-        Row("end-to-end p99.9 ms", t => t.Workload.EndToEnd.Latency.P999Ms, "N0");
-        Row("end-to-end max ms", t => t.Workload.EndToEnd.Latency.MaxMs, "N0");
+        Row("end-to-end p50 ms", t => t.Workload.EndToEnd.Latency.P50Ms, "N2", ratios?.EndToEndP50);
+        Row("end-to-end p99 ms", t => t.Workload.EndToEnd.Latency.P99Ms, "N2", ratios?.EndToEndP99);
+        Row("end-to-end p99.9 ms", t => t.Workload.EndToEnd.Latency.P999Ms, "N2");
+        Row("end-to-end max ms", t => t.Workload.EndToEnd.Latency.MaxMs, "N2");
         Row("consume records", t => t.Workload.Consume.Records, "N0");
         Row("consume records/s", t => t.Workload.Consume.RecordsPerSec, "N0", ratios?.ConsumeRecordsPerSec);
         Row("consume MB/s", t => t.Workload.Consume.MBPerSec, "N1");
         Row("broker CPU s", t => t.BrokerCpuSeconds, "N2");
+        Row("broker CPU s produce phase", t => t.Workload.ProduceCpu.Broker, "N2");
+        Row("broker CPU s read-back", t => t.Workload.ConsumeCpu.Broker, "N2");
+        Row("broker CPU s / GB produced", t => t.Workload.ProduceCpu.Broker / ProducedGiB(t), "N2");
+        Row("client CPU s produce phase", t => t.Workload.ProduceCpu.Client, "N2");
+        Row("client+broker CPU s / GB", t => (t.Workload.ProduceCpu.Client + (t.Workload.ProduceCpu.Broker ?? 0)) / ProducedGiB(t), "N2");
         Row("broker peak RSS MiB", t => t.BrokerPeakRssBytes / 1048576.0, "N1");
         foreach (var t in targets.Where(t => t.Workload.FirstError is not null))
         {
@@ -109,7 +116,8 @@ internal sealed record PerfReport(
             s.AppendLine(c, $"machine: loopback TCP {l.LoopbackTcpMBPerSec:N0} MB/s, sequential disk write+fsync {l.DiskWriteMBPerSec:N0} MB/s ({l.DiskDir})");
         }
 
-        s.AppendLine("(MB = MiB; mock = librdkafka's in-process mock cluster, whose cost is inside the client process)");
+        s.AppendLine("(MB = MiB, GB = GiB; mock = librdkafka's in-process mock cluster, whose cost is inside the client process;");
+        s.AppendLine(" the produce phase's CPU includes serving the tailing end-to-end consumer unless --no-end-to-end)");
         return s.ToString();
     }
 }

@@ -39,6 +39,11 @@ else if (options.Bootstrap is { } bootstrap)
 if (options.Mock || options.Compare)
 {
     using var cluster = new MockCluster(options.Topic, options.Partitions);
+    if (options.Warmup > 0)
+    {
+        cluster.CreateTopic(WarmupOptions().Topic, options.Partitions);
+    }
+
     mock = await RunMeasuredAsync("mock", cluster.Bootstrap, null, createTopic: false);
 }
 
@@ -60,14 +65,24 @@ return complete ? 0 : 3;
 
 async Task<TargetResult> RunMeasuredAsync(string target, string bootstrap, int? pid, bool createTopic = true)
 {
-    var progress = new Progress();
     progressLine.Target = target;
+    if (options.Warmup > 0)
+    {
+        // Unmeasured: the broker's JIT tiers up and the client's code paths run once before the figures count.
+        progressLine.Current = new Progress { Phase = "warmup" };
+        await Workload.RunAsync(bootstrap, WarmupOptions(), progressLine.Current, createTopic);
+    }
+
+    var progress = new Progress();
     progressLine.Current = progress;
-    var cpuBefore = pid is { } p ? ProcStats.CpuSeconds(p) : null;
-    var workload = await Workload.RunAsync(bootstrap, options, progress, createTopic);
-    var cpuAfter = pid is { } q ? ProcStats.CpuSeconds(q) : null;
-    return new TargetResult(target, workload, cpuAfter - cpuBefore, pid is { } r ? ProcStats.PeakRssBytes(r) : null);
+    CpuSample Sample() => new(pid is { } p ? ProcStats.CpuSeconds(p) : null, Environment.CpuUsage.TotalTime.TotalSeconds);
+    var before = Sample();
+    var workload = await Workload.RunAsync(bootstrap, options, progress, createTopic, Sample);
+    var used = Sample() - before;
+    return new TargetResult(target, workload, used.Broker, pid is { } r ? ProcStats.PeakRssBytes(r) : null);
 }
+
+PerfOptions WarmupOptions() => options with { Records = options.Warmup, Topic = options.Topic + "-warmup", Rate = null };
 
 async Task<MachineLimits?> MeasureLimitsAsync(string diskDir)
 {

@@ -33,13 +33,27 @@ internal sealed record PhaseResult(long Records, long Bytes, double Seconds, dou
         LatencySummary.Of(latencyMs));
 }
 
+/// <summary>CPU seconds used so far by the broker process (null when it cannot be read) and by this client process.</summary>
+internal readonly record struct CpuSample(double? Broker, double Client)
+{
+    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Broker - b.Broker, a.Client - b.Client);
+}
+
 /// <summary>
 /// What the workload measured. Produce: send() to delivery report per record. EndToEnd: a consumer tailing the
-/// topic while the producer runs (consume time − record CreateTime, millisecond resolution). Consume: reading
-/// every record back from the start after the produce phase (throughput of an already written log, timed from
-/// the first record received).
+/// topic while the producer runs (consume time − send time, carried in the record key, microsecond resolution).
+/// Consume: reading every record back from the start after the produce phase (throughput of an already written
+/// log, timed from the first record received). ProduceCpu / ConsumeCpu: CPU used during each phase (the produce
+/// phase includes serving the tailing consumer).
 /// </summary>
-internal sealed record WorkloadResult(PhaseResult Produce, PhaseResult EndToEnd, PhaseResult Consume, long ProduceErrors, string? FirstError);
+internal sealed record WorkloadResult(
+    PhaseResult Produce,
+    PhaseResult EndToEnd,
+    PhaseResult Consume,
+    long ProduceErrors,
+    string? FirstError,
+    CpuSample ProduceCpu = default,
+    CpuSample ConsumeCpu = default);
 
 /// <summary>Live counters the progress line reads.</summary>
 internal sealed class Progress
@@ -109,9 +123,11 @@ internal static class Workload
     /// <summary>
     /// Runs against <paramref name="bootstrap"/>; creates the topic with the asked-for partitions unless
     /// <paramref name="createTopic"/> is false (the mock cluster, whose topic <see cref="MockCluster"/> creates).
+    /// <paramref name="sampleCpu"/> is read at the phase boundaries.
     /// </summary>
-    public static async Task<WorkloadResult> RunAsync(string bootstrap, PerfOptions options, Progress progress, bool createTopic = true, CancellationToken cancellationToken = default)
+    public static async Task<WorkloadResult> RunAsync(string bootstrap, PerfOptions options, Progress progress, bool createTopic = true, Func<CpuSample>? sampleCpu = null, CancellationToken cancellationToken = default)
     {
+        sampleCpu ??= () => new CpuSample(null, Environment.CpuUsage.TotalTime.TotalSeconds);
         var producerConfig = new ProducerConfig
         {
             BootstrapServers = bootstrap,
@@ -121,7 +137,7 @@ internal static class Workload
             CompressionType = Enum.Parse<CompressionType>(options.Compression, ignoreCase: true),
             EnableIdempotence = false,
         };
-        using var producer = new ProducerBuilder<Null, byte[]>(producerConfig).Build();
+        using var producer = new ProducerBuilder<byte[], byte[]>(producerConfig).Build();
         if (createTopic)
         {
             using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
@@ -132,19 +148,28 @@ internal static class Workload
         progress.Phase = "produce";
         using var produced = new CancellationTokenSource();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var tail = StartConsumer(bootstrap, options, progress, produced.Token, endToEnd: true, cancellationToken, ready);
-        await ready.Task;
+        var tail = options.EndToEnd
+            ? StartConsumer(bootstrap, options, progress, produced.Token, endToEnd: true, cancellationToken, ready)
+            : Task.FromResult(PhaseResult.Of(0, 0, 0, []));
+        if (options.EndToEnd)
+        {
+            await ready.Task;
+        }
+
+        var atStart = sampleCpu();
         var (produce, errors, firstError) = await Task.Run(() => Produce(producer, options, progress), cancellationToken);
         await produced.CancelAsync();
         var endToEnd = await tail;
+        var atProduced = sampleCpu();
 
         progress.Phase = "consume";
         progress.SetConsumed(0);
         var consume = await StartConsumer(bootstrap, options, progress, produced.Token, endToEnd: false, cancellationToken);
-        return new WorkloadResult(produce, endToEnd, consume, errors, firstError);
+        var atEnd = sampleCpu();
+        return new WorkloadResult(produce, endToEnd, consume, errors, firstError, atProduced - atStart, atEnd - atProduced);
     }
 
-    private static (PhaseResult Result, long Errors, string? FirstError) Produce(IProducer<Null, byte[]> producer, PerfOptions options, Progress progress)
+    private static (PhaseResult Result, long Errors, string? FirstError) Produce(IProducer<byte[], byte[]> producer, PerfOptions options, Progress progress)
     {
         var n = options.Records;
         var sentAt = new long[n];
@@ -152,7 +177,9 @@ internal static class Workload
         long delivered = 0;
         long errors = 0;
         string? firstError = null;
-        var message = new Message<Null, byte[]> { Value = new byte[options.RecordSize] };
+        // The key carries the send time for the end-to-end latency; Produce copies key and value into
+        // librdkafka, so one key array is rewritten per record.
+        var message = new Message<byte[], byte[]> { Key = new byte[sizeof(long)], Value = new byte[options.RecordSize] };
         Random.Shared.NextBytes(message.Value);
 
         var start = Stopwatch.GetTimestamp();
@@ -171,6 +198,7 @@ internal static class Workload
 
             var index = i;
             sentAt[i] = Stopwatch.GetTimestamp();
+            BitConverter.TryWriteBytes(message.Key, sentAt[i]);
             while (true)
             {
                 try
@@ -189,7 +217,7 @@ internal static class Workload
                     });
                     break;
                 }
-                catch (ProduceException<Null, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
                 {
                     producer.Poll(TimeSpan.FromMilliseconds(5));
                 }
@@ -219,7 +247,7 @@ internal static class Workload
             EnablePartitionEof = true,
             AutoOffsetReset = AutoOffsetReset.Earliest,
         };
-        var consumer = new ConsumerBuilder<Ignore, byte[]>(config).Build();
+        var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
         consumer.Assign(Enumerable.Range(0, options.Partitions).Select(p => new TopicPartitionOffset(options.Topic, p, Offset.Beginning)));
         return Task.Run(
             () =>
@@ -278,9 +306,9 @@ internal static class Workload
                         atEnd[result.Partition.Value] = false;
                         count++;
                         bytes += result.Message.Value?.Length ?? 0;
-                        if (endToEnd)
+                        if (endToEnd && result.Message.Key is { Length: sizeof(long) } key)
                         {
-                            latencyMs.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - result.Message.Timestamp.UnixTimestampMs);
+                            latencyMs.Add(Stopwatch.GetElapsedTime(BitConverter.ToInt64(key)).TotalMilliseconds);
                         }
                         else
                         {
