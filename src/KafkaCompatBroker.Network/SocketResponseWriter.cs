@@ -19,7 +19,8 @@ namespace KafkaCompatBroker.Network;
 /// else). One FileStream per file handle is made once and cached with the handle's lifetime; it is never
 /// disposed and not finalized, because a FileStream closes its handle then — the segment owns the handle.
 /// </remarks>
-public sealed class SocketResponseWriter(Socket socket) : FileRegionPipeWriter
+public sealed class SocketResponseWriter(Socket socket, int minimumSendFileBytes = FileRegionPipeWriter.DefaultMinimumSendFileBytes)
+    : FileRegionPipeWriter(minimumSendFileBytes)
 {
     private static readonly ConditionalWeakTable<SafeFileHandle, FileStream> Streams = new();
 

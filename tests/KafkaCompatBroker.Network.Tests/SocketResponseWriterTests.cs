@@ -51,12 +51,14 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    [Fact]
-    public async Task FlushAsync_ResponsesWithSeveralRegions_SendsTheCopyPathsBytes()
+    [Theory]
+    [InlineData(1)] // every region sent from its file
+    [InlineData(FileRegionPipeWriter.DefaultMinimumSendFileBytes)] // the 1000-byte ones copied in
+    public async Task FlushAsync_ResponsesWithSeveralRegions_SendsTheCopyPathsBytes(int minimumSendFileBytes)
     {
         var (first, _) = CreateFile("a.log", 300_000);
         var (second, _) = CreateFile("b.log", 50_000);
-        var writer = new SocketResponseWriter(_server);
+        var writer = new SocketResponseWriter(_server, minimumSendFileBytes);
         // Three partitions from two files (one of them twice), one empty partition, then a second response.
         var responses = new[]
         {
@@ -141,6 +143,19 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Write_SmallRegionOfTruncatedFile_Throws()
+    {
+        // A small region is read into the response while it is written: a file that ended early fails that write.
+        var (file, _) = CreateFile("short.log", 10_000);
+        var writer = new SocketResponseWriter(_server);
+        var response = Fetch(Records(file, 5000, 5000));
+        RandomAccess.SetLength(file, 8000);
+
+        Assert.Throws<IOException>(() => WriteResponse(writer, response));
+        writer.Complete();
+    }
+
+    [Fact]
     public async Task FlushAsync_FileTruncatedWhileSending_ThrowsRatherThanSendAShortResponse()
     {
         var (file, content) = CreateFile("shrinking.log", 4 * 1024 * 1024);
@@ -176,7 +191,6 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         WriteResponse(expected, response);
 
         var receive = ReceiveAsync(expected.WrittenCount);
-        Assert.False(writer.TryWriteFileRegion(file, 0, 10));
         WriteResponse(writer, response);
         await writer.FlushAsync();
 
@@ -208,7 +222,7 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
     public void Complete_WithUnflushedRegion_ReleasesItsFile()
     {
         var (file, _) = CreateFile("released.log", 1000);
-        var writer = new SocketResponseWriter(_server);
+        var writer = new SocketResponseWriter(_server, minimumSendFileBytes: 1);
         var records = new FileRegionMemory(new FileRegion(file, 0, 1000));
         WriteResponse(writer, Fetch(new ReadOnlySequence<byte>(records.Memory)));
         ((IDisposable)records).Dispose();
