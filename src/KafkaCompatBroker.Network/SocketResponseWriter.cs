@@ -24,7 +24,8 @@ public sealed class SocketResponseWriter(Socket socket, int minimumSendFileBytes
 {
     private static readonly ConditionalWeakTable<SafeFileHandle, FileStream> Streams = new();
 
-    private readonly SendFileOperation _sendFile = new();
+    // Made on the first file region, so connections that never fetch large regions do not carry one.
+    private SendFileOperation? _sendFile;
 
     protected override bool CanSendFile(SafeFileHandle file) => file.IsAsync;
 
@@ -52,10 +53,10 @@ public sealed class SocketResponseWriter(Socket socket, int minimumSendFileBytes
             GC.SuppressFinalize(stream);
             return stream;
         });
-        return _sendFile.SendAsync(socket, new SendPacketsElement(stream, position, length), length);
+        return (_sendFile ??= new SendFileOperation()).SendAsync(socket, new SendPacketsElement(stream, position, length), length);
     }
 
-    protected override void OnCompleted() => _sendFile.Dispose();
+    protected override void OnCompleted() => _sendFile?.Dispose();
 
     /// <summary>One reusable SendPacketsAsync operation, awaitable without allocating.</summary>
     private sealed class SendFileOperation : SocketAsyncEventArgs, IValueTaskSource
