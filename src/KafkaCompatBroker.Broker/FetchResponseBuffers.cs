@@ -6,15 +6,16 @@ using KafkaCompatBroker.Storage;
 namespace KafkaCompatBroker.Broker;
 
 /// <summary>
-/// A Fetch response whose partitions' records live in pooled buffers: each partition's file region is
-/// copied once into a rented array, the response's records are slices of those arrays, and the
-/// dispatcher disposes this wrapper after writing the response, which returns the arrays to the pool.
-/// Zero-copy (sendfile of the <see cref="FileRegion"/>s straight to the socket) is issue 7: it will
-/// replace <see cref="AddRecords"/> with regions the network layer writes itself.
+/// A Fetch response whose partitions' records are segment file regions (<see cref="FileRegionMemory"/>):
+/// written to a socket they go out with sendfile, never copied through managed memory; written anywhere
+/// else they are read into pooled buffers. The regions keep their segment files open until the dispatcher
+/// disposes this wrapper after writing the response.
 /// </summary>
 public sealed class FetchResponseBuffers : IKafkaMessage, IDisposable
 {
-    private readonly List<byte[]> _rented = [];
+    // The first region in a field: most fetches return data from one partition, and then no list is allocated.
+    private FileRegionMemory? _first;
+    private List<FileRegionMemory>? _more;
 
     public FetchResponseBuffers(FetchResponse response) => Response = response;
 
@@ -24,14 +25,20 @@ public sealed class FetchResponseBuffers : IKafkaMessage, IDisposable
 
     public short HighestSupportedVersion => Response.HighestSupportedVersion;
 
-    /// <summary>Copies <paramref name="region"/> into a pooled buffer and returns the records slice over it.</summary>
+    /// <summary>The records field for <paramref name="region"/>: its bytes stay in the file until written.</summary>
     public ReadOnlySequence<byte> AddRecords(FileRegion region)
     {
-        // Issue 7: send the region with sendfile instead of this copy.
-        var buffer = ArrayPool<byte>.Shared.Rent(region.Length);
-        _rented.Add(buffer);
-        region.CopyTo(buffer.AsSpan(0, region.Length));
-        return new ReadOnlySequence<byte>(buffer, 0, region.Length);
+        var memory = new FileRegionMemory(region);
+        if (_first is null)
+        {
+            _first = memory;
+        }
+        else
+        {
+            (_more ??= []).Add(memory);
+        }
+
+        return new ReadOnlySequence<byte>(memory.Memory);
     }
 
     public void Read(ref SequenceReader<byte> reader, short version) => Response.Read(ref reader, version);
@@ -40,14 +47,19 @@ public sealed class FetchResponseBuffers : IKafkaMessage, IDisposable
 
     public int ComputeSize(short version) => Response.ComputeSize(version);
 
-    /// <summary>Returns the buffers to the pool; the response's records must not be used afterwards.</summary>
+    /// <summary>Releases the regions (their files and any copies); the response's records must not be used afterwards.</summary>
     public void Dispose()
     {
-        foreach (var buffer in _rented)
+        ((IDisposable?)_first)?.Dispose();
+        _first = null;
+        if (_more is not null)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+            foreach (var region in _more)
+            {
+                ((IDisposable)region).Dispose();
+            }
 
-        _rented.Clear();
+            _more = null;
+        }
     }
 }

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -15,7 +17,10 @@ public sealed record NetworkOptions
 /// <summary>
 /// The Kestrel connection handler of a Kafka listener: reads size-prefixed frames and hands them, one
 /// at a time, to the request processor. Kestrel's transport only rents a receive buffer once data
-/// arrives, so idle connections hold no buffers; its pipe thresholds give read and write backpressure.
+/// arrives, so idle connections hold no buffers; its pipe thresholds give read backpressure. On a plain
+/// TCP connection responses bypass Kestrel's output pipe and go straight to the socket
+/// (<see cref="SocketResponseWriter"/>: records from segment files with sendfile); each response's flush
+/// completes when it was handed to the kernel, which is the write backpressure.
 /// </summary>
 public sealed class KafkaConnectionHandler(
     IKafkaRequestProcessor processor,
@@ -29,7 +34,8 @@ public sealed class KafkaConnectionHandler(
         var connection = new KafkaConnection(context.ConnectionId, listener, context.RemoteEndPoint);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed, lifetime.ApplicationStopping);
         var input = context.Transport.Input;
-        var output = context.Transport.Output;
+        var socketOutput = PlainSocket(context) is { } socket ? new SocketResponseWriter(socket) : null;
+        var output = socketOutput ?? context.Transport.Output;
         logger.LogDebug("Connection {Connection} opened", connection);
         try
         {
@@ -83,9 +89,23 @@ public sealed class KafkaConnectionHandler(
         {
             logger.LogDebug("Connection {Connection} reset by peer", connection);
         }
+        catch (IOException e)
+        {
+            // E.g. a segment truncated while its records were being sent: the response cannot be completed.
+            logger.LogWarning("Closing connection {Connection}: {Problem}", connection, e.Message);
+        }
         finally
         {
+            socketOutput?.Complete();
             logger.LogDebug("Connection {Connection} closed", connection);
         }
     }
+
+    /// <summary>
+    /// The connection's socket when responses can be written to it directly: Kestrel's socket transport
+    /// with nothing wrapping it. A TLS (or any other) layer replaces the transport pipe, and its bytes
+    /// must go through it, so such connections keep writing to <see cref="ConnectionContext.Transport"/>.
+    /// </summary>
+    private static System.Net.Sockets.Socket? PlainSocket(ConnectionContext context) =>
+        context.Features.Get<ITlsHandshakeFeature>() is null ? context.Features.Get<IConnectionSocketFeature>()?.Socket : null;
 }

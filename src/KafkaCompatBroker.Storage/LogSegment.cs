@@ -33,7 +33,8 @@ internal sealed class LogSegment : IDisposable
         BaseOffset = baseOffset;
         _indexIntervalBytes = config.IndexIntervalBytes;
         LogPath = FilePath(directory, baseOffset, LogSuffix + suffix);
-        _log = File.OpenHandle(LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        // Asynchronous: the socket writer can only sendfile from a handle marked so (SocketResponseWriter).
+        _log = File.OpenHandle(LogPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
         Index = new OffsetIndex(FilePath(directory, baseOffset, IndexSuffix + suffix), baseOffset, config.SegmentIndexBytes);
         TimeIndex = new TimeIndex(FilePath(directory, baseOffset, TimeIndexSuffix + suffix), baseOffset, config.SegmentIndexBytes);
         TxnIndex = new TransactionIndex(FilePath(directory, baseOffset, TxnIndexSuffix + suffix));

@@ -131,12 +131,26 @@ public sealed class ConnectionHandlerTests : IAsyncLifetime
         Assert.Equal(new byte[] { 9 }, await ReadFrameAsync(good));
     }
 
+    [Fact]
+    public async Task PlainTcpConnection_WritesResponsesStraightToTheSocket()
+    {
+        using var socket = await ConnectAsync();
+        await socket.SendAsync(Frame(7));
+
+        Assert.Equal(new byte[] { 7 }, await ReadFrameAsync(socket));
+        Assert.IsType<SocketResponseWriter>(_processor.LastOutput);
+    }
+
     private sealed class EchoProcessor : IKafkaRequestProcessor
     {
         public const byte CloseMarker = 0xcc;
 
+        /// <summary>The output the last request was answered on.</summary>
+        public PipeWriter? LastOutput { get; private set; }
+
         public async ValueTask<RequestOutcome> ProcessAsync(KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
         {
+            LastOutput = output;
             if (frame.FirstSpan[0] == CloseMarker)
             {
                 return RequestOutcome.Close;

@@ -21,8 +21,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// forgotten topics, only partitions with changes in the response; FETCH_SESSION_ID_NOT_FOUND,
 /// INVALID_FETCH_SESSION_EPOCH, FETCH_SESSION_TOPIC_ID_ERROR). Fetches from followers (replica id ≥ 0,
 /// or replica_state from v15) get NOT_LEADER_OR_FOLLOWER per partition: there is no replication yet.
-/// rack_id is ignored, preferred_read_replica is -1 (v11+). Records are copied once into pooled
-/// buffers released after the response is written (<see cref="FetchResponseBuffers"/>).
+/// rack_id is ignored, preferred_read_replica is -1 (v11+). Records stay segment file regions until the
+/// response is written: sent with sendfile on plain TCP listeners (<see cref="FetchResponseBuffers"/>).
 /// </summary>
 public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest, FetchResponseBuffers>
 {

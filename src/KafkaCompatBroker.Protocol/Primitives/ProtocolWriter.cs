@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace KafkaCompatBroker.Protocol;
@@ -145,6 +146,18 @@ public ref struct ProtocolWriter
         }
 
         WriteLength(checked((int)records.Length), compact, int16: false);
+        if (records.IsSingleSegment && !records.IsEmpty && _output is IFileRegionWriter files
+            && MemoryMarshal.TryGetMemoryManager<byte, MemoryManager<byte>>(records.First, out var manager, out var start, out var length)
+            && manager is IFileBackedMemory file)
+        {
+            // Records that live in a file go to the output as a file region (sendfile), not as bytes.
+            Flush();
+            if (files.TryWriteFileRegion(file.File, file.Position + start, length))
+            {
+                return;
+            }
+        }
+
         foreach (var segment in records)
         {
             WriteRaw(segment.Span);
