@@ -451,8 +451,8 @@ internal sealed class LogSegment : IDisposable
     /// </summary>
     public RecoveryResult Recover(ILogger logger)
     {
-        Index.Reset();
-        TimeIndex.Reset();
+        Index.BeginRebuild();
+        TimeIndex.BeginRebuild();
         var fileSize = RandomAccess.GetLength(_log);
         Volatile.Write(ref _size, 0);
         _bytesSinceLastIndexEntry = 0;
@@ -517,6 +517,9 @@ internal sealed class LogSegment : IDisposable
         {
             ProducerFreeUntil = _nextOffset;
         }
+
+        Index.FinishRebuild();
+        TimeIndex.FinishRebuild();
 
         // Entries for markers past the validated data go with it; missing ones are re-added by the producer-state replay.
         TxnIndex.TruncateTo(_nextOffset);
