@@ -40,6 +40,7 @@ internal sealed class LogSegment : IDisposable
         TxnIndex = new TransactionIndex(FilePath(directory, baseOffset, TxnIndexSuffix + suffix));
         _size = RandomAccess.GetLength(_log);
         _nextOffset = baseOffset;
+        ProducerFreeUntil = baseOffset;
         CreatedMs = createdMs;
     }
 
@@ -81,6 +82,16 @@ internal sealed class LogSegment : IDisposable
     public long FirstBatchTimestamp { get; private set; } = -1;
 
     public bool IsEmpty => Size == 0;
+
+    /// <summary>
+    /// No batch below this offset carries a producer id (nor is a control batch): what <see cref="Recover"/> found
+    /// when it read the whole segment, so replaying producer state can skip [<see cref="BaseOffset"/>, this).
+    /// The base offset (nothing known) for a segment that was not recovered.
+    /// </summary>
+    public long ProducerFreeUntil { get; private set; }
+
+    /// <summary>How much of the file <see cref="Recover"/> reads at a time.</summary>
+    internal const int RecoveryChunkBytes = 1 << 20;
 
     public static string FilePath(string directory, long baseOffset, string suffix) =>
         Path.Combine(directory, baseOffset.ToString("D20", CultureInfo.InvariantCulture) + suffix);
@@ -353,6 +364,8 @@ internal sealed class LogSegment : IDisposable
         Volatile.Write(ref _size, position);
         RescanTail();
         TxnIndex.TruncateTo(offset);
+        // Batches appended from here on were never scanned.
+        ProducerFreeUntil = Math.Min(ProducerFreeUntil, NextOffset);
         return removed;
     }
 
@@ -433,12 +446,14 @@ internal sealed class LogSegment : IDisposable
 
     /// <summary>
     /// Validates every batch (length, magic, CRC32C, increasing offsets), rebuilds both indexes, and
-    /// truncates the file at the first batch that fails. The result says what was cut.
+    /// truncates the file at the first batch that fails. The result says what was cut. The file is read
+    /// in chunks of <see cref="RecoveryChunkBytes"/> (a batch larger than that is read whole), so small
+    /// batches cost no syscall each.
     /// </summary>
     public RecoveryResult Recover(ILogger logger)
     {
-        Index.Reset();
-        TimeIndex.Reset();
+        Index.BeginRebuild();
+        TimeIndex.BeginRebuild();
         var fileSize = RandomAccess.GetLength(_log);
         Volatile.Write(ref _size, 0);
         _bytesSinceLastIndexEntry = 0;
@@ -446,11 +461,12 @@ internal sealed class LogSegment : IDisposable
         _offsetOfMaxTimestampSoFar = BaseOffset;
         _nextOffset = BaseOffset;
         FirstBatchTimestamp = -1;
+        ProducerFreeUntil = BaseOffset;
+        var producerBatchSeen = false;
 
         long position = 0;
         string? failure = null;
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        Span<byte> prefix = stackalloc byte[RecordBatchHeader.LogOverhead];
+        var chunk = new RecoveryChunk(_log, fileSize, (int)Math.Min(RecoveryChunkBytes, Math.Max(fileSize, RecordBatchHeader.LogOverhead)));
         try
         {
             while (position < fileSize)
@@ -461,7 +477,7 @@ internal sealed class LogSegment : IDisposable
                     break;
                 }
 
-                new FileRegion(_log, position, prefix.Length).CopyTo(prefix);
+                var prefix = chunk.Read(position, RecordBatchHeader.LogOverhead);
                 var total = (long)System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(prefix[8..]) + RecordBatchHeader.LogOverhead;
                 if (total < RecordBatchHeader.Size || position + total > fileSize || total > int.MaxValue)
                 {
@@ -469,14 +485,7 @@ internal sealed class LogSegment : IDisposable
                     break;
                 }
 
-                if (buffer.Length < total)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent((int)total);
-                }
-
-                var batch = buffer.AsSpan(0, (int)total);
-                new FileRegion(_log, position, batch.Length).CopyTo(batch);
+                var batch = chunk.Read(position, (int)total);
                 if (RecordBatch.TryValidate(batch, out var header, out var error) != RecordBatchError.None)
                 {
                     failure = error ?? "an invalid batch";
@@ -489,14 +498,29 @@ internal sealed class LogSegment : IDisposable
                     break;
                 }
 
+                // The producer state replay that follows recovery can skip what lies before the first producer batch.
+                if (!producerBatchSeen && (header.ProducerId >= 0 || header.IsControl))
+                {
+                    producerBatchSeen = true;
+                    ProducerFreeUntil = header.BaseOffset;
+                }
+
                 OnAppended(header, position);
                 position += total;
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            chunk.Dispose();
         }
+
+        if (!producerBatchSeen)
+        {
+            ProducerFreeUntil = _nextOffset;
+        }
+
+        Index.FinishRebuild();
+        TimeIndex.FinishRebuild();
 
         // Entries for markers past the validated data go with it; missing ones are re-added by the producer-state replay.
         TxnIndex.TruncateTo(_nextOffset);
@@ -512,6 +536,38 @@ internal sealed class LogSegment : IDisposable
             "Recovery of {Segment} found {Failure} at byte {Position}: truncated {Bytes} bytes, losing offsets {FirstLost} to {LastLost}",
             LogPath, failure, position, lost, _nextOffset, lastLost >= _nextOffset ? lastLost.ToString(CultureInfo.InvariantCulture) : "(unknown)");
         return new RecoveryResult(lost, _nextOffset, lastLost);
+    }
+
+    /// <summary>
+    /// A window of the segment file for <see cref="Recover"/>: holds file bytes [start, start + length) in a
+    /// pooled buffer and refills it from the asked-for position when a read falls outside.
+    /// </summary>
+    private struct RecoveryChunk(SafeFileHandle file, long fileSize, int chunkBytes) : IDisposable
+    {
+        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
+        private long _start;
+        private int _length;
+
+        /// <summary><paramref name="count"/> bytes at <paramref name="position"/>; the caller has checked they lie within the file.</summary>
+        public Span<byte> Read(long position, int count)
+        {
+            if (position < _start || position + count > _start + _length)
+            {
+                if (_buffer.Length < count)
+                {
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = ArrayPool<byte>.Shared.Rent(count);
+                }
+
+                var wanted = (int)Math.Min(_buffer.Length, fileSize - position);
+                new FileRegion(file, position, wanted).CopyTo(_buffer.AsSpan(0, wanted));
+                (_start, _length) = (position, wanted);
+            }
+
+            return _buffer.AsSpan((int)(position - _start), count);
+        }
+
+        public readonly void Dispose() => ArrayPool<byte>.Shared.Return(_buffer);
     }
 
     /// <summary>Best effort: the highest last offset among the batch headers that can still be read after a failure (for the warning).</summary>

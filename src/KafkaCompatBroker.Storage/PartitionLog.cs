@@ -180,14 +180,10 @@ public sealed class PartitionLog : IDisposable
             log.TruncateFullyAndStartAt(log.LogStartOffset);
         }
 
-        // Validated data becomes the new recovery point once it is on disk.
-        if (!cleanShutdown)
-        {
-            Volatile.Write(ref log._recoveryPoint, Math.Min(recoverFrom, log.LogEndOffset));
-            log.Flush();
-        }
-
-        Volatile.Write(ref log._recoveryPoint, log.LogEndOffset);
+        // After a crash the recovery point stays where the validated data began, as in Kafka: the data is
+        // not fsynced here (that would write back whatever the killed process left in the page cache
+        // before the broker can serve), so a crash before the next flush validates it again.
+        Volatile.Write(ref log._recoveryPoint, cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset));
         Volatile.Write(ref log._highWatermark, log.LogEndOffset);
 
         // After a crash, snapshots above the validated data may describe batches (or index entries) that did not reach the disk.
@@ -455,21 +451,40 @@ public sealed class PartitionLog : IDisposable
             _producerState.Clear(start);
         }
 
-        if (from < LogEndOffset)
+        StoredBatchVisitor replay = (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
         {
-            ForEachBatch(from, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
+            if (header.ProducerId >= 0)
             {
-                if (header.ProducerId >= 0)
-                {
-                    _producerState.BeginAppend();
-                    EndTransactionMarker? marker = header.IsControl && header.RecordsCount > 0
-                        ? ReadMarker(new ReadOnlySequence<byte>(batch.ToArray()), AppendOrigin.Replication)
-                        : null;
-                    _producerState.Apply(header, header.BaseOffset, AppendOrigin.Replication, marker);
-                }
+                _producerState.BeginAppend();
+                EndTransactionMarker? marker = header.IsControl && header.RecordsCount > 0
+                    ? ReadMarker(new ReadOnlySequence<byte>(batch.ToArray()), AppendOrigin.Replication)
+                    : null;
+                _producerState.Apply(header, header.BaseOffset, AppendOrigin.Replication, marker);
+            }
 
-                CommitProducerStateLocked(header.NextOffset);
-            });
+            CommitProducerStateLocked(header.NextOffset);
+        };
+        foreach (var segment in _segments)
+        {
+            if (segment.NextOffset <= from)
+            {
+                continue;
+            }
+
+            // A range that recovery has just read and found without producer batches changes no producer
+            // state: moving past it is what replaying its batches one by one would do (Kafka replays the
+            // batches while it recovers a segment, for the same reason: to read the data once).
+            if (from < segment.ProducerFreeUntil)
+            {
+                from = Math.Min(segment.ProducerFreeUntil, segment.NextOffset);
+                CommitProducerStateLocked(from);
+            }
+
+            if (from < segment.NextOffset)
+            {
+                ForEachBatch(from, segment.NextOffset, replay);
+                from = segment.NextOffset;
+            }
         }
 
         _producerState.MapEndOffset = LogEndOffset;
@@ -599,36 +614,52 @@ public sealed class PartitionLog : IDisposable
     /// <summary>
     /// Visits every stored batch (whole, with its header) from the one holding <paramref name="from"/> to
     /// the log end, in offset order: how the internal topics (cluster metadata, <c>__consumer_offsets</c>)
-    /// are replayed at start-up. Not for the fetch path: it copies each region into a new array.
+    /// are replayed at start-up. Not for the fetch path: it copies each region into a buffer (the span a
+    /// visitor gets is only valid during the call).
     /// </summary>
-    public void ForEachBatch(long from, StoredBatchVisitor visit)
+    public void ForEachBatch(long from, StoredBatchVisitor visit) => ForEachBatch(from, LogEndOffset, visit);
+
+    /// <summary>As <see cref="ForEachBatch(long, StoredBatchVisitor)"/>, up to the batch holding <paramref name="end"/> (exclusive).</summary>
+    private void ForEachBatch(long from, long end, StoredBatchVisitor visit)
     {
-        var end = LogEndOffset;
         var next = from;
-        while (next < end)
+        var bytes = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
         {
-            var read = Read(next, 1 << 20, end, minOneBatch: true);
-            if (read.Region is not { } region)
+            while (next < end)
             {
-                break;
-            }
+                var read = Read(next, 1 << 20, end, minOneBatch: true);
+                if (read.Region is not { } region)
+                {
+                    break;
+                }
 
-            var bytes = new byte[region.Length];
-            region.CopyTo(bytes);
-            var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes));
-            var progressed = false;
-            while (batches.MoveNext())
-            {
-                var header = batches.Current.Header;
-                visit(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), header);
-                next = Math.Max(next, header.NextOffset);
-                progressed = true;
-            }
+                if (bytes.Length < region.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(bytes);
+                    bytes = ArrayPool<byte>.Shared.Rent(region.Length);
+                }
 
-            if (!progressed)
-            {
-                break;
+                region.CopyTo(bytes.AsSpan(0, region.Length));
+                var batches = RecordBatches.Enumerate(new ReadOnlySequence<byte>(bytes, 0, region.Length));
+                var progressed = false;
+                while (batches.MoveNext())
+                {
+                    var header = batches.Current.Header;
+                    visit(bytes.AsSpan((int)batches.Current.Position, header.TotalSize), header);
+                    next = Math.Max(next, header.NextOffset);
+                    progressed = true;
+                }
+
+                if (!progressed)
+                {
+                    break;
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
         }
     }
 

@@ -546,7 +546,7 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
         {
             var log = restarted.GetLog(new TopicPartition("load", p))!;
             Assert.Equal(1 + (p % 7) + 3, log.LogEndOffset);
-            Assert.Equal(log.LogEndOffset, log.RecoveryPoint);
+            Assert.Equal(0, log.RecoveryPoint); // validated, not yet flushed (as Kafka): a crash now validates it again
         }
 
         Assert.Empty(_logger.Warnings);

@@ -24,12 +24,23 @@ internal static class ProcStats
         }
     }
 
-    public static long? PeakRssBytes(int pid)
+    public static long? PeakRssBytes(int pid) => StatusBytes(pid, "VmHWM:");
+
+    /// <summary>The resident set now (VmRSS).</summary>
+    public static long? RssBytes(int pid) => StatusBytes(pid, "VmRSS:");
+
+    /// <summary>A "Name:   123 kB" line of /proc/PID/status in bytes, or null when absent.</summary>
+    public static long? StatusField(IEnumerable<string> statusLines, string field)
+    {
+        var line = statusLines.FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? null : long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
+
+    private static long? StatusBytes(int pid, string field)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            return StatusField(File.ReadLines($"/proc/{pid}/status"), field);
         }
         catch (IOException)
         {
@@ -41,98 +52,188 @@ internal static class ProcStats
     private const int ClockTicksPerSecond = 100;
 }
 
-/// <summary>src/KafkaCompatBroker.Server as a child process on a free port with a temp data dir; SIGTERM on dispose.</summary>
-internal sealed class BrokerProcess : IAsyncDisposable
+/// <summary>
+/// Where a started broker lives: a temp dir with its server.properties and its log dir ("data"), and its port.
+/// A home outlives a broker process, so the same broker can be started again on the same data (--recovery).
+/// </summary>
+internal sealed record BrokerHome(string Dir, int Port)
 {
-    private readonly Process _process;
+    public string LogDir => Path.Combine(Dir, "data");
 
-    private BrokerProcess(Process process, string dataDir, int port)
+    public string PropertiesFile => Path.Combine(Dir, "server.properties");
+
+    /// <summary>A new temp home on a free port; <paramref name="extraProperties"/> (key=value) replace the defaults of the same key.</summary>
+    public static async Task<BrokerHome> CreateAsync(IReadOnlyList<string> extraProperties)
     {
-        _process = process;
-        DataDir = dataDir;
-        Bootstrap = $"127.0.0.1:{port}";
+        var home = new BrokerHome(Path.Combine(Path.GetTempPath(), "kcb-perf-" + Guid.NewGuid().ToString("N")), FreePort());
+        Directory.CreateDirectory(home.Dir);
+        await File.WriteAllLinesAsync(home.PropertiesFile, Properties(home.Port, home.LogDir, extraProperties));
+        return home;
     }
 
-    public string DataDir { get; }
+    /// <summary>A single-node broker+controller on 127.0.0.1:<paramref name="port"/>; an extra line replaces the default with its key.</summary>
+    public static IReadOnlyList<string> Properties(int port, string logDir, IReadOnlyList<string> extra)
+    {
+        string[] defaults =
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            $"listeners=PLAINTEXT://127.0.0.1:{port}",
+            $"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            $"log.dirs={logDir}",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+        ];
+        static string Key(string line) => line[..line.IndexOf('=', StringComparison.Ordinal)].Trim();
+        var overridden = extra.Select(Key).ToHashSet(StringComparer.Ordinal);
+        return [.. defaults.Where(d => !overridden.Contains(Key(d))), .. extra];
+    }
 
-    public string Bootstrap { get; }
+    public void Delete()
+    {
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>
+/// src/KafkaCompatBroker.Server as a child process in a <see cref="BrokerHome"/> (a new temp one, deleted on
+/// dispose, unless one is given); SIGTERM on dispose, or SIGKILL with <see cref="KillAsync"/>.
+/// </summary>
+internal sealed class BrokerProcess : IAsyncDisposable
+{
+    /// <summary>The LogManager's startup line: partitions loaded, time and how many were recovered.</summary>
+    public const string LoadLineMarker = "partition log(s) from";
+
+    private readonly Process _process;
+    private readonly BrokerHome _home;
+    private readonly bool _ownsHome;
+    private readonly Queue<string> _tail = new();
+    private string? _loadLine;
+
+    private BrokerProcess(Process process, BrokerHome home, bool ownsHome, long startTimestamp)
+    {
+        _process = process;
+        _home = home;
+        _ownsHome = ownsHome;
+        StartTimestamp = startTimestamp;
+    }
+
+    public string DataDir => _home.LogDir;
+
+    public string Bootstrap => $"127.0.0.1:{_home.Port}";
 
     public int Pid => _process.Id;
 
-    public static async Task<BrokerProcess> StartAsync()
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "KafkaCompatBroker.Server.dll");
-        var dataDir = Path.Combine(Path.GetTempPath(), "kcb-perf-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dataDir);
-        var port = FreePort();
-        var properties = Path.Combine(dataDir, "server.properties");
-        var logDir = Path.Combine(dataDir, "data");
-        await File.WriteAllTextAsync(properties, $"""
-            process.roles=broker,controller
-            node.id=1
-            listeners=PLAINTEXT://127.0.0.1:{port}
-            advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-            log.dirs={logDir}
-            num.partitions=1
-            offsets.topic.replication.factor=1
-            transaction.state.log.replication.factor=1
-            transaction.state.log.min.isr=1
-            group.initial.rebalance.delay.ms=0
+    /// <summary>Stopwatch timestamp taken just before the process was started.</summary>
+    public long StartTimestamp { get; }
 
-            """);
+    /// <summary>From process start until its port accepted a TCP connection (the log manager has loaded every log by then).</summary>
+    public TimeSpan ListeningAfter { get; private set; }
+
+    /// <summary>The broker's "Loaded N partition log(s) ..." line from its stdout, once written.</summary>
+    public string? LoadLine => Volatile.Read(ref _loadLine);
+
+    public static async Task<BrokerProcess> StartAsync(BrokerHome? home = null, IReadOnlyList<string>? extraProperties = null)
+    {
+        var ownsHome = home is null;
+        home ??= await BrokerHome.CreateAsync(extraProperties ?? []);
+        var dll = Path.Combine(AppContext.BaseDirectory, "KafkaCompatBroker.Server.dll");
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { dll, properties },
+            ArgumentList = { dll, home.PropertiesFile },
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        var start = Stopwatch.GetTimestamp();
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the broker");
+        var broker = new BrokerProcess(process, home, ownsHome, start);
         // Drain its log so the pipe never fills; keep the tail for a failure message.
-        var tail = new Queue<string>();
-        void Keep(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (tail)
-            {
-                tail.Enqueue(line);
-                if (tail.Count > 20)
-                {
-                    tail.Dequeue();
-                }
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.OutputDataReceived += (_, e) => broker.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => broker.Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var broker = new BrokerProcess(process, logDir, port);
-        var deadline = Stopwatch.GetTimestamp() + (30 * Stopwatch.Frequency);
+        var deadline = start + (120 * Stopwatch.Frequency);
         while (true)
         {
             try
             {
                 using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port);
+                await probe.ConnectAsync(IPAddress.Loopback, home.Port);
+                broker.ListeningAfter = Stopwatch.GetElapsedTime(start);
                 return broker;
             }
             catch (SocketException) when (!process.HasExited && Stopwatch.GetTimestamp() < deadline)
             {
-                await Task.Delay(100);
+                await Task.Delay(20);
             }
             catch (SocketException)
             {
+                var tail = broker.Tail;
                 await broker.DisposeAsync();
-                lock (tail)
-                {
-                    throw new InvalidOperationException($"the broker did not start on port {port}:\n{string.Join('\n', tail)}");
-                }
+                throw new InvalidOperationException($"the broker did not start on port {home.Port}:\n{tail}");
+            }
+        }
+    }
+
+    /// <summary>The last lines the broker wrote (stdout and stderr).</summary>
+    public string Tail
+    {
+        get
+        {
+            lock (_tail)
+            {
+                return string.Join('\n', _tail);
+            }
+        }
+    }
+
+    /// <summary>SIGKILL: the process dies at once, without its clean shutdown.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(); // SIGKILL on Linux
+        }
+
+        await _process.WaitForExitAsync();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        if (line.Contains(LoadLineMarker, StringComparison.Ordinal))
+        {
+            Interlocked.CompareExchange(ref _loadLine, line, null);
+        }
+
+        lock (_tail)
+        {
+            _tail.Enqueue(line);
+            if (_tail.Count > 20)
+            {
+                _tail.Dequeue();
             }
         }
     }
@@ -160,19 +261,9 @@ internal sealed class BrokerProcess : IAsyncDisposable
         }
 
         _process.Dispose();
-        try
+        if (_ownsHome)
         {
-            Directory.Delete(Path.GetDirectoryName(DataDir)!, recursive: true);
+            _home.Delete();
         }
-        catch (IOException)
-        {
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
