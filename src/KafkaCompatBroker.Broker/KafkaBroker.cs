@@ -6,6 +6,7 @@ using KafkaCompatBroker.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -99,6 +100,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = config.GetInt("socket.request.max.bytes") });
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPoolFactory>();
         builder.Services.AddSingleton<IKafkaRequestProcessor>(sp =>
             new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()));
         builder.WebHost.ConfigureKestrel(kestrel =>
