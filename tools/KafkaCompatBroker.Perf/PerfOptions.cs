@@ -19,6 +19,7 @@ internal sealed record PerfOptions
           --batch-size B         producer batch.size in bytes (default 1000000)
           --compression C        none, gzip, snappy, lz4, zstd (default none)
           --topic NAME           topic name (default perf-<random>; created with T partitions)
+          --topic-config K=V     a config of the created topic, e.g. flush.messages=1 (repeatable; not for --mock)
           --rate R               throttle the producer to R records/s (default: unthrottled)
           --data-dir DIR         where the disk-throughput probe writes (default: the broker's data dir or temp)
           --skip-limits          skip the loopback and disk probes
@@ -51,6 +52,9 @@ internal sealed record PerfOptions
     public string Compression { get; init; } = "none";
 
     public string Topic { get; init; } = "perf-" + Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>Configs the topic is created with (--topic-config key=value, repeatable).</summary>
+    public IReadOnlyDictionary<string, string> TopicConfigs { get; init; } = new Dictionary<string, string>();
 
     public int? Rate { get; init; }
 
@@ -87,6 +91,7 @@ internal sealed record PerfOptions
                 "--batch-size" => o with { BatchSize = Int() },
                 "--compression" => o with { Compression = Value() },
                 "--topic" => o with { Topic = Value() },
+                "--topic-config" => o with { TopicConfigs = WithTopicConfig(o.TopicConfigs, Value()) },
                 "--rate" => o with { Rate = Int() },
                 "--data-dir" => o with { DataDir = Value() },
                 "--skip-limits" => o with { SkipLimits = true },
@@ -122,6 +127,22 @@ internal sealed record PerfOptions
             throw new ArgumentException("--records, --partitions and --rate must be positive");
         }
 
+        if (o.Mock && o.TopicConfigs.Count > 0)
+        {
+            throw new ArgumentException("--topic-config needs a broker that creates the topic: librdkafka's mock cluster takes no topic configs");
+        }
+
         return o;
+    }
+
+    private static Dictionary<string, string> WithTopicConfig(IReadOnlyDictionary<string, string> configs, string pair)
+    {
+        var equals = pair.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            throw new ArgumentException($"--topic-config needs key=value, not '{pair}'");
+        }
+
+        return new Dictionary<string, string>(configs) { [pair[..equals]] = pair[(equals + 1)..] };
     }
 }
