@@ -46,6 +46,15 @@ public sealed class PartitionLog : IDisposable
     // so that no file handle is still in use (or left unsynced) once Close returns.
     private Task _backgroundFlush = Task.CompletedTask;
 
+    // The end of the records a flush was last asked for by flush.messages (under _lock): appends count their
+    // unflushed messages from here, so appends made while that flush is pending do not each ask for another.
+    private long _flushRequestedUpTo;
+
+    // Set by the first failed fsync. The log then takes no more appends and fsyncs nothing more, as Kafka takes
+    // a log dir offline: after a failed fsync the kernel may have dropped the dirty pages, so a later fsync
+    // that succeeds would prove nothing.
+    private volatile KafkaStorageException? _storageFailure;
+
     private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, ILogger logger, TimeProvider time)
     {
         Directory = directory;
@@ -58,7 +67,10 @@ public sealed class PartitionLog : IDisposable
         _lastFlushMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         ProducerSnapshots = new ProducerStateSnapshots(directory);
         _producerState = new ProducerStateManager(topicPartition);
+        _groupFlusher = new GroupFlusher(this);
     }
+
+    private readonly GroupFlusher _groupFlusher;
 
     private readonly ProducerStateManager _producerState;
     private readonly PooledBufferWriter _markerScratch = new();
@@ -88,6 +100,12 @@ public sealed class PartitionLog : IDisposable
 
     /// <summary>Everything below this offset is known to be on disk (fsynced).</summary>
     public long RecoveryPoint => Volatile.Read(ref _recoveryPoint);
+
+    /// <summary>Whether an fsync of this log failed: it then refuses appends (KAFKA_STORAGE_ERROR) until the broker restarts.</summary>
+    public bool IsOffline => _storageFailure is not null;
+
+    /// <summary>Runs before each flush's fsyncs; tests count, hold or fail flushes with it (an exception here is a failed fsync).</summary>
+    internal Action? BeforeFsync { get; set; }
 
     /// <summary>Total bytes of all segments.</summary>
     public long Size => Volatile.Read(ref _segments).Sum(s => s.Size);
@@ -263,9 +281,26 @@ public sealed class PartitionLog : IDisposable
     /// Appends the record batches in <paramref name="records"/> (e.g. a Produce request's records,
     /// still in the network buffer). Every batch is validated before any is written; the batch bytes
     /// are written as they came except the header fields the log owns (base offset, leader epoch, and
-    /// for LogAppendTime the timestamp), patched in a copy of the 61-byte header.
+    /// for LogAppendTime the timestamp), patched in a copy of the 61-byte header. When flush.messages asks
+    /// for a flush, it runs before this returns (outside the lock, so other appends do not wait for it).
     /// </summary>
     public LogAppendResult Append(in ReadOnlySequence<byte> records, int leaderEpoch = -1, AppendOrigin origin = AppendOrigin.Client)
+    {
+        var result = AppendWithoutFlush(records, leaderEpoch, origin);
+        if (result.FlushRequired)
+        {
+            FlushUpTo(result.LastOffset + 1);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Append"/> without the flush: when the result says <see cref="LogAppendResult.FlushRequired"/>,
+    /// the records are in the page cache only, and must not be acknowledged (or shown to consumers) before
+    /// <see cref="WaitForFlushAsync"/> for their end completes.
+    /// </summary>
+    public LogAppendResult AppendWithoutFlush(in ReadOnlySequence<byte> records, int leaderEpoch = -1, AppendOrigin origin = AppendOrigin.Client)
     {
         lock (_lock)
         {
@@ -274,8 +309,10 @@ public sealed class PartitionLog : IDisposable
             var (batchCount, recordCount) = ValidateForAppend(records, origin, config);
             if (AnalyzeProducerState(records, origin) is { } duplicate)
             {
-                // A producer's retry of a batch already written: answer with the original offsets, write nothing.
-                return new LogAppendResult(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp, duplicate.LastOffset, duplicate.Timestamp, LogStartOffset, batchCount, recordCount, 0, Duplicate: true);
+                // A producer's retry of a batch already written: answer with the original offsets, write nothing;
+                // but not before the original is on disk when a flush was asked for it (it may still be pending).
+                var flushPending = duplicate.LastOffset < _flushRequestedUpTo && duplicate.LastOffset >= RecoveryPoint;
+                return new LogAppendResult(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp, duplicate.LastOffset, duplicate.Timestamp, LogStartOffset, batchCount, recordCount, 0, Duplicate: true, FlushRequired: flushPending);
             }
 
             var now = NowMs;
@@ -319,12 +356,16 @@ public sealed class PartitionLog : IDisposable
             }
 
             CommitProducerStateLocked(next);
-            if (next - RecoveryPoint >= config.FlushMessages)
+
+            // Kafka's "unflushed messages >= flush.messages": counted from the last flush asked for, not the last one
+            // done, since with group commit the flush runs later (see GroupFlusher).
+            var flushRequired = next - Math.Max(RecoveryPoint, _flushRequestedUpTo) >= config.FlushMessages;
+            if (flushRequired)
             {
-                Flush();
+                _flushRequestedUpTo = next;
             }
 
-            return new LogAppendResult(first, next - 1, maxTimestamp, offsetOfMaxTimestamp, stampLogAppendTime ? now : -1, LogStartOffset, batchCount, recordCount, bytes);
+            return new LogAppendResult(first, next - 1, maxTimestamp, offsetOfMaxTimestamp, stampLogAppendTime ? now : -1, LogStartOffset, batchCount, recordCount, bytes, FlushRequired: flushRequired);
         }
     }
 
@@ -721,12 +762,15 @@ public sealed class PartitionLog : IDisposable
 
     // ------------------------------------------------------------------ offsets the broker moves
 
-    /// <summary>Sets the high watermark (clamped to [log start, log end]).</summary>
+    /// <summary>
+    /// Moves the high watermark up to <paramref name="offset"/> (clamped to [log start, log end]); never down, since
+    /// appends publish their ends concurrently and in any order (truncation lowers it itself).
+    /// </summary>
     public void UpdateHighWatermark(long offset)
     {
         lock (_lock)
         {
-            Volatile.Write(ref _highWatermark, Math.Clamp(offset, LogStartOffset, LogEndOffset));
+            Volatile.Write(ref _highWatermark, Math.Clamp(Math.Max(offset, HighWatermark), LogStartOffset, LogEndOffset));
             _producerState.OnHighWatermarkUpdated(HighWatermark);
             RefreshLastStableOffsetLocked();
         }
@@ -787,6 +831,7 @@ public sealed class PartitionLog : IDisposable
             var end = LogEndOffset;
             Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
             Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
+            _flushRequestedUpTo = Math.Min(_flushRequestedUpTo, end);
             ProducerSnapshots.DeleteAfter(end);
             LoadProducerStateLocked(end);
             _logger.LogInformation("Truncated {Partition} to offset {Offset}: log end offset is now {End}", TopicPartition, offset, end);
@@ -806,6 +851,7 @@ public sealed class PartitionLog : IDisposable
             Volatile.Write(ref _logStartOffset, offset);
             Volatile.Write(ref _highWatermark, offset);
             Volatile.Write(ref _recoveryPoint, offset);
+            _flushRequestedUpTo = offset;
             // Nothing of the old log's producer state applies to the new, empty one.
             ProducerSnapshots.DeleteAfter(offset - 1);
             ProducerSnapshots.DeleteBefore(offset);
@@ -989,39 +1035,66 @@ public sealed class PartitionLog : IDisposable
     /// <summary>Flushes when flush.ms has passed since the last flush and there is unflushed data.</summary>
     public void FlushIfDue()
     {
-        if (RecoveryPoint < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
+        if (!IsOffline && RecoveryPoint < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
         {
             Flush();
         }
     }
 
-    private void FlushUpTo(long offset)
+    /// <summary>
+    /// Completes once a flush that started after this call covers everything appended so far, in particular
+    /// the records below <paramref name="offset"/> (group commit: concurrent callers share one fsync; see
+    /// <see cref="GroupFlusher"/>). Fails with <see cref="KafkaStorageException"/> when that flush fails.
+    /// </summary>
+    public ValueTask WaitForFlushAsync(long offset) => _groupFlusher.WaitForAsync(offset);
+
+    /// <summary>fsyncs the segments holding data at or above the recovery point and below <paramref name="offset"/>, then moves the recovery point there.</summary>
+    internal void FlushUpTo(long offset)
     {
+        if (_storageFailure is { } failure)
+        {
+            throw failure;
+        }
+
         var recoveryPoint = RecoveryPoint;
         if (offset <= recoveryPoint)
         {
             return;
         }
 
-        foreach (var segment in Volatile.Read(ref _segments))
+        try
         {
-            if (segment.BaseOffset < offset && segment.NextOffset > recoveryPoint)
+            BeforeFsync?.Invoke();
+            foreach (var segment in Volatile.Read(ref _segments))
             {
-                try
+                if (segment.BaseOffset < offset && segment.NextOffset > recoveryPoint)
                 {
-                    segment.Flush();
-                }
-                catch (ObjectDisposedException)
-                {
-                    return; // deleted or closed meanwhile: nothing left to make durable
+                    try
+                    {
+                        segment.Flush();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        return; // deleted or closed meanwhile: nothing left to make durable
+                    }
                 }
             }
-        }
 
-        if (_directoryDirty)
+            if (_directoryDirty)
+            {
+                _directoryDirty = false;
+                FileSync.FsyncDirectory(Directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or KafkaStorageException)
         {
-            _directoryDirty = false;
-            FileSync.FsyncDirectory(Directory);
+            var failed = new KafkaStorageException($"fsync of the log of {TopicPartition} failed: {e.Message}", e);
+            if (Interlocked.CompareExchange(ref _storageFailure, failed, null) is null)
+            {
+                _logger.LogError(e, "fsync of {Partition} failed: the log takes no more appends until the broker restarts", TopicPartition);
+            }
+
+            throw _storageFailure!;
         }
 
         lock (_lock)
@@ -1068,7 +1141,10 @@ public sealed class PartitionLog : IDisposable
         pending.Wait();
     }
 
-    /// <summary>Flushes everything and closes the files (a clean shutdown of this log).</summary>
+    /// <summary>
+    /// Flushes everything and closes the files (a clean shutdown of this log). A log whose fsync failed is closed
+    /// without flushing and throws that failure, so that its log dir gets no clean-shutdown marker.
+    /// </summary>
     public void Close()
     {
         WaitForBackgroundFlush();
@@ -1079,13 +1155,27 @@ public sealed class PartitionLog : IDisposable
                 return;
             }
 
-            _segments[^1].OnRolled();
-            Flush();
-            TakeProducerSnapshotLocked();
-            _closed = true;
-            foreach (var segment in _segments)
+            try
             {
-                segment.Dispose();
+                if (_storageFailure is null)
+                {
+                    _segments[^1].OnRolled();
+                    Flush();
+                    TakeProducerSnapshotLocked();
+                }
+            }
+            finally
+            {
+                _closed = true;
+                foreach (var segment in _segments)
+                {
+                    segment.Dispose();
+                }
+            }
+
+            if (_storageFailure is { } failure)
+            {
+                throw failure;
             }
         }
     }
@@ -1132,6 +1222,11 @@ public sealed class PartitionLog : IDisposable
         if (_closed)
         {
             throw new KafkaStorageException($"the log of {TopicPartition} is closed");
+        }
+
+        if (_storageFailure is { } failure)
+        {
+            throw failure;
         }
     }
 
