@@ -17,10 +17,10 @@ internal sealed class GroupFlusher(PartitionLog log) : IThreadPoolWorkItem
     // Whether the flush loop is queued or running (it ends when no waiter is left).
     private bool _running;
 
-    /// <summary>Completes once a flush started after this call (or the recovery point already covers <paramref name="offset"/>).</summary>
+    /// <summary>Completes once a flush started after this call (or the flushed offset already covers <paramref name="offset"/>).</summary>
     public ValueTask WaitForAsync(long offset)
     {
-        if (log.RecoveryPoint >= offset)
+        if (log.FlushedOffset >= offset)
         {
             return ValueTask.CompletedTask;
         }
@@ -61,7 +61,7 @@ internal sealed class GroupFlusher(PartitionLog log) : IThreadPoolWorkItem
             var end = log.LogEndOffset;
             try
             {
-                log.FlushUpTo(end);
+                log.FlushUpTo(end, dataOnly: true);
                 generation.SetResult();
             }
             catch (Exception e)

@@ -35,6 +35,7 @@ public sealed class PartitionLog : IDisposable
     private long _highWatermark;
     private long _lastStableOffset;
     private long _recoveryPoint;
+    private long _flushedOffset;
     private long _lastFlushMs;
     private bool _closed;
 
@@ -98,8 +99,14 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public long LastStableOffset => Volatile.Read(ref _lastStableOffset);
 
-    /// <summary>Everything below this offset is known to be on disk (fsynced).</summary>
+    /// <summary>
+    /// Everything below this offset is known to be on disk (fsynced) with its indexes; recovery after an unclean
+    /// stop re-validates from the segment holding it. It may lag <see cref="FlushedOffset"/> inside the active segment.
+    /// </summary>
     public long RecoveryPoint => Volatile.Read(ref _recoveryPoint);
+
+    /// <summary>Every record below this offset is known to be on disk (fsynced); at least the recovery point.</summary>
+    public long FlushedOffset => Math.Max(Volatile.Read(ref _flushedOffset), RecoveryPoint);
 
     /// <summary>Whether an fsync of this log failed: it then refuses appends (KAFKA_STORAGE_ERROR) until the broker restarts.</summary>
     public bool IsOffline => _storageFailure is not null;
@@ -206,6 +213,7 @@ public sealed class PartitionLog : IDisposable
         }
 
         Volatile.Write(ref log._recoveryPoint, log.LogEndOffset);
+        Volatile.Write(ref log._flushedOffset, log.LogEndOffset);
         Volatile.Write(ref log._highWatermark, log.LogEndOffset);
 
         // After a crash, snapshots above the validated data may describe batches (or index entries) that did not reach the disk.
@@ -289,7 +297,7 @@ public sealed class PartitionLog : IDisposable
         var result = AppendWithoutFlush(records, leaderEpoch, origin);
         if (result.FlushRequired)
         {
-            FlushUpTo(result.LastOffset + 1);
+            FlushUpTo(result.LastOffset + 1, dataOnly: true);
         }
 
         return result;
@@ -311,7 +319,7 @@ public sealed class PartitionLog : IDisposable
             {
                 // A producer's retry of a batch already written: answer with the original offsets, write nothing;
                 // but not before the original is on disk when a flush was asked for it (it may still be pending).
-                var flushPending = duplicate.LastOffset < _flushRequestedUpTo && duplicate.LastOffset >= RecoveryPoint;
+                var flushPending = duplicate.LastOffset < _flushRequestedUpTo && duplicate.LastOffset >= FlushedOffset;
                 return new LogAppendResult(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp, duplicate.LastOffset, duplicate.Timestamp, LogStartOffset, batchCount, recordCount, 0, Duplicate: true, FlushRequired: flushPending);
             }
 
@@ -359,7 +367,7 @@ public sealed class PartitionLog : IDisposable
 
             // Kafka's "unflushed messages >= flush.messages": counted from the last flush asked for, not the last one
             // done, since with group commit the flush runs later (see GroupFlusher).
-            var flushRequired = next - Math.Max(RecoveryPoint, _flushRequestedUpTo) >= config.FlushMessages;
+            var flushRequired = next - Math.Max(FlushedOffset, _flushRequestedUpTo) >= config.FlushMessages;
             if (flushRequired)
             {
                 _flushRequestedUpTo = next;
@@ -831,6 +839,7 @@ public sealed class PartitionLog : IDisposable
             var end = LogEndOffset;
             Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
             Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
+            Volatile.Write(ref _flushedOffset, Math.Min(Volatile.Read(ref _flushedOffset), end));
             _flushRequestedUpTo = Math.Min(_flushRequestedUpTo, end);
             ProducerSnapshots.DeleteAfter(end);
             LoadProducerStateLocked(end);
@@ -851,6 +860,7 @@ public sealed class PartitionLog : IDisposable
             Volatile.Write(ref _logStartOffset, offset);
             Volatile.Write(ref _highWatermark, offset);
             Volatile.Write(ref _recoveryPoint, offset);
+            Volatile.Write(ref _flushedOffset, offset);
             _flushRequestedUpTo = offset;
             // Nothing of the old log's producer state applies to the new, empty one.
             ProducerSnapshots.DeleteAfter(offset - 1);
@@ -1035,7 +1045,7 @@ public sealed class PartitionLog : IDisposable
     /// <summary>Flushes when flush.ms has passed since the last flush and there is unflushed data.</summary>
     public void FlushIfDue()
     {
-        if (!IsOffline && RecoveryPoint < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
+        if (!IsOffline && FlushedOffset < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
         {
             Flush();
         }
@@ -1048,8 +1058,14 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public ValueTask WaitForFlushAsync(long offset) => _groupFlusher.WaitForAsync(offset);
 
-    /// <summary>fsyncs the segments holding data at or above the recovery point and below <paramref name="offset"/>, then moves the recovery point there.</summary>
-    internal void FlushUpTo(long offset)
+    /// <summary>
+    /// fsyncs the segments holding data at or above the recovery point and below <paramref name="offset"/>, then
+    /// moves the recovery point there. <paramref name="dataOnly"/> (the flushes flush.messages asks for) leaves out
+    /// the active segment's offset and time indexes, a third of the fsyncs: recovery rebuilds the indexes of the
+    /// segment holding the recovery point, so the recovery point then stays inside that segment (below its end,
+    /// which a roll would make the next segment's start) until a full flush (roll, flush.ms, close) syncs them.
+    /// </summary>
+    internal void FlushUpTo(long offset, bool dataOnly = false)
     {
         if (_storageFailure is { } failure)
         {
@@ -1057,21 +1073,32 @@ public sealed class PartitionLog : IDisposable
         }
 
         var recoveryPoint = RecoveryPoint;
-        if (offset <= recoveryPoint)
+        if (offset <= (dataOnly ? FlushedOffset : recoveryPoint))
         {
             return;
         }
 
+        var newRecoveryPoint = offset;
         try
         {
             BeforeFsync?.Invoke();
-            foreach (var segment in Volatile.Read(ref _segments))
+            var segments = Volatile.Read(ref _segments);
+            for (var i = 0; i < segments.Length; i++)
             {
+                var segment = segments[i];
                 if (segment.BaseOffset < offset && segment.NextOffset > recoveryPoint)
                 {
                     try
                     {
-                        segment.Flush();
+                        if (dataOnly && i == segments.Length - 1)
+                        {
+                            segment.FlushData();
+                            newRecoveryPoint = Math.Min(offset, Math.Max(segment.BaseOffset, segment.NextOffset - 1));
+                        }
+                        else
+                        {
+                            segment.Flush();
+                        }
                     }
                     catch (ObjectDisposedException)
                     {
@@ -1099,9 +1126,14 @@ public sealed class PartitionLog : IDisposable
 
         lock (_lock)
         {
-            if (offset > RecoveryPoint)
+            if (newRecoveryPoint > RecoveryPoint)
             {
-                Volatile.Write(ref _recoveryPoint, offset);
+                Volatile.Write(ref _recoveryPoint, newRecoveryPoint);
+            }
+
+            if (offset > Volatile.Read(ref _flushedOffset))
+            {
+                Volatile.Write(ref _flushedOffset, offset);
             }
 
             Volatile.Write(ref _lastFlushMs, NowMs);

@@ -20,10 +20,11 @@ public sealed class GroupCommitTests : IDisposable
     [Fact]
     public async Task WaitForFlushAsync_ConcurrentAppendsWhileAFlushRuns_CompleteAfterOneSharedFlushThatCoversThem()
     {
-        using var log = Open(new LogConfig { FlushMessages = 1 });
-        var flushes = 0;
+        // Declared before the log, so that they outlive its closing flush (which runs the hook too).
         using var flushStarted = new SemaphoreSlim(0);
         using var release = new ManualResetEventSlim();
+        using var log = Open(new LogConfig { FlushMessages = 1 });
+        var flushes = 0;
         log.BeforeFsync = () =>
         {
             Interlocked.Increment(ref flushes);
@@ -48,7 +49,7 @@ public sealed class GroupCommitTests : IDisposable
                 t =>
                 {
                     t.GetAwaiter().GetResult();
-                    return log.RecoveryPoint >= end; // on disk when the waiter is told so
+                    return log.FlushedOffset >= end; // on disk when the waiter is told so
                 },
                 TaskScheduler.Default);
         });
@@ -64,7 +65,8 @@ public sealed class GroupCommitTests : IDisposable
         Assert.All(covered, Assert.True);
         Assert.Equal(2, Volatile.Read(ref flushes)); // the held one, then one for all 20 that queued behind it
         Assert.Equal(1 + (Appends * 2), log.LogEndOffset);
-        Assert.Equal(log.LogEndOffset, log.RecoveryPoint);
+        Assert.Equal(log.LogEndOffset, log.FlushedOffset);
+        Assert.Equal(log.LogEndOffset - 1, log.RecoveryPoint); // inside the active segment, whose indexes were not synced
     }
 
     [Fact]
@@ -87,13 +89,13 @@ public sealed class GroupCommitTests : IDisposable
             {
                 var result = log.AppendWithoutFlush(Batches.Seq(Batches.Make(1)));
                 await log.WaitForFlushAsync(result.LastOffset + 1);
-                Assert.True(log.RecoveryPoint > result.LastOffset);
+                Assert.True(log.FlushedOffset > result.LastOffset);
             }
         })).ToList();
         start.Set();
         await Task.WhenAll(appenders).WaitAsync(Timeout);
 
-        Assert.Equal(Appends, log.RecoveryPoint);
+        Assert.Equal(Appends, log.FlushedOffset);
         Assert.InRange(Volatile.Read(ref flushes), 1, Appends - 1);
     }
 
@@ -120,7 +122,7 @@ public sealed class GroupCommitTests : IDisposable
         await Assert.ThrowsAsync<KafkaStorageException>(() => firstFlushed.WaitAsync(Timeout));
         await Assert.ThrowsAsync<KafkaStorageException>(() => secondFlushed.WaitAsync(Timeout));
         Assert.True(log.IsOffline);
-        Assert.Equal(0, log.RecoveryPoint);
+        Assert.Equal(0, log.FlushedOffset);
         Assert.Throws<KafkaStorageException>(() => log.AppendWithoutFlush(Batches.Seq(Batches.Make(1))));
         Assert.Throws<KafkaStorageException>(() => log.Append(Batches.Seq(Batches.Make(1))));
         Assert.Throws<KafkaStorageException>(log.Flush); // no later fsync may pass for a success
@@ -140,7 +142,7 @@ public sealed class GroupCommitTests : IDisposable
             var result = log.Append(Batches.Seq(Batches.Make(2)));
 
             Assert.True(result.FlushRequired);
-            Assert.Equal(log.LogEndOffset, log.RecoveryPoint);
+            Assert.Equal(log.LogEndOffset, log.FlushedOffset);
         }
 
         Assert.Equal(3, flushes);
@@ -157,7 +159,7 @@ public sealed class GroupCommitTests : IDisposable
 
         Assert.Equal([false, false, true, false, false, true, false], required);
         Assert.Equal(2, flushes);
-        Assert.Equal(6, log.RecoveryPoint);
+        Assert.Equal(6, log.FlushedOffset);
     }
 
     [Fact]
@@ -170,7 +172,7 @@ public sealed class GroupCommitTests : IDisposable
         var required = Enumerable.Range(0, 6).Select(_ => log.AppendWithoutFlush(Batches.Seq(Batches.Make(1))).FlushRequired).ToList();
 
         Assert.Equal([false, false, true, false, false, true], required);
-        Assert.Equal(0, log.RecoveryPoint);
+        Assert.Equal(0, log.FlushedOffset);
     }
 
     [Fact]
@@ -188,19 +190,19 @@ public sealed class GroupCommitTests : IDisposable
         }
 
         Assert.Equal(0, flushes);
-        Assert.Equal(0, log.RecoveryPoint);
+        Assert.Equal(0, log.FlushedOffset);
 
         // An explicit wait still makes the records durable (one flush).
         await log.WaitForFlushAsync(log.LogEndOffset).AsTask().WaitAsync(Timeout);
         Assert.Equal(1, flushes);
-        Assert.Equal(log.LogEndOffset, log.RecoveryPoint);
+        Assert.Equal(log.LogEndOffset, log.FlushedOffset);
     }
 
     [Fact]
     public async Task AppendWithoutFlush_RetryWhileTheOriginalsFlushIsPending_AlsoWaitsForIt()
     {
-        using var log = Open(new LogConfig { FlushMessages = 1 });
         using var release = new ManualResetEventSlim();
+        using var log = Open(new LogConfig { FlushMessages = 1 });
         log.BeforeFsync = () => Assert.True(release.Wait(Timeout));
 
         var original = log.AppendWithoutFlush(ProducerStateTests.Batch(producerId: 7, epoch: 0, baseSequence: 0));
@@ -230,6 +232,44 @@ public sealed class GroupCommitTests : IDisposable
 
         time.Advance(1000);
         log.FlushIfDue();
-        Assert.Equal(3, log.RecoveryPoint);
+        Assert.Equal(3, log.RecoveryPoint); // a full flush: indexes too
+        Assert.Equal(3, log.FlushedOffset);
+    }
+
+    [Fact]
+    public async Task Append_FlushMessages1_RecoveryPointPassesASegmentOnlyOnceARollFlushedItsIndexes()
+    {
+        var log = Open(new LogConfig { FlushMessages = 1, SegmentBytes = 4096 });
+        log.Append(Batches.Seq(Batches.Make(1, valueSize: 1000)));
+        log.Append(Batches.Seq(Batches.Make(1, valueSize: 1000)));
+
+        // Flushes for flush.messages leave the active segment's indexes unsynced: the recovery point stays inside it.
+        Assert.Equal(2, log.FlushedOffset);
+        Assert.Equal(1, log.RecoveryPoint);
+
+        while (log.SegmentCount < 2)
+        {
+            log.Append(Batches.Seq(Batches.Make(1, valueSize: 1000)));
+        }
+
+        // Once rolled, a segment is synced whole (the roll's background flush; a later flush syncs every segment but
+        // the active one whole too), and only then does the recovery point move to the new segment.
+        var rolledAt = log.Segments[1].BaseOffset;
+        var deadline = DateTime.UtcNow + Timeout;
+        while (log.RecoveryPoint < rolledAt && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(rolledAt, log.RecoveryPoint);
+        Assert.Equal(log.LogEndOffset, log.FlushedOffset);
+
+        // A crash now: recovery from that recovery point re-validates the active segment and keeps every record.
+        var checkpoint = new PartitionLogCheckpoint(log.RecoveryPoint, log.LogStartOffset);
+        var end = log.LogEndOffset;
+        log.CloseWithoutFlush();
+        using var reopened = PartitionLog.Open(Path.Combine(_dir.Path, Tp.DirectoryName), Tp, new LogConfig { FlushMessages = 1, SegmentBytes = 4096 }, checkpoint, cleanShutdown: false, _logger);
+        Assert.Equal(end, reopened.LogEndOffset);
+        Assert.Empty(_logger.Warnings);
     }
 }
