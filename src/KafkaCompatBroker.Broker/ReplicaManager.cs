@@ -52,22 +52,22 @@ public sealed class ReplicaManager : IDisposable
     }
 
     /// <summary>
-    /// Appends a produce request's records for one partition. acks is accepted as Kafka does (0, 1, -1);
-    /// with a single replica all three are satisfied once the batch is in the log.
+    /// Appends records for one partition and returns once they are acknowledgeable: when flush.messages asks for
+    /// a flush, after it (run inline). For the coordinators' synchronous writes; produce requests use
+    /// <see cref="AppendAsync"/>, which shares fsyncs between concurrent appends.
     /// </summary>
     public PartitionAppendResult Append(string topic, int partition, in ReadOnlySequence<byte> records, AppendOrigin origin = AppendOrigin.Client)
     {
         var log = GetLog(topic, partition);
         if (log is null)
         {
-            return new(ErrorCode.UnknownTopicOrPartition, $"This server does not host this topic-partition: {topic}-{partition}", default);
+            return UnknownPartition(topic, partition);
         }
 
         try
         {
-            var result = log.Append(records, _metadata.Image.GetTopic(topic)!.Partitions[partition].LeaderEpoch, origin);
-            log.UpdateHighWatermark(log.LogEndOffset);
-            Notifier.NotifyAppended();
+            var result = log.Append(records, LeaderEpoch(topic, partition), origin);
+            Publish(log, result);
             return new(ErrorCode.None, null, result);
         }
         catch (LogAppendException e)
@@ -76,9 +76,86 @@ public sealed class ReplicaManager : IDisposable
         }
         catch (KafkaStorageException e)
         {
-            _logger.LogError(e, "Append to {Topic}-{Partition} failed", topic, partition);
-            return new(ErrorCode.KafkaStorageError, e.Message, default);
+            return StorageError(topic, partition, e);
         }
+    }
+
+    /// <summary>
+    /// Appends a produce request's records for one partition. acks is accepted as Kafka does (0, 1, -1); with a
+    /// single replica all three are satisfied once the batch is in the log, and, when flush.messages asks for a
+    /// flush, on disk: the result then completes after a group-commit flush (<see cref="PartitionLog.WaitForFlushAsync"/>)
+    /// that covers the records, which only then become visible to consumers. A failed flush is KAFKA_STORAGE_ERROR.
+    /// Without a flush this completes synchronously and allocates nothing.
+    /// </summary>
+    public ValueTask<PartitionAppendResult> AppendAsync(string topic, int partition, in ReadOnlySequence<byte> records, AppendOrigin origin = AppendOrigin.Client)
+    {
+        var log = GetLog(topic, partition);
+        if (log is null)
+        {
+            return ValueTask.FromResult(UnknownPartition(topic, partition));
+        }
+
+        LogAppendResult result;
+        try
+        {
+            result = log.AppendWithoutFlush(records, LeaderEpoch(topic, partition), origin);
+        }
+        catch (LogAppendException e)
+        {
+            return ValueTask.FromResult(new PartitionAppendResult(e.Error, e.Message, default));
+        }
+        catch (KafkaStorageException e)
+        {
+            return ValueTask.FromResult(StorageError(topic, partition, e));
+        }
+
+        if (result.FlushRequired)
+        {
+            var flushed = log.WaitForFlushAsync(result.LastOffset + 1);
+            if (!flushed.IsCompletedSuccessfully)
+            {
+                return CompleteAfterFlushAsync(topic, partition, log, result, flushed);
+            }
+        }
+
+        Publish(log, result);
+        return ValueTask.FromResult(new PartitionAppendResult(ErrorCode.None, null, result));
+    }
+
+    private async ValueTask<PartitionAppendResult> CompleteAfterFlushAsync(string topic, int partition, PartitionLog log, LogAppendResult result, ValueTask flushed)
+    {
+        try
+        {
+            await flushed.ConfigureAwait(false);
+        }
+        catch (KafkaStorageException e)
+        {
+            return StorageError(topic, partition, e);
+        }
+
+        Publish(log, result);
+        return new(ErrorCode.None, null, result);
+    }
+
+    /// <summary>
+    /// Moves the high watermark (one replica: the log end; after a flush, the end of the flushed records, since
+    /// consumers must not see records whose flush is still pending) and wakes waiting fetches.
+    /// </summary>
+    private void Publish(PartitionLog log, LogAppendResult result)
+    {
+        log.UpdateHighWatermark(result.FlushRequired ? result.LastOffset + 1 : log.LogEndOffset);
+        Notifier.NotifyAppended();
+    }
+
+    private int LeaderEpoch(string topic, int partition) => _metadata.Image.GetTopic(topic)!.Partitions[partition].LeaderEpoch;
+
+    private static PartitionAppendResult UnknownPartition(string topic, int partition) =>
+        new(ErrorCode.UnknownTopicOrPartition, $"This server does not host this topic-partition: {topic}-{partition}", default);
+
+    private PartitionAppendResult StorageError(string topic, int partition, KafkaStorageException e)
+    {
+        _logger.LogError(e, "Append to {Topic}-{Partition} failed", topic, partition);
+        return new(ErrorCode.KafkaStorageError, e.Message, default);
     }
 
     private void OnImageChanged(object? sender, ImageChangedEventArgs e) => Reconcile(e.Previous, e.Current);

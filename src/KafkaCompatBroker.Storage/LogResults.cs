@@ -6,6 +6,8 @@ namespace KafkaCompatBroker.Storage;
 /// What an append did: the offsets it assigned, the largest timestamp, and LogAppendTime when the log stamped it
 /// (-1 otherwise). <see cref="Duplicate"/>: the batch was a producer's retry of a batch already in the log,
 /// so nothing was written and the offsets (and LogAppendTime, the batch's timestamp, as Kafka answers) are the original's.
+/// <see cref="FlushRequired"/>: flush.messages asks for these records to be on disk before they are acknowledged
+/// (<see cref="PartitionLog.AppendWithoutFlush"/> leaves that to <see cref="PartitionLog.WaitForFlushAsync"/>).
 /// </summary>
 public readonly record struct LogAppendResult(
     long FirstOffset,
@@ -17,7 +19,8 @@ public readonly record struct LogAppendResult(
     int BatchCount,
     long RecordCount,
     int Bytes,
-    bool Duplicate = false);
+    bool Duplicate = false,
+    bool FlushRequired = false);
 
 /// <summary>
 /// The answer to a fetch: at most one file region (whole batches, the first one holding the start

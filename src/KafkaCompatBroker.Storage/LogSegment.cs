@@ -231,6 +231,16 @@ internal sealed class LogSegment : IDisposable
         TxnIndex.Flush();
     }
 
+    /// <summary>
+    /// fsyncs the log and the transaction index (which recovery does not rebuild) but not the offset and time
+    /// indexes: enough for the segment holding the recovery point, whose indexes recovery rebuilds from the log.
+    /// </summary>
+    public void FlushData()
+    {
+        FileSync.Fsync(_log);
+        TxnIndex.Flush();
+    }
+
     // ------------------------------------------------------------------ reads
 
     public bool TryReadHeader(long position, out RecordBatchHeader header)

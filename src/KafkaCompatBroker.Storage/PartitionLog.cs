@@ -35,6 +35,7 @@ public sealed class PartitionLog : IDisposable
     private long _highWatermark;
     private long _lastStableOffset;
     private long _recoveryPoint;
+    private long _flushedOffset;
     private long _lastFlushMs;
     private bool _closed;
 
@@ -45,6 +46,15 @@ public sealed class PartitionLog : IDisposable
     // The fsyncs of rolled segments run in the background, one after another; closing waits for them
     // so that no file handle is still in use (or left unsynced) once Close returns.
     private Task _backgroundFlush = Task.CompletedTask;
+
+    // The end of the records a flush was last asked for by flush.messages (under _lock): appends count their
+    // unflushed messages from here, so appends made while that flush is pending do not each ask for another.
+    private long _flushRequestedUpTo;
+
+    // Set by the first failed fsync. The log then takes no more appends and fsyncs nothing more, as Kafka takes
+    // a log dir offline: after a failed fsync the kernel may have dropped the dirty pages, so a later fsync
+    // that succeeds would prove nothing.
+    private volatile KafkaStorageException? _storageFailure;
 
     private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, ILogger logger, TimeProvider time)
     {
@@ -58,7 +68,10 @@ public sealed class PartitionLog : IDisposable
         _lastFlushMs = time.GetUtcNow().ToUnixTimeMilliseconds();
         ProducerSnapshots = new ProducerStateSnapshots(directory);
         _producerState = new ProducerStateManager(topicPartition);
+        _groupFlusher = new GroupFlusher(this);
     }
+
+    private readonly GroupFlusher _groupFlusher;
 
     private readonly ProducerStateManager _producerState;
     private readonly PooledBufferWriter _markerScratch = new();
@@ -86,8 +99,20 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public long LastStableOffset => Volatile.Read(ref _lastStableOffset);
 
-    /// <summary>Everything below this offset is known to be on disk (fsynced).</summary>
+    /// <summary>
+    /// Everything below this offset is known to be on disk (fsynced) with its indexes; recovery after an unclean
+    /// stop re-validates from the segment holding it. It may lag <see cref="FlushedOffset"/> inside the active segment.
+    /// </summary>
     public long RecoveryPoint => Volatile.Read(ref _recoveryPoint);
+
+    /// <summary>Every record below this offset is known to be on disk (fsynced); at least the recovery point.</summary>
+    public long FlushedOffset => Math.Max(Volatile.Read(ref _flushedOffset), RecoveryPoint);
+
+    /// <summary>Whether an fsync of this log failed: it then refuses appends (KAFKA_STORAGE_ERROR) until the broker restarts.</summary>
+    public bool IsOffline => _storageFailure is not null;
+
+    /// <summary>Runs before each flush's fsyncs; tests count, hold or fail flushes with it (an exception here is a failed fsync).</summary>
+    internal Action? BeforeFsync { get; set; }
 
     /// <summary>Total bytes of all segments.</summary>
     public long Size => Volatile.Read(ref _segments).Sum(s => s.Size);
@@ -182,8 +207,11 @@ public sealed class PartitionLog : IDisposable
 
         // After a crash the recovery point stays where the validated data began, as in Kafka: the data is
         // not fsynced here (that would write back whatever the killed process left in the page cache
-        // before the broker can serve), so a crash before the next flush validates it again.
-        Volatile.Write(ref log._recoveryPoint, cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset));
+        // before the broker can serve), so a crash before the next flush validates it again, and the
+        // next flush (e.g. flush.messages) covers it.
+        var durableUpTo = cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset);
+        Volatile.Write(ref log._recoveryPoint, durableUpTo);
+        Volatile.Write(ref log._flushedOffset, durableUpTo);
         Volatile.Write(ref log._highWatermark, log.LogEndOffset);
 
         // After a crash, snapshots above the validated data may describe batches (or index entries) that did not reach the disk.
@@ -259,9 +287,26 @@ public sealed class PartitionLog : IDisposable
     /// Appends the record batches in <paramref name="records"/> (e.g. a Produce request's records,
     /// still in the network buffer). Every batch is validated before any is written; the batch bytes
     /// are written as they came except the header fields the log owns (base offset, leader epoch, and
-    /// for LogAppendTime the timestamp), patched in a copy of the 61-byte header.
+    /// for LogAppendTime the timestamp), patched in a copy of the 61-byte header. When flush.messages asks
+    /// for a flush, it runs before this returns (outside the lock, so other appends do not wait for it).
     /// </summary>
     public LogAppendResult Append(in ReadOnlySequence<byte> records, int leaderEpoch = -1, AppendOrigin origin = AppendOrigin.Client)
+    {
+        var result = AppendWithoutFlush(records, leaderEpoch, origin);
+        if (result.FlushRequired)
+        {
+            FlushUpTo(result.LastOffset + 1, dataOnly: true);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Append"/> without the flush: when the result says <see cref="LogAppendResult.FlushRequired"/>,
+    /// the records are in the page cache only, and must not be acknowledged (or shown to consumers) before
+    /// <see cref="WaitForFlushAsync"/> for their end completes.
+    /// </summary>
+    public LogAppendResult AppendWithoutFlush(in ReadOnlySequence<byte> records, int leaderEpoch = -1, AppendOrigin origin = AppendOrigin.Client)
     {
         lock (_lock)
         {
@@ -270,8 +315,10 @@ public sealed class PartitionLog : IDisposable
             var (batchCount, recordCount) = ValidateForAppend(records, origin, config);
             if (AnalyzeProducerState(records, origin) is { } duplicate)
             {
-                // A producer's retry of a batch already written: answer with the original offsets, write nothing.
-                return new LogAppendResult(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp, duplicate.LastOffset, duplicate.Timestamp, LogStartOffset, batchCount, recordCount, 0, Duplicate: true);
+                // A producer's retry of a batch already written: answer with the original offsets, write nothing;
+                // but not before the original is on disk when a flush was asked for it (it may still be pending).
+                var flushPending = duplicate.LastOffset < _flushRequestedUpTo && duplicate.LastOffset >= FlushedOffset;
+                return new LogAppendResult(duplicate.FirstOffset, duplicate.LastOffset, duplicate.Timestamp, duplicate.LastOffset, duplicate.Timestamp, LogStartOffset, batchCount, recordCount, 0, Duplicate: true, FlushRequired: flushPending);
             }
 
             var now = NowMs;
@@ -315,12 +362,16 @@ public sealed class PartitionLog : IDisposable
             }
 
             CommitProducerStateLocked(next);
-            if (next - RecoveryPoint >= config.FlushMessages)
+
+            // Kafka's "unflushed messages >= flush.messages": counted from the last flush asked for, not the last one
+            // done, since with group commit the flush runs later (see GroupFlusher).
+            var flushRequired = next - Math.Max(FlushedOffset, _flushRequestedUpTo) >= config.FlushMessages;
+            if (flushRequired)
             {
-                Flush();
+                _flushRequestedUpTo = next;
             }
 
-            return new LogAppendResult(first, next - 1, maxTimestamp, offsetOfMaxTimestamp, stampLogAppendTime ? now : -1, LogStartOffset, batchCount, recordCount, bytes);
+            return new LogAppendResult(first, next - 1, maxTimestamp, offsetOfMaxTimestamp, stampLogAppendTime ? now : -1, LogStartOffset, batchCount, recordCount, bytes, FlushRequired: flushRequired);
         }
     }
 
@@ -752,12 +803,15 @@ public sealed class PartitionLog : IDisposable
 
     // ------------------------------------------------------------------ offsets the broker moves
 
-    /// <summary>Sets the high watermark (clamped to [log start, log end]).</summary>
+    /// <summary>
+    /// Moves the high watermark up to <paramref name="offset"/> (clamped to [log start, log end]); never down, since
+    /// appends publish their ends concurrently and in any order (truncation lowers it itself).
+    /// </summary>
     public void UpdateHighWatermark(long offset)
     {
         lock (_lock)
         {
-            Volatile.Write(ref _highWatermark, Math.Clamp(offset, LogStartOffset, LogEndOffset));
+            Volatile.Write(ref _highWatermark, Math.Clamp(Math.Max(offset, HighWatermark), LogStartOffset, LogEndOffset));
             _producerState.OnHighWatermarkUpdated(HighWatermark);
             RefreshLastStableOffsetLocked();
         }
@@ -818,6 +872,8 @@ public sealed class PartitionLog : IDisposable
             var end = LogEndOffset;
             Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
             Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
+            Volatile.Write(ref _flushedOffset, Math.Min(Volatile.Read(ref _flushedOffset), end));
+            _flushRequestedUpTo = Math.Min(_flushRequestedUpTo, end);
             ProducerSnapshots.DeleteAfter(end);
             LoadProducerStateLocked(end);
             _logger.LogInformation("Truncated {Partition} to offset {Offset}: log end offset is now {End}", TopicPartition, offset, end);
@@ -837,6 +893,8 @@ public sealed class PartitionLog : IDisposable
             Volatile.Write(ref _logStartOffset, offset);
             Volatile.Write(ref _highWatermark, offset);
             Volatile.Write(ref _recoveryPoint, offset);
+            Volatile.Write(ref _flushedOffset, offset);
+            _flushRequestedUpTo = offset;
             // Nothing of the old log's producer state applies to the new, empty one.
             ProducerSnapshots.DeleteAfter(offset - 1);
             ProducerSnapshots.DeleteBefore(offset);
@@ -1020,46 +1078,95 @@ public sealed class PartitionLog : IDisposable
     /// <summary>Flushes when flush.ms has passed since the last flush and there is unflushed data.</summary>
     public void FlushIfDue()
     {
-        if (RecoveryPoint < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
+        if (!IsOffline && FlushedOffset < LogEndOffset && NowMs - Volatile.Read(ref _lastFlushMs) >= Config.FlushMs)
         {
             Flush();
         }
     }
 
-    private void FlushUpTo(long offset)
+    /// <summary>
+    /// Completes once a flush that started after this call covers everything appended so far, in particular
+    /// the records below <paramref name="offset"/> (group commit: concurrent callers share one fsync; see
+    /// <see cref="GroupFlusher"/>). Fails with <see cref="KafkaStorageException"/> when that flush fails.
+    /// </summary>
+    public ValueTask WaitForFlushAsync(long offset) => _groupFlusher.WaitForAsync(offset);
+
+    /// <summary>
+    /// fsyncs the segments holding data at or above the recovery point and below <paramref name="offset"/>, then
+    /// moves the recovery point there. <paramref name="dataOnly"/> (the flushes flush.messages asks for) leaves out
+    /// the active segment's offset and time indexes, a third of the fsyncs: recovery rebuilds the indexes of the
+    /// segment holding the recovery point, so the recovery point then stays inside that segment (below its end,
+    /// which a roll would make the next segment's start) until a full flush (roll, flush.ms, close) syncs them.
+    /// </summary>
+    internal void FlushUpTo(long offset, bool dataOnly = false)
     {
+        if (_storageFailure is { } failure)
+        {
+            throw failure;
+        }
+
         var recoveryPoint = RecoveryPoint;
-        if (offset <= recoveryPoint)
+        if (offset <= (dataOnly ? FlushedOffset : recoveryPoint))
         {
             return;
         }
 
-        foreach (var segment in Volatile.Read(ref _segments))
+        var newRecoveryPoint = offset;
+        try
         {
-            if (segment.BaseOffset < offset && segment.NextOffset > recoveryPoint)
+            BeforeFsync?.Invoke();
+            var segments = Volatile.Read(ref _segments);
+            for (var i = 0; i < segments.Length; i++)
             {
-                try
+                var segment = segments[i];
+                if (segment.BaseOffset < offset && segment.NextOffset > recoveryPoint)
                 {
-                    segment.Flush();
-                }
-                catch (ObjectDisposedException)
-                {
-                    return; // deleted or closed meanwhile: nothing left to make durable
+                    try
+                    {
+                        if (dataOnly && i == segments.Length - 1)
+                        {
+                            segment.FlushData();
+                            newRecoveryPoint = Math.Min(offset, Math.Max(segment.BaseOffset, segment.NextOffset - 1));
+                        }
+                        else
+                        {
+                            segment.Flush();
+                        }
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        return; // deleted or closed meanwhile: nothing left to make durable
+                    }
                 }
             }
-        }
 
-        if (_directoryDirty)
+            if (_directoryDirty)
+            {
+                _directoryDirty = false;
+                FileSync.FsyncDirectory(Directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or KafkaStorageException)
         {
-            _directoryDirty = false;
-            FileSync.FsyncDirectory(Directory);
+            var failed = new KafkaStorageException($"fsync of the log of {TopicPartition} failed: {e.Message}", e);
+            if (Interlocked.CompareExchange(ref _storageFailure, failed, null) is null)
+            {
+                _logger.LogError(e, "fsync of {Partition} failed: the log takes no more appends until the broker restarts", TopicPartition);
+            }
+
+            throw _storageFailure!;
         }
 
         lock (_lock)
         {
-            if (offset > RecoveryPoint)
+            if (newRecoveryPoint > RecoveryPoint)
             {
-                Volatile.Write(ref _recoveryPoint, offset);
+                Volatile.Write(ref _recoveryPoint, newRecoveryPoint);
+            }
+
+            if (offset > Volatile.Read(ref _flushedOffset))
+            {
+                Volatile.Write(ref _flushedOffset, offset);
             }
 
             Volatile.Write(ref _lastFlushMs, NowMs);
@@ -1099,7 +1206,10 @@ public sealed class PartitionLog : IDisposable
         pending.Wait();
     }
 
-    /// <summary>Flushes everything and closes the files (a clean shutdown of this log).</summary>
+    /// <summary>
+    /// Flushes everything and closes the files (a clean shutdown of this log). A log whose fsync failed is closed
+    /// without flushing and throws that failure, so that its log dir gets no clean-shutdown marker.
+    /// </summary>
     public void Close()
     {
         WaitForBackgroundFlush();
@@ -1110,13 +1220,27 @@ public sealed class PartitionLog : IDisposable
                 return;
             }
 
-            _segments[^1].OnRolled();
-            Flush();
-            TakeProducerSnapshotLocked();
-            _closed = true;
-            foreach (var segment in _segments)
+            try
             {
-                segment.Dispose();
+                if (_storageFailure is null)
+                {
+                    _segments[^1].OnRolled();
+                    Flush();
+                    TakeProducerSnapshotLocked();
+                }
+            }
+            finally
+            {
+                _closed = true;
+                foreach (var segment in _segments)
+                {
+                    segment.Dispose();
+                }
+            }
+
+            if (_storageFailure is { } failure)
+            {
+                throw failure;
             }
         }
     }
@@ -1163,6 +1287,11 @@ public sealed class PartitionLog : IDisposable
         if (_closed)
         {
             throw new KafkaStorageException($"the log of {TopicPartition} is closed");
+        }
+
+        if (_storageFailure is { } failure)
+        {
+            throw failure;
         }
     }
 

@@ -87,6 +87,23 @@ public sealed class WorkloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunAsync_TopicConfigs_TopicCreatedWithThem()
+    {
+        var options = PerfOptions.Parse([
+            "--bootstrap", $"127.0.0.1:{_broker!.Ports[0]}", "--records", "200", "--record-size", "100", "--acks", "all",
+            "--topic-config", "flush.messages=1", "--topic-config", "retention.ms=3600000",
+        ]);
+
+        var result = await Workload.RunAsync(options.Bootstrap!, options, new Progress());
+
+        Assert.Equal(0, result.ProduceErrors);
+        Assert.Equal(200, result.Consume.Records);
+        var config = _broker.Context.Replicas.ConfigFor(options.Topic);
+        Assert.Equal(1, config.FlushMessages);
+        Assert.Equal(3_600_000, config.RetentionMs);
+    }
+
+    [Fact]
     public async Task RunAsync_MockCluster_EveryRecordProducedAndReportHasEveryField()
     {
         var options = PerfOptions.Parse(["--mock", "--records", $"{Records}", "--record-size", "100", "--partitions", "2"]);
@@ -144,6 +161,9 @@ public sealed class WorkloadTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--compare"]));
         Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--records"]));
         Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--warmup", "-5"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--start-broker", "--topic-config", "flush.messages"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--start-broker", "--topic-config", "=1"]));
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--topic-config", "flush.messages=1"]));
     }
 
     [Fact]
@@ -154,6 +174,15 @@ public sealed class WorkloadTests : IAsyncLifetime
         Assert.Equal(5000, options.Warmup);
         Assert.False(options.EndToEnd);
         Assert.True(PerfOptions.Parse(["--mock"]).EndToEnd);
+    }
+
+    [Fact]
+    public void Parse_TopicConfigRepeated_KeepsEachAndTheLastValueOfAKey()
+    {
+        var options = PerfOptions.Parse(["--start-broker", "--topic-config", "flush.messages=1", "--topic-config", "segment.bytes=1048576", "--topic-config", "flush.messages=2"]);
+
+        Assert.Equal(new Dictionary<string, string> { ["flush.messages"] = "2", ["segment.bytes"] = "1048576" }, options.TopicConfigs);
+        Assert.Contains("topic configs flush.messages=2,segment.bytes=1048576", PerfReport.For(options, null, null, null).ToTable(), StringComparison.Ordinal);
     }
 
     private static void RequireLibrdkafka()

@@ -19,6 +19,7 @@ internal sealed record PerfOptions
           --batch-size B         producer batch.size in bytes (default 1000000)
           --compression C        none, gzip, snappy, lz4, zstd (default none)
           --topic NAME           topic name (default perf-<random>; created with T partitions)
+          --topic-config K=V     a config of the created topic, e.g. flush.messages=1 (repeatable; not for --mock)
           --rate R               throttle the producer to R records/s (default: unthrottled)
           --warmup N             first run N records on a separate topic, unmeasured (JIT and connections warm)
           --no-end-to-end        no tailing consumer during the produce phase (produce-only broker cost)
@@ -62,6 +63,9 @@ internal sealed record PerfOptions
     public string Compression { get; init; } = "none";
 
     public string Topic { get; init; } = "perf-" + Guid.NewGuid().ToString("N")[..8];
+
+    /// <summary>Configs the topic is created with (--topic-config key=value, repeatable).</summary>
+    public IReadOnlyDictionary<string, string> TopicConfigs { get; init; } = new Dictionary<string, string>();
 
     public int? Rate { get; init; }
 
@@ -153,6 +157,7 @@ internal sealed record PerfOptions
                 "--batch-size" => o with { BatchSize = Int() },
                 "--compression" => o with { Compression = Value() },
                 "--topic" => o with { Topic = Value() },
+                "--topic-config" => o with { TopicConfigs = WithTopicConfig(o.TopicConfigs, Value()) },
                 "--rate" => o with { Rate = Int() },
                 "--warmup" => o with { Warmup = Int() },
                 "--no-end-to-end" => o with { EndToEnd = false },
@@ -218,6 +223,22 @@ internal sealed record PerfOptions
             throw new ArgumentException("--records, --partitions and --rate must be positive");
         }
 
+        if (o.Mock && o.TopicConfigs.Count > 0)
+        {
+            throw new ArgumentException("--topic-config needs a broker that creates the topic: librdkafka's mock cluster takes no topic configs");
+        }
+
         return o;
+    }
+
+    private static Dictionary<string, string> WithTopicConfig(IReadOnlyDictionary<string, string> configs, string pair)
+    {
+        var equals = pair.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            throw new ArgumentException($"--topic-config needs key=value, not '{pair}'");
+        }
+
+        return new Dictionary<string, string>(configs) { [pair[..equals]] = pair[(equals + 1)..] };
     }
 }

@@ -141,7 +141,13 @@ internal static class Workload
         if (createTopic)
         {
             using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
-            await admin.CreateTopicsAsync([new TopicSpecification { Name = options.Topic, NumPartitions = options.Partitions, ReplicationFactor = 1 }]);
+            await admin.CreateTopicsAsync([new TopicSpecification
+            {
+                Name = options.Topic,
+                NumPartitions = options.Partitions,
+                ReplicationFactor = 1,
+                Configs = new Dictionary<string, string>(options.TopicConfigs),
+            }]);
         }
 
         // The tailing consumer is assigned before the first record is sent, so it sees each record as it arrives.

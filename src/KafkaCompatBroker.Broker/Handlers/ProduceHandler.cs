@@ -22,6 +22,9 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// in sequences → OUT_OF_ORDER_SEQUENCE_NUMBER, a plain batch inside the producer's open transaction →
 /// INVALID_TXN_STATE (with Kafka's messages, v8+). A retry of one of the producer's last 5 batches is not
 /// written again: the answer is the original base offset and no error, as Kafka's.
+/// When flush.messages asks for a flush, a partition is answered only after a flush that covers its records
+/// (group commit: the partitions of a request, and concurrent requests, share fsyncs); a failed flush is
+/// KAFKA_STORAGE_ERROR. The request's other partitions are appended before waiting.
 /// current_leader / node_endpoints (v10+) only accompany NOT_LEADER_OR_FOLLOWER, which a single
 /// broker leading every partition never returns.
 /// </summary>
@@ -40,6 +43,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
     protected override ValueTask<ProduceResponse?> HandleAsync(RequestContext context, ProduceRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
+        List<PendingAppend>? pending = null;
         var response = new ProduceResponse();
         var validAcks = request.Acks is -1 or 0 or 1;
         var image = broker.Replicas.Image;
@@ -68,12 +72,35 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
                 }
                 else
                 {
-                    AppendPartition(topicImage.Name, partition, version, compacted, result, request.TransactionalId);
+                    AppendPartition(topicImage.Name, partition, version, compacted, result, request.TransactionalId, ref pending);
                 }
             }
         }
 
-        if (request.Acks == 0)
+        if (pending is not null)
+        {
+            return CompleteAfterFlushesAsync(context, request.Acks, response, pending);
+        }
+
+        return ValueTask.FromResult(Answer(context, request.Acks, response));
+    }
+
+    /// <summary>A partition whose append waits for a flush before it is answered.</summary>
+    private readonly record struct PendingAppend(string Topic, int Partition, short Version, ProduceResponse.PartitionProduceResponse Result, ValueTask<PartitionAppendResult> Append);
+
+    private async ValueTask<ProduceResponse?> CompleteAfterFlushesAsync(RequestContext context, short acks, ProduceResponse response, List<PendingAppend> pending)
+    {
+        foreach (var p in pending)
+        {
+            Fill(p.Topic, p.Partition, p.Version, p.Result, await p.Append.ConfigureAwait(false));
+        }
+
+        return Answer(context, acks, response);
+    }
+
+    private static ProduceResponse? Answer(RequestContext context, short acks, ProduceResponse response)
+    {
+        if (acks == 0)
         {
             // No response is sent, so a failure can only be signalled as Kafka does: by closing the connection.
             if (AnyPartitionFailed(response))
@@ -81,10 +108,10 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
                 context.CloseConnection = true;
             }
 
-            return ValueTask.FromResult<ProduceResponse?>(null);
+            return null;
         }
 
-        return ValueTask.FromResult<ProduceResponse?>(response);
+        return response;
     }
 
     /// <summary>Whether the topic is compacted, from a hosted log's config when there is one: building the topic's config anew costs allocations on every request.</summary>
@@ -105,7 +132,7 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         return (config.CleanupPolicy & CleanupPolicy.Compact) != 0;
     }
 
-    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result, string? transactionalId)
+    private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result, string? transactionalId, ref List<PendingAppend>? pending)
     {
         var records = partition.Records ?? ReadOnlySequence<byte>.Empty;
         var check = ValidateRecords(records, version);
@@ -139,12 +166,23 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
             }
         }
 
-        var append = broker.Replicas.Append(topic, partition.Index, records);
+        var append = broker.Replicas.AppendAsync(topic, partition.Index, records);
+        if (!append.IsCompleted)
+        {
+            (pending ??= []).Add(new PendingAppend(topic, partition.Index, version, result, append));
+            return;
+        }
+
+        Fill(topic, partition.Index, version, result, append.Result);
+    }
+
+    private void Fill(string topic, int partition, short version, ProduceResponse.PartitionProduceResponse result, PartitionAppendResult append)
+    {
         result.ErrorCode = (short)append.Error;
         if (append.Error != ErrorCode.None)
         {
             SetMessage(result, version, append.ErrorMessage);
-            if (broker.Replicas.GetLog(topic, partition.Index) is { } log && append.Error == ErrorCode.InvalidRecord)
+            if (broker.Replicas.GetLog(topic, partition) is { } log && append.Error == ErrorCode.InvalidRecord)
             {
                 result.LogStartOffset = version >= 5 ? log.LogStartOffset : -1;
             }
