@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -19,6 +20,8 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
 {
     private const int MinHeaderBytes = 8; // api key, api version, correlation id
 
+    // Pooled state machines: a request that waits (a long-poll fetch, a full socket) allocates none.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RequestOutcome> ProcessAsync(KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
     {
         // This connection's reusable objects (header, context, Produce/Fetch requests): a connection sends
@@ -34,6 +37,7 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RequestOutcome> ProcessAsync(ConnectionRequestState state, KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
     {
         if (frame.Length < MinHeaderBytes)

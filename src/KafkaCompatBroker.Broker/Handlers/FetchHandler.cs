@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -42,6 +43,8 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
     /// <summary>The broker's fetch sessions (exposed for tests).</summary>
     public FetchSessionCache Sessions => _sessions;
 
+    // Pooled state machines: a long-poll wait allocates none.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<FetchResponseBuffers?> HandleAsync(RequestContext context, FetchRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
@@ -59,6 +62,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FetchResponseBuffers?> HandleAsync(Scratch scratch, short version, bool useIds, int replicaId, FetchRequest request, CancellationToken cancellationToken)
     {
         // Which partitions to read, and the session (if any) the response belongs to.
@@ -145,10 +149,8 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
                 break;
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var delay = Task.Delay(remaining, broker.Time, timeout.Token);
-            await Task.WhenAny(nextAppend, delay);
-            await timeout.CancelAsync();
+            // Whole milliseconds, rounded up: a shorter timer would fire at once and the loop would spin until the deadline.
+            await scratch.Waiter(broker.Time).WaitAsync(nextAppend, TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds)), cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
         }
 
@@ -393,6 +395,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         private readonly Stack<FetchResponse.AbortedTransaction> _abortedEntries = new();
         private PartitionResult[] _results = [];
         private FetchResponseBuffers? _buffers;
+        private FetchWaiter? _waiter;
 
         public List<PartitionRead> Reads { get; } = [];
 
@@ -401,6 +404,9 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
 
         /// <summary>The session partitions a response carries (incremental fetches).</summary>
         public List<CachedFetchPartition> Sent { get; } = [];
+
+        /// <summary>The connection's long-poll waiter, created at its first wait.</summary>
+        public FetchWaiter Waiter(TimeProvider time) => _waiter ??= new FetchWaiter(time);
 
         public PartitionResult[] ResultsFor(int count)
         {
