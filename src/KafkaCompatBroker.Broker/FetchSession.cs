@@ -128,9 +128,47 @@ public sealed class FetchSession(int id, bool usesTopicIds, long nowMs)
             return;
         }
 
-        var sentSet = new HashSet<CachedFetchPartition>(sent);
-        Partitions.RemoveAll(sentSet.Contains);
+        if (!IsSubsequence(sent))
+        {
+            // The session changed while the fetch waited (a concurrent request updated it): move by set.
+            var sentSet = new HashSet<CachedFetchPartition>(sent);
+            Partitions.RemoveAll(sentSet.Contains);
+            Partitions.AddRange(sent);
+            return;
+        }
+
+        // Usual case, without allocating: the sent partitions were read in fetch order, so one pass keeps the others in place.
+        var kept = 0;
+        var next = 0;
+        for (var i = 0; i < Partitions.Count; i++)
+        {
+            if (next < sent.Count && ReferenceEquals(Partitions[i], sent[next]))
+            {
+                next++;
+            }
+            else
+            {
+                Partitions[kept++] = Partitions[i];
+            }
+        }
+
+        Partitions.RemoveRange(kept, Partitions.Count - kept);
         Partitions.AddRange(sent);
+    }
+
+    /// <summary>Whether <paramref name="sent"/> are session partitions in fetch order.</summary>
+    private bool IsSubsequence(List<CachedFetchPartition> sent)
+    {
+        var next = 0;
+        for (var i = 0; i < Partitions.Count && next < sent.Count; i++)
+        {
+            if (ReferenceEquals(Partitions[i], sent[next]))
+            {
+                next++;
+            }
+        }
+
+        return next == sent.Count;
     }
 
     /// <summary>Kafka's FetchMetadata.nextEpoch: epochs wrap from int.MaxValue to 1.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Protocol;
 
 namespace KafkaCompatBroker.Broker;
@@ -29,6 +30,8 @@ public abstract class ApiHandler<TRequest, TResponse> : IApiHandler
 
     public abstract short MaxVersion { get; }
 
+    // A pooled state machine: a handler that waits (a long-poll fetch) allocates none here.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IKafkaMessage?> HandleAsync(RequestContext context, IKafkaMessage request, CancellationToken cancellationToken) =>
         await HandleAsync(context, (TRequest)request, cancellationToken);
 

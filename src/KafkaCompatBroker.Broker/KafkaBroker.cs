@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Network;
@@ -182,6 +183,7 @@ public sealed class KafkaBroker : IAsyncDisposable
     /// <summary>Holds requests until the broker finished starting, then hands them to the dispatcher.</summary>
     private sealed class StartupGate(Task started, BrokerContextHolder holder, ILogger logger) : IKafkaRequestProcessor
     {
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // every request passes here: no state machine allocated when it waits
         public async ValueTask<RequestOutcome> ProcessAsync(KafkaConnection connection, System.Buffers.ReadOnlySequence<byte> frame, System.IO.Pipelines.PipeWriter output, CancellationToken cancellationToken)
         {
             if (!started.IsCompleted)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -19,7 +20,25 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
 {
     private const int MinHeaderBytes = 8; // api key, api version, correlation id
 
+    // Pooled state machines: a request that waits (a long-poll fetch, a full socket) allocates none.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RequestOutcome> ProcessAsync(KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
+    {
+        // This connection's reusable objects (header, context, Produce/Fetch requests): a connection sends
+        // one request at a time, so they are free again once this request is done.
+        var state = connection.TakeProcessorState() as ConnectionRequestState ?? new ConnectionRequestState(connection);
+        try
+        {
+            return await ProcessAsync(state, connection, frame, output, cancellationToken);
+        }
+        finally
+        {
+            connection.ReturnProcessorState(state);
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RequestOutcome> ProcessAsync(ConnectionRequestState state, KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
     {
         if (frame.Length < MinHeaderBytes)
         {
@@ -46,7 +65,7 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
             {
                 // Version 0 body behind a v0 header: any client can read it and pick a version we support.
                 var refusal = Handlers.ApiVersionsHandler.Build(registry, ErrorCode.UnsupportedVersion);
-                await WriteResponseAsync(output, correlationId, headerVersion: 0, refusal, 0, cancellationToken);
+                await WriteResponseAsync(output, state.ResponseHeader, correlationId, headerVersion: 0, refusal, 0, cancellationToken);
                 return RequestOutcome.Continue;
             }
 
@@ -54,13 +73,13 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
             return RequestOutcome.Close;
         }
 
-        var header = new RequestHeader();
+        var header = state.Header;
         IKafkaMessage request;
         try
         {
             var reader = new SequenceReader<byte>(frame);
             header.Read(ref reader, KafkaApis.RequestHeaderVersion(handler.Key, apiVersion));
-            request = KafkaApis.CreateRequest(handler.Key);
+            request = state.Request(handler.Key);
             request.Read(ref reader, apiVersion);
             if (reader.Remaining != 0)
             {
@@ -75,7 +94,8 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
             return RequestOutcome.Close;
         }
 
-        var context = new RequestContext(connection, header);
+        var context = state.Context;
+        context.Reset();
         IKafkaMessage? response;
         try
         {
@@ -91,7 +111,7 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
         {
             try
             {
-                await WriteResponseAsync(output, correlationId, KafkaApis.ResponseHeaderVersion(handler.Key, apiVersion), response, apiVersion, cancellationToken);
+                await WriteResponseAsync(output, state.ResponseHeader, correlationId, KafkaApis.ResponseHeaderVersion(handler.Key, apiVersion), response, apiVersion, cancellationToken);
             }
             finally
             {
@@ -109,9 +129,9 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
         return RequestOutcome.Continue;
     }
 
-    private static async ValueTask WriteResponseAsync(PipeWriter output, int correlationId, short headerVersion, IKafkaMessage body, short version, CancellationToken cancellationToken)
+    private static async ValueTask WriteResponseAsync(PipeWriter output, ResponseHeader header, int correlationId, short headerVersion, IKafkaMessage body, short version, CancellationToken cancellationToken)
     {
-        var header = new ResponseHeader { CorrelationId = correlationId };
+        header.CorrelationId = correlationId;
         var size = header.ComputeSize(headerVersion) + body.ComputeSize(version);
         BinaryPrimitives.WriteInt32BigEndian(output.GetSpan(4), size);
         output.Advance(4);

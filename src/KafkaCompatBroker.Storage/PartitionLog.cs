@@ -717,12 +717,13 @@ public sealed class PartitionLog : IDisposable
     /// <summary>
     /// The aborted transactions overlapping [<paramref name="startOffset"/>, <paramref name="upperBoundOffset"/>)
     /// from the .txnindex of the segment holding the start offset and, while needed, the following ones
-    /// (Kafka's collectAbortedTransactions): what a read_committed fetch returns with its data.
+    /// (Kafka's collectAbortedTransactions): what a read_committed fetch returns with its data. They are
+    /// added to <paramref name="into"/> when given (a caller's reused list), else to a new list.
     /// </summary>
-    public List<AbortedTxn> CollectAbortedTransactions(long startOffset, long upperBoundOffset)
+    public List<AbortedTxn> CollectAbortedTransactions(long startOffset, long upperBoundOffset, List<AbortedTxn>? into = null)
     {
         var segments = Volatile.Read(ref _segments);
-        var result = new List<AbortedTxn>();
+        var result = into ?? new List<AbortedTxn>();
         for (var i = FloorSegment(segments, startOffset); i < segments.Length; i++)
         {
             if (segments[i].TxnIndex.Collect(startOffset, upperBoundOffset, result))

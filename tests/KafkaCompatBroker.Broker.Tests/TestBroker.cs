@@ -85,14 +85,15 @@ internal static class BrokerExchange
 {
     public static readonly KafkaConnection Connection = new("test-connection", "PLAINTEXT", null);
 
-    public static async Task<byte[]> SendRawAsync(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
+    /// <param name="connection">The connection the request comes on (default: <see cref="Connection"/>, shared by all tests).</param>
+    public static async Task<byte[]> SendRawAsync(TestBroker broker, ApiKey key, short version, IKafkaMessage body, KafkaConnection? connection = null)
     {
         var frame = new ArrayBufferWriter<byte>();
         new RequestHeader { RequestApiKey = (short)key, RequestApiVersion = version, CorrelationId = 7, ClientId = "test" }
             .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
         body.Write(frame, version);
         var pipe = new Pipe();
-        var outcome = await broker.Dispatcher.ProcessAsync(Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+        var outcome = await broker.Dispatcher.ProcessAsync(connection ?? Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
         Assert.Equal(RequestOutcome.Continue, outcome);
         await pipe.Writer.CompleteAsync();
         var result = await pipe.Reader.ReadAsync();
@@ -101,10 +102,10 @@ internal static class BrokerExchange
         return bytes;
     }
 
-    public static async Task<T> SendAsync<T>(TestBroker broker, ApiKey key, short version, IKafkaMessage body)
+    public static async Task<T> SendAsync<T>(TestBroker broker, ApiKey key, short version, IKafkaMessage body, KafkaConnection? connection = null)
         where T : IKafkaMessage, new()
     {
-        var bytes = await SendRawAsync(broker, key, version, body);
+        var bytes = await SendRawAsync(broker, key, version, body, connection);
         Assert.True(bytes.Length > 4, "no response");
         Assert.Equal(bytes.Length - 4, BinaryPrimitives.ReadInt32BigEndian(bytes));
         var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes, 4, bytes.Length - 4));

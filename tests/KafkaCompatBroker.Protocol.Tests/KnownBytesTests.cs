@@ -144,4 +144,33 @@ public class KnownBytesTests
         Assert.Null(KafkaApis.Find(-1));
         Assert.Null(KafkaApis.Find(4)); // LeaderAndIsr is gone from Kafka 4
     }
+
+    [Fact]
+    public void ReadString_BytesSpellPreviousValue_ReturnsThatString()
+    {
+        // A reused message keeps its topic name or client id when the next request sends the same bytes.
+        var previous = new string("topic-a".AsSpan());
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>([0, 7, .. "topic-a"u8]));
+        Assert.Same(previous, ProtocolReader.ReadString(ref reader, compact: false, "Name", previous));
+        Assert.Equal(0, reader.Remaining);
+    }
+
+    [Theory]
+    [InlineData("topic-b")]
+    [InlineData("topic")]
+    [InlineData(null)]
+    public void ReadString_BytesDifferFromPreviousValue_ReturnsTheBytesString(string? previous)
+    {
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>([8, .. "topic-a"u8]));
+        Assert.Equal("topic-a", ProtocolReader.ReadString(ref reader, compact: true, "Name", previous));
+        Assert.Equal(0, reader.Remaining);
+    }
+
+    [Fact]
+    public void ReadNullableString_NonAsciiOrNullAfterPreviousValue_DecodesTheBytes()
+    {
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>([0, 2, 0xc3, 0xa9, 0xff, 0xff]));
+        Assert.Equal("é", ProtocolReader.ReadNullableString(ref reader, compact: false, allowNull: true, "ClientId", "é"));
+        Assert.Null(ProtocolReader.ReadNullableString(ref reader, compact: false, allowNull: true, "ClientId", "é"));
+    }
 }

@@ -94,6 +94,11 @@ internal sealed class MessageEmitter
 
     private void EmitMembers(IReadOnlyList<FieldSpec> fields, bool isMessage)
     {
+        if (fields.Any(f => f.Name == "Reset"))
+        {
+            throw new InvalidOperationException($"{_message.Name}: a field named Reset clashes with the generated Reset method");
+        }
+
         foreach (var f in fields)
         {
             var init = Initializer(f);
@@ -121,6 +126,8 @@ internal sealed class MessageEmitter
         EmitSize(fields, isMessage);
         _w.Line();
         EmitHasNonDefault(fields);
+        _w.Line();
+        EmitResetMethod(fields);
     }
 
     // ---------------------------------------------------------------- conditions
@@ -267,21 +274,39 @@ internal sealed class MessageEmitter
         };
     }
 
-    /// <summary>The value a field takes when a version lacks it.</summary>
-    private string ResetValue(FieldSpec f)
+    /// <summary>
+    /// Sets a field to the value it takes when a version lacks it (its initial value). A list or struct the
+    /// object already holds is emptied or reset rather than replaced, so a reused message allocates nothing.
+    /// </summary>
+    private void EmitReset(FieldSpec f)
     {
-        if (f.IsArray || f.IsStruct)
+        if ((f.IsArray || f.IsStruct) && !f.HasNullDefault)
         {
-            return f.HasNullDefault ? "null" : "new()";
+            _w.Line(f.IsArray ? $"({f.Name} ??= new()).Clear();" : $"({f.Name} ??= new()).Reset();");
+            return;
         }
 
-        return f.ElementType switch
+        var value = f.IsArray || f.IsStruct ? "null" : f.ElementType switch
         {
             "records" => "null",
             "uuid" => "default",
             "bytes" => f.HasNullDefault ? "null" : "[]",
             _ => DefaultLiteral(f)!,
         };
+        _w.Line($"{f.Name} = {value};");
+    }
+
+    private void EmitResetMethod(IReadOnlyList<FieldSpec> fields)
+    {
+        _w.Line("/// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>");
+        _w.Open("public void Reset()");
+        foreach (var f in fields)
+        {
+            EmitReset(f);
+        }
+
+        _w.Line("UnknownTaggedFields = null;");
+        _w.Close();
     }
 
     private string NonDefault(FieldSpec f)
@@ -326,7 +351,7 @@ internal sealed class MessageEmitter
             }
             else if (regular == "false")
             {
-                _w.Line($"{f.Name} = {ResetValue(f)};");
+                EmitReset(f);
             }
             else
             {
@@ -334,7 +359,7 @@ internal sealed class MessageEmitter
                 EmitReadValue(f, "reader", Compact(f), $"{f.Name}");
                 _w.Close();
                 _w.Open("else");
-                _w.Line($"{f.Name} = {ResetValue(f)};");
+                EmitReset(f);
                 _w.Close();
             }
         }
@@ -411,20 +436,37 @@ internal sealed class MessageEmitter
                 _w.Open("");
             }
 
+            // The list (and its elements) the object already holds are refilled: a reused message allocates nothing.
             var elem = ElementCsType(f.ElementType);
-            _w.Line($"var list = new List<{elem}>(count);");
+            _w.Line($"var list = {target} ?? new List<{elem}>(count);");
+            _w.Open("if (list.Capacity < count)");
+            _w.Line("list.Capacity = count;");
+            _w.Close();
             _w.Open("for (var i = 0; i < count; i++)");
             if (f.IsStruct)
             {
+                _w.Open("if (i < list.Count)");
+                _w.Line($"list[i].Read(ref {reader}, version);");
+                _w.Close();
+                _w.Open("else");
                 _w.Line($"var item = new {elem}();");
                 _w.Line($"item.Read(ref {reader}, version);");
                 _w.Line("list.Add(item);");
+                _w.Close();
             }
             else
             {
+                _w.Open("if (i < list.Count)");
+                _w.Line($"list[i] = {ReadScalar(f.ElementType, reader, compact, "false", name, elementOfArray: true, previous: "list[i]")};");
+                _w.Close();
+                _w.Open("else");
                 _w.Line($"list.Add({ReadScalar(f.ElementType, reader, compact, "false", name, elementOfArray: true)});");
+                _w.Close();
             }
 
+            _w.Close();
+            _w.Open("if (list.Count > count)");
+            _w.Line("list.RemoveRange(count, list.Count - count);");
             _w.Close();
             _w.Line($"{target} = list;");
             _w.Close();
@@ -436,7 +478,7 @@ internal sealed class MessageEmitter
             if (IsNullableType(f))
             {
                 _w.Open($"if ({R}.ReadStructPresent(ref {reader}, {nullable}, {name}))");
-                _w.Line($"var value = new {cls}();");
+                _w.Line($"var value = {target} ?? new {cls}();");
                 _w.Line($"value.Read(ref {reader}, version);");
                 _w.Line($"{target} = value;");
                 _w.Close();
@@ -446,23 +488,24 @@ internal sealed class MessageEmitter
             }
             else
             {
-                _w.Line($"{target} = new {cls}();");
-                _w.Line($"{target}.Read(ref {reader}, version);");
+                _w.Line($"({target} ??= new {cls}()).Read(ref {reader}, version);");
             }
         }
         else
         {
-            _w.Line($"{target} = {ReadScalar(f.ElementType, reader, compact, nullable, name, elementOfArray: false, nullableType: IsNullableType(f))};");
+            _w.Line($"{target} = {ReadScalar(f.ElementType, reader, compact, nullable, name, elementOfArray: false, nullableType: IsNullableType(f), previous: target)};");
         }
     }
 
-    private static string ReadScalar(string type, string reader, string compact, string nullable, string name, bool elementOfArray, bool nullableType = false)
+    /// <param name="previous">For strings: the value held before, returned again (no new string) when the bytes spell it.</param>
+    private static string ReadScalar(string type, string reader, string compact, string nullable, string name, bool elementOfArray, bool nullableType = false, string? previous = null)
     {
         const string R = "global::KafkaCompatBroker.Protocol.ProtocolReader";
+        var reuse = previous is null ? "" : ", " + previous;
         return type switch
         {
-            "string" when nullableType && !elementOfArray => $"{R}.ReadNullableString(ref {reader}, {compact}, {nullable}, {name})",
-            "string" => $"{R}.ReadString(ref {reader}, {compact}, {name})",
+            "string" when nullableType && !elementOfArray => $"{R}.ReadNullableString(ref {reader}, {compact}, {nullable}, {name}{reuse})",
+            "string" => $"{R}.ReadString(ref {reader}, {compact}, {name}{reuse})",
             "bytes" when nullableType && !elementOfArray => $"{R}.ReadNullableBytes(ref {reader}, {compact}, {nullable}, {name})",
             "bytes" => $"{R}.ReadBytes(ref {reader}, {compact}, {name})",
             "records" => $"{R}.ReadRecords(ref {reader}, {compact}, {nullable}, {name})",

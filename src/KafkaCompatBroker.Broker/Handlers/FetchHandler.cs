@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -42,14 +43,31 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
     /// <summary>The broker's fetch sessions (exposed for tests).</summary>
     public FetchSessionCache Sessions => _sessions;
 
+    // Pooled state machines: a long-poll wait allocates none.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<FetchResponseBuffers?> HandleAsync(RequestContext context, FetchRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var useIds = version >= 13;
         var replicaId = version >= 15 ? request.ReplicaState.ReplicaId : request.ReplicaId;
+        var scratch = context.Reusable<Scratch>();
+        try
+        {
+            return await HandleAsync(scratch, version, useIds, replicaId, request, cancellationToken);
+        }
+        finally
+        {
+            // Nothing of this request (file handles, session entries) stays reachable from the connection.
+            scratch.End();
+        }
+    }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FetchResponseBuffers?> HandleAsync(Scratch scratch, short version, bool useIds, int replicaId, FetchRequest request, CancellationToken cancellationToken)
+    {
         // Which partitions to read, and the session (if any) the response belongs to.
-        var reads = new List<PartitionRead>(PartitionCount(request));
+        var reads = scratch.Reads;
+        reads.EnsureCapacity(PartitionCount(request));
         FetchSession? session = null;
         var createSession = false;
         if (version >= 7 && request.SessionEpoch != 0 && request.SessionEpoch != -1)
@@ -93,7 +111,9 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
 
             if (error != ErrorCode.None)
             {
-                return new FetchResponseBuffers(new FetchResponse { ErrorCode = (short)error, SessionId = 0 });
+                var failed = scratch.Begin();
+                failed.Response.ErrorCode = (short)error;
+                return failed;
             }
         }
         else
@@ -115,13 +135,13 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         }
 
         var isolation = request.IsolationLevel;
-        var results = new PartitionResult[reads.Count];
+        var results = scratch.ResultsFor(reads.Count);
         var started = broker.Time.GetTimestamp();
         while (true)
         {
             // Take the wake-up task before reading, so an append between the read and the wait is not missed.
             var nextAppend = broker.Replicas.Notifier.NextAppend;
-            var (bytes, anyError) = ReadAll(reads, results, request.MaxBytes, replicaId, request.IsolationLevel == ReadCommitted);
+            var (bytes, anyError) = ReadAll(reads, results, scratch.Aborted, request.MaxBytes, replicaId, request.IsolationLevel == ReadCommitted);
             var waited = broker.Time.GetElapsedTime(started);
             var remaining = TimeSpan.FromMilliseconds(request.MaxWaitMs) - waited;
             if (request.MaxWaitMs <= 0 || reads.Count == 0 || bytes >= request.MinBytes || anyError || remaining <= TimeSpan.Zero)
@@ -129,14 +149,12 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
                 break;
             }
 
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var delay = Task.Delay(remaining, broker.Time, timeout.Token);
-            await Task.WhenAny(nextAppend, delay);
-            await timeout.CancelAsync();
+            // Whole milliseconds, rounded up: a shorter timer would fire at once and the loop would spin until the deadline.
+            await scratch.Waiter(broker.Time).WaitAsync(nextAppend, TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds)), cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
         }
 
-        return BuildResponse(reads, results, version, isolation, session, createSession, useIds);
+        return BuildResponse(scratch, results, version, isolation, session, createSession, useIds);
     }
 
     /// <summary>The request's partitions: the read list's capacity, so it is allocated once at its size.</summary>
@@ -178,10 +196,12 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
     /// Reads every partition (file regions only, no copies): Kafka's readFromLog limits, where the
     /// response max bytes shrink as partitions return data and only the first partition with data may
     /// exceed them by returning its first batch whole. Returns the bytes readable and whether any partition failed.
+    /// The partitions' aborted transactions (read_committed) go to <paramref name="aborted"/>, each result naming its range.
     /// </summary>
-    private (long Bytes, bool AnyError) ReadAll(List<PartitionRead> reads, PartitionResult[] results, int maxBytes, int replicaId, bool readCommitted)
+    private (long Bytes, bool AnyError) ReadAll(List<PartitionRead> reads, PartitionResult[] results, List<AbortedTxn> aborted, int maxBytes, int replicaId, bool readCommitted)
     {
         var image = broker.Replicas.Image;
+        aborted.Clear();
         long limit = Math.Max(0, maxBytes);
         var minOneBatch = true;
         long total = 0;
@@ -189,7 +209,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         for (var i = 0; i < reads.Count; i++)
         {
             var read = reads[i];
-            var result = ReadPartition(image, read, (int)Math.Min(Math.Max(read.MaxBytes, 0), limit), minOneBatch, replicaId, readCommitted);
+            var result = ReadPartition(image, read, (int)Math.Min(Math.Max(read.MaxBytes, 0), limit), minOneBatch, replicaId, readCommitted, aborted);
             results[i] = result;
             if (result.Error != ErrorCode.None)
             {
@@ -209,7 +229,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         return (total, anyError);
     }
 
-    private PartitionResult ReadPartition(ClusterImage image, in PartitionRead read, int maxBytes, bool minOneBatch, int replicaId, bool readCommitted)
+    private PartitionResult ReadPartition(ClusterImage image, in PartitionRead read, int maxBytes, bool minOneBatch, int replicaId, bool readCommitted, List<AbortedTxn> aborted)
     {
         // Keys name topics by id (v13+) or by name; a topic name is never empty.
         var byId = read.Key.Topic.Length == 0;
@@ -239,13 +259,13 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
             // read_committed stops at the last stable offset and needs the aborted transactions within the data.
             var lastStable = log.LastStableOffset;
             var data = log.Read(read.FetchOffset, maxBytes, readCommitted ? lastStable : log.HighWatermark, minOneBatch);
-            List<AbortedTxn>? aborted = null;
+            var abortedStart = aborted.Count;
             if (readCommitted && data.Region is not null)
             {
-                aborted = log.CollectAbortedTransactions(read.FetchOffset, data.UpperBoundOffset);
+                log.CollectAbortedTransactions(read.FetchOffset, data.UpperBoundOffset, aborted);
             }
 
-            return new PartitionResult(ErrorCode.None, topic.Name, data.Region, data.HighWatermark, lastStable, data.LogStartOffset, -1, -1, aborted);
+            return new PartitionResult(ErrorCode.None, topic.Name, data.Region, data.HighWatermark, lastStable, data.LogStartOffset, -1, -1, abortedStart, aborted.Count - abortedStart);
         }
         catch (OffsetOutOfRangeException)
         {
@@ -257,17 +277,17 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         }
     }
 
-    private FetchResponseBuffers BuildResponse(List<PartitionRead> reads, PartitionResult[] results, short version, sbyte isolation, FetchSession? session, bool createSession, bool useIds)
+    private FetchResponseBuffers BuildResponse(Scratch scratch, PartitionResult[] results, short version, sbyte isolation, FetchSession? session, bool createSession, bool useIds)
     {
-        var response = new FetchResponse();
-        var buffers = new FetchResponseBuffers(response);
+        var reads = scratch.Reads;
+        var buffers = scratch.Begin();
+        var response = buffers.Response;
         try
         {
-            List<CachedFetchPartition>? sent = null;
+            var sent = scratch.Sent;
             if (session is not null)
             {
                 Monitor.Enter(session);
-                sent = [];
             }
 
             try
@@ -284,28 +304,29 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
                             continue;
                         }
 
-                        sent!.Add(cached);
+                        sent.Add(cached);
                     }
 
                     if (current is null || (useIds ? current.TopicId != read.Key.TopicId : current.Topic != read.Key.Topic))
                     {
-                        current = new FetchResponse.FetchableTopicResponse { Topic = useIds ? "" : read.Key.Topic, TopicId = useIds ? read.Key.TopicId : KafkaUuid.Zero };
+                        current = scratch.Topic();
+                        current.Topic = useIds ? "" : read.Key.Topic;
+                        current.TopicId = useIds ? read.Key.TopicId : KafkaUuid.Zero;
                         response.Responses.Add(current);
                     }
 
-                    var data = new FetchResponse.PartitionData
-                    {
-                        PartitionIndex = read.Key.Partition,
-                        ErrorCode = (short)result.Error,
-                        HighWatermark = result.HighWatermark,
-                        LastStableOffset = result.LastStableOffset,
-                        LogStartOffset = version >= 5 ? result.LogStartOffset : -1,
-                        AbortedTransactions = result.Error == ErrorCode.None && isolation == ReadCommitted ? ToResponse(result.Aborted) : null,
-                        Records = result.Region is { Length: > 0 } region ? buffers.AddRecords(region) : ReadOnlySequence<byte>.Empty,
-                    };
+                    var data = scratch.Partition();
+                    data.PartitionIndex = read.Key.Partition;
+                    data.ErrorCode = (short)result.Error;
+                    data.HighWatermark = result.HighWatermark;
+                    data.LastStableOffset = result.LastStableOffset;
+                    data.LogStartOffset = version >= 5 ? result.LogStartOffset : -1;
+                    scratch.SetAborted(data, result, include: result.Error == ErrorCode.None && isolation == ReadCommitted);
+                    data.Records = result.Region is { Length: > 0 } region ? buffers.AddRecords(region) : ReadOnlySequence<byte>.Empty;
                     if (version >= 12 && result.Error is ErrorCode.NotLeaderOrFollower or ErrorCode.FencedLeaderEpoch)
                     {
-                        data.CurrentLeader = new FetchResponse.LeaderIdAndEpoch { LeaderId = result.LeaderId, LeaderEpoch = result.LeaderEpoch };
+                        data.CurrentLeader.LeaderId = result.LeaderId;
+                        data.CurrentLeader.LeaderEpoch = result.LeaderEpoch;
                     }
 
                     current.Partitions.Add(data);
@@ -314,7 +335,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
                 if (session is not null)
                 {
                     response.SessionId = session.Id;
-                    session.MoveToEnd(sent!);
+                    session.MoveToEnd(sent);
                 }
             }
             finally
@@ -349,26 +370,122 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         }
     }
 
-    private static List<FetchResponse.AbortedTransaction> ToResponse(List<AbortedTxn>? aborted)
-    {
-        var list = new List<FetchResponse.AbortedTransaction>(aborted?.Count ?? 0);
-        if (aborted is not null)
-        {
-            foreach (var txn in aborted)
-            {
-                list.Add(new FetchResponse.AbortedTransaction { ProducerId = txn.ProducerId, FirstOffset = txn.FirstOffset });
-            }
-        }
-
-        return list;
-    }
-
     /// <summary>One partition to read: from the request (sessionless or full) or from the session's cache (incremental).</summary>
     private readonly record struct PartitionRead(FetchPartitionKey Key, long FetchOffset, int MaxBytes, int CurrentLeaderEpoch, CachedFetchPartition? Cached);
 
-    private readonly record struct PartitionResult(ErrorCode Error, string? Topic, FileRegion? Region, long HighWatermark, long LastStableOffset, long LogStartOffset, int LeaderId, int LeaderEpoch, List<AbortedTxn>? Aborted = null)
+    /// <summary>A partition's read; its aborted transactions (read_committed) are [AbortedStart, +AbortedCount) of the request's list.</summary>
+    private readonly record struct PartitionResult(ErrorCode Error, string? Topic, FileRegion? Region, long HighWatermark, long LastStableOffset, long LogStartOffset, int LeaderId, int LeaderEpoch, int AbortedStart = 0, int AbortedCount = 0)
     {
         public static PartitionResult Failed(ErrorCode error, string? topic, int leaderId = -1, int leaderEpoch = -1) =>
             new(error, topic, null, -1, -1, -1, leaderId, leaderEpoch);
+    }
+
+    /// <summary>
+    /// A connection's Fetch working set, reused request after request so a warm consumer's fetches allocate
+    /// nothing: the partitions to read and their results, and the response with its topic, partition and
+    /// aborted-transaction entries (reset and refilled). The dispatcher writes and disposes the response
+    /// (which returns its record buffers) before the connection's next request; nothing keeps it after that.
+    /// </summary>
+    private sealed class Scratch
+    {
+        private readonly FetchResponse _response = new();
+        private readonly Stack<FetchResponse.FetchableTopicResponse> _topics = new();
+        private readonly Stack<FetchResponse.PartitionData> _partitions = new();
+        private readonly Stack<List<FetchResponse.AbortedTransaction>> _spareAbortedLists = new();
+        private readonly Stack<FetchResponse.AbortedTransaction> _abortedEntries = new();
+        private PartitionResult[] _results = [];
+        private FetchResponseBuffers? _buffers;
+        private FetchWaiter? _waiter;
+
+        public List<PartitionRead> Reads { get; } = [];
+
+        /// <summary>The aborted transactions of every partition read (read_committed); results name their ranges.</summary>
+        public List<AbortedTxn> Aborted { get; } = [];
+
+        /// <summary>The session partitions a response carries (incremental fetches).</summary>
+        public List<CachedFetchPartition> Sent { get; } = [];
+
+        /// <summary>The connection's long-poll waiter, created at its first wait.</summary>
+        public FetchWaiter Waiter(TimeProvider time) => _waiter ??= new FetchWaiter(time);
+
+        public PartitionResult[] ResultsFor(int count)
+        {
+            if (_results.Length < count)
+            {
+                _results = new PartitionResult[count];
+            }
+
+            return _results;
+        }
+
+        /// <summary>The response (in its buffers wrapper), emptied: its previous entries reset and kept for reuse.</summary>
+        public FetchResponseBuffers Begin()
+        {
+            foreach (var topic in _response.Responses)
+            {
+                foreach (var partition in topic.Partitions)
+                {
+                    // Reset leaves an empty aborted-transactions list: the partition's own, or a spare one.
+                    if (partition.AbortedTransactions is { } aborted)
+                    {
+                        foreach (var entry in aborted)
+                        {
+                            entry.Reset();
+                            _abortedEntries.Push(entry);
+                        }
+                    }
+                    else if (_spareAbortedLists.TryPop(out var spare))
+                    {
+                        partition.AbortedTransactions = spare;
+                    }
+
+                    partition.Reset();
+                    _partitions.Push(partition);
+                }
+
+                topic.Reset();
+                _topics.Push(topic);
+            }
+
+            _response.Reset();
+            // The wrapper of the one response: disposing it (after the write) returned its buffers, so it is empty.
+            return _buffers ??= new FetchResponseBuffers(_response);
+        }
+
+        public FetchResponse.FetchableTopicResponse Topic() => _topics.TryPop(out var topic) ? topic : new();
+
+        public FetchResponse.PartitionData Partition() => _partitions.TryPop(out var partition) ? partition : new();
+
+        /// <summary>
+        /// Fills a partition's aborted transactions from its result (read_committed), or makes them null
+        /// (read_uncommitted and errors, as Kafka sends), keeping the emptied list for a later partition.
+        /// </summary>
+        public void SetAborted(FetchResponse.PartitionData data, in PartitionResult result, bool include)
+        {
+            var list = data.AbortedTransactions ??= [];
+            if (!include)
+            {
+                _spareAbortedLists.Push(list);
+                data.AbortedTransactions = null;
+                return;
+            }
+
+            for (var i = result.AbortedStart; i < result.AbortedStart + result.AbortedCount; i++)
+            {
+                var entry = _abortedEntries.TryPop(out var reusedEntry) ? reusedEntry : new FetchResponse.AbortedTransaction();
+                entry.ProducerId = Aborted[i].ProducerId;
+                entry.FirstOffset = Aborted[i].FirstOffset;
+                list.Add(entry);
+            }
+        }
+
+        /// <summary>Drops the request's references (file regions, session partitions), keeping the capacity.</summary>
+        public void End()
+        {
+            Array.Clear(_results);
+            Reads.Clear();
+            Aborted.Clear();
+            Sent.Clear();
+        }
     }
 }

@@ -44,19 +44,24 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
     {
         var version = context.ApiVersion;
         List<PendingAppend>? pending = null;
-        var response = new ProduceResponse();
+        var responses = context.Reusable<ResponseObjects>();
+        var response = responses.Begin();
         var validAcks = request.Acks is -1 or 0 or 1;
         var image = broker.Replicas.Image;
         foreach (var topic in request.TopicData)
         {
-            var topicResponse = new ProduceResponse.TopicProduceResponse { Name = topic.Name, TopicId = topic.TopicId };
+            var topicResponse = responses.Topic();
+            topicResponse.Name = topic.Name;
+            topicResponse.TopicId = topic.TopicId;
             response.Responses.Add(topicResponse);
             var topicImage = version >= 13 ? image.GetTopic(topic.TopicId) : image.GetTopic(topic.Name);
             var unknownTopic = version >= 13 ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition;
             var compacted = topicImage is not null && IsCompacted(topicImage.Name, topic.PartitionData);
             foreach (var partition in topic.PartitionData)
             {
-                var result = new ProduceResponse.PartitionProduceResponse { Index = partition.Index, BaseOffset = -1 };
+                var result = responses.Partition();
+                result.Index = partition.Index;
+                result.BaseOffset = -1;
                 topicResponse.PartitionResponses.Add(result);
                 if (version < 3)
                 {
@@ -316,6 +321,43 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
                 ArrayPool<byte>.Shared.Return(copy);
             }
         }
+    }
+
+    /// <summary>
+    /// A connection's Produce response, refilled request after request with its topic and partition
+    /// entries reused: a warm producer's requests allocate no response objects. The dispatcher writes the
+    /// response before the connection's next request, and nothing keeps it after that.
+    /// </summary>
+    private sealed class ResponseObjects
+    {
+        private readonly ProduceResponse _response = new();
+        private readonly Stack<ProduceResponse.TopicProduceResponse> _topics = new();
+        private readonly Stack<ProduceResponse.PartitionProduceResponse> _partitions = new();
+
+        /// <summary>The response, emptied (its previous entries reset and kept for <see cref="Topic"/> and <see cref="Partition"/>).</summary>
+        public ProduceResponse Begin()
+        {
+            foreach (var topic in _response.Responses)
+            {
+                foreach (var partition in topic.PartitionResponses)
+                {
+                    partition.Reset();
+                    _partitions.Push(partition);
+                }
+
+                topic.Reset();
+                _topics.Push(topic);
+            }
+
+            _response.Reset();
+            return _response;
+        }
+
+        /// <summary>A topic entry with every field at its initial value.</summary>
+        public ProduceResponse.TopicProduceResponse Topic() => _topics.TryPop(out var topic) ? topic : new();
+
+        /// <summary>A partition entry with every field at its initial value.</summary>
+        public ProduceResponse.PartitionProduceResponse Partition() => _partitions.TryPop(out var partition) ? partition : new();
     }
 
     private static void SetMessage(ProduceResponse.PartitionProduceResponse result, short version, string? message)

@@ -94,13 +94,22 @@ public static class ProtocolReader
     }
 
     /// <summary>String length prefix: int16 (-1 = null), or unsigned varint length+1 (0 = null) when compact.</summary>
-    public static string ReadString(ref SequenceReader<byte> reader, bool compact, string field)
-    {
-        var value = ReadNullableString(ref reader, compact, allowNull: false, field);
-        return value!;
-    }
+    public static string ReadString(ref SequenceReader<byte> reader, bool compact, string field) =>
+        ReadNullableString(ref reader, compact, allowNull: false, field, previous: null)!;
 
-    public static string? ReadNullableString(ref SequenceReader<byte> reader, bool compact, bool allowNull, string field)
+    /// <summary>As <see cref="ReadString(ref SequenceReader{byte}, bool, string)"/>, but returns <paramref name="previous"/> itself when the bytes spell it (no new string).</summary>
+    public static string ReadString(ref SequenceReader<byte> reader, bool compact, string field, string? previous) =>
+        ReadNullableString(ref reader, compact, allowNull: false, field, previous)!;
+
+    public static string? ReadNullableString(ref SequenceReader<byte> reader, bool compact, bool allowNull, string field) =>
+        ReadNullableString(ref reader, compact, allowNull, field, previous: null);
+
+    /// <summary>
+    /// A nullable string; when its bytes are the ASCII spelling of <paramref name="previous"/> (the value a reused
+    /// message held: the same topic name or client id request after request), that string is returned instead of a
+    /// new one, so steady-state requests decode without allocating.
+    /// </summary>
+    public static string? ReadNullableString(ref SequenceReader<byte> reader, bool compact, bool allowNull, string field, string? previous)
     {
         int length = compact ? (int)ReadUnsignedVarint(ref reader) - 1 : ReadInt16(ref reader);
         if (length < 0)
@@ -123,7 +132,14 @@ public static class ProtocolReader
         {
             if (reader.UnreadSpan.Length >= length)
             {
-                var s = StrictUtf8.GetString(reader.UnreadSpan[..length]);
+                var bytes = reader.UnreadSpan[..length];
+                if (previous is not null && IsAsciiSpelling(bytes, previous))
+                {
+                    reader.Advance(length);
+                    return previous;
+                }
+
+                var s = StrictUtf8.GetString(bytes);
                 reader.Advance(length);
                 return s;
             }
@@ -137,6 +153,25 @@ public static class ProtocolReader
             Throw($"string field {field} is not valid UTF-8");
             return null;
         }
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> are ASCII and spell <paramref name="text"/> (ASCII bytes are always valid UTF-8).</summary>
+    private static bool IsAsciiSpelling(ReadOnlySpan<byte> bytes, string text)
+    {
+        if (bytes.Length != text.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] >= 0x80 || bytes[i] != text[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Bytes length prefix: int32 (-1 = null), or unsigned varint length+1 (0 = null) when compact.</summary>

@@ -41,12 +41,27 @@ public sealed partial class ConsumerGroupCurrentMemberAssignmentValue : global::
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AssignedPartitions");
             {
-                var list = new List<TopicPartitions>(count);
+                var list = AssignedPartitions ?? new List<TopicPartitions>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicPartitions();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicPartitions();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 AssignedPartitions = list;
             }
@@ -54,12 +69,27 @@ public sealed partial class ConsumerGroupCurrentMemberAssignmentValue : global::
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "PartitionsPendingRevocation");
             {
-                var list = new List<TopicPartitions>(count);
+                var list = PartitionsPendingRevocation ?? new List<TopicPartitions>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicPartitions();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicPartitions();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 PartitionsPendingRevocation = list;
             }
@@ -181,6 +211,17 @@ public sealed partial class ConsumerGroupCurrentMemberAssignmentValue : global::
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        MemberEpoch = 0;
+        PreviousMemberEpoch = 0;
+        State = 0;
+        (AssignedPartitions ??= new()).Clear();
+        (PartitionsPendingRevocation ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TopicPartitions
     {
         public global::KafkaCompatBroker.Protocol.KafkaUuid TopicId { get; set; }
@@ -196,10 +237,25 @@ public sealed partial class ConsumerGroupCurrentMemberAssignmentValue : global::
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -270,6 +326,14 @@ public sealed partial class ConsumerGroupCurrentMemberAssignmentValue : global::
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -43,24 +43,39 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ConsumerGroupMemberMetadataValue version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        InstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "InstanceId");
-        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId");
-        ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId");
-        ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost");
+        InstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "InstanceId", InstanceId);
+        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId", RackId);
+        ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId", ClientId);
+        ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost", ClientHost);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SubscribedTopicNames");
             {
-                var list = new List<string>(count);
+                var list = SubscribedTopicNames ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 SubscribedTopicNames = list;
             }
         }
-        SubscribedTopicRegex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "SubscribedTopicRegex");
+        SubscribedTopicRegex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "SubscribedTopicRegex", SubscribedTopicRegex);
         RebalanceTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        ServerAssignor = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ServerAssignor");
+        ServerAssignor = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ServerAssignor", ServerAssignor);
         ClassicMemberMetadata = null;
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -75,7 +90,7 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
                     var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
                     if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref tagged, true, "ClassicMemberMetadata"))
                     {
-                        var value = new ClassicMemberMetadataData();
+                        var value = ClassicMemberMetadata ?? new ClassicMemberMetadataData();
                         value.Read(ref tagged, version);
                         ClassicMemberMetadata = value;
                     }
@@ -214,6 +229,21 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        InstanceId = "";
+        RackId = "";
+        ClientId = "";
+        ClientHost = "";
+        (SubscribedTopicNames ??= new()).Clear();
+        SubscribedTopicRegex = "";
+        RebalanceTimeoutMs = -1;
+        ServerAssignor = "";
+        ClassicMemberMetadata = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ClassicMemberMetadataData
     {
         public int SessionTimeoutMs { get; set; }
@@ -229,12 +259,27 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SupportedProtocols");
                 {
-                    var list = new List<ClassicProtocol>(count);
+                    var list = SupportedProtocols ?? new List<ClassicProtocol>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ClassicProtocol();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ClassicProtocol();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SupportedProtocols = list;
                 }
@@ -312,6 +357,14 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
             || SupportedProtocols is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SessionTimeoutMs = 0;
+            (SupportedProtocols ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ClassicProtocol
@@ -325,7 +378,7 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             Metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, true, "Metadata");
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -382,6 +435,14 @@ public sealed partial class ConsumerGroupMemberMetadataValue : global::KafkaComp
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Metadata is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Metadata = [];
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -30,12 +30,27 @@ public sealed partial class ConsumerGroupPartitionMetadataValue : global::KafkaC
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicMetadata>(count);
+                var list = Topics ?? new List<TopicMetadata>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicMetadata();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicMetadata();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -128,6 +143,13 @@ public sealed partial class ConsumerGroupPartitionMetadataValue : global::KafkaC
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionMetadata
     {
         public int Partition { get; set; }
@@ -143,10 +165,25 @@ public sealed partial class ConsumerGroupPartitionMetadataValue : global::KafkaC
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Racks");
                 {
-                    var list = new List<string>(count);
+                    var list = Racks ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Racks"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Racks", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Racks"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Racks = list;
                 }
@@ -224,6 +261,14 @@ public sealed partial class ConsumerGroupPartitionMetadataValue : global::KafkaC
             || Racks is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            (Racks ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicMetadata
@@ -242,17 +287,32 @@ public sealed partial class ConsumerGroupPartitionMetadataValue : global::KafkaC
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             NumPartitions = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "PartitionMetadata");
                 {
-                    var list = new List<PartitionMetadata>(count);
+                    var list = PartitionMetadata ?? new List<PartitionMetadata>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionMetadata();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionMetadata();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionMetadata = list;
                 }
@@ -335,6 +395,16 @@ public sealed partial class ConsumerGroupPartitionMetadataValue : global::KafkaC
             || NumPartitions != 0
             || PartitionMetadata is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            TopicName = "";
+            NumPartitions = 0;
+            (PartitionMetadata ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

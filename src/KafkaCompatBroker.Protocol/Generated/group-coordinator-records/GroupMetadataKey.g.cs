@@ -27,7 +27,7 @@ public sealed partial class GroupMetadataKey : global::KafkaCompatBroker.Protoco
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read GroupMetadataKey version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        group = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "group");
+        group = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "group", group);
         UnknownTaggedFields = null;
     }
 
@@ -69,5 +69,12 @@ public sealed partial class GroupMetadataKey : global::KafkaCompatBroker.Protoco
     {
         return !string.Equals(group, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        group = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -37,10 +37,10 @@ public sealed partial class GroupMetadataValue : global::KafkaCompatBroker.Proto
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read GroupMetadataValue version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        protocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "protocolType");
+        protocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "protocolType", protocolType);
         generation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        protocol = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "protocol");
-        leader = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "leader");
+        protocol = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "protocol", protocol);
+        leader = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "leader", leader);
         if (version >= 2)
         {
             currentStateTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
@@ -52,12 +52,27 @@ public sealed partial class GroupMetadataValue : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "members");
             {
-                var list = new List<MemberMetadata>(count);
+                var list = members ?? new List<MemberMetadata>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new MemberMetadata();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new MemberMetadata();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 members = list;
             }
@@ -184,6 +199,18 @@ public sealed partial class GroupMetadataValue : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        protocolType = "";
+        generation = 0;
+        protocol = "";
+        leader = "";
+        currentStateTimestamp = -1;
+        (members ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class MemberMetadata
     {
         public string memberId { get; set; } = "";
@@ -207,17 +234,17 @@ public sealed partial class GroupMetadataValue : global::KafkaCompatBroker.Proto
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            memberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "memberId");
+            memberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "memberId", memberId);
             if (version >= 3)
             {
-                groupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "groupInstanceId");
+                groupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "groupInstanceId", groupInstanceId);
             }
             else
             {
                 groupInstanceId = null;
             }
-            clientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "clientId");
-            clientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "clientHost");
+            clientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "clientId", clientId);
+            clientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "clientHost", clientHost);
             if (version >= 1)
             {
                 rebalanceTimeout = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -327,6 +354,20 @@ public sealed partial class GroupMetadataValue : global::KafkaCompatBroker.Proto
             || subscription is not { Length: 0 }
             || assignment is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            memberId = "";
+            groupInstanceId = null;
+            clientId = "";
+            clientHost = "";
+            rebalanceTimeout = -1;
+            sessionTimeout = 0;
+            subscription = [];
+            assignment = [];
+            UnknownTaggedFields = null;
         }
     }
 }

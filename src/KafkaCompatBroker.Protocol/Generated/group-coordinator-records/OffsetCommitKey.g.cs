@@ -31,8 +31,8 @@ public sealed partial class OffsetCommitKey : global::KafkaCompatBroker.Protocol
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read OffsetCommitKey version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        group = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "group");
-        topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "topic");
+        group = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "group", group);
+        topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "topic", topic);
         partition = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         UnknownTaggedFields = null;
     }
@@ -81,5 +81,14 @@ public sealed partial class OffsetCommitKey : global::KafkaCompatBroker.Protocol
             || !string.Equals(topic, "", StringComparison.Ordinal)
             || partition != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        group = "";
+        topic = "";
+        partition = 0;
+        UnknownTaggedFields = null;
     }
 }

@@ -44,7 +44,7 @@ public sealed partial class OffsetCommitValue : global::KafkaCompatBroker.Protoc
         {
             leaderEpoch = -1;
         }
-        metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "metadata");
+        metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "metadata", metadata);
         commitTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         if (version == 1)
         {
@@ -160,5 +160,16 @@ public sealed partial class OffsetCommitValue : global::KafkaCompatBroker.Protoc
             || commitTimestamp != 0
             || expireTimestamp != -1
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        offset = 0;
+        leaderEpoch = -1;
+        metadata = "";
+        commitTimestamp = 0;
+        expireTimestamp = -1;
+        UnknownTaggedFields = null;
     }
 }

@@ -29,8 +29,8 @@ public sealed partial class ShareGroupMemberMetadataKey : global::KafkaCompatBro
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ShareGroupMemberMetadataKey version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "GroupId");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "MemberId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "GroupId", GroupId);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "MemberId", MemberId);
         UnknownTaggedFields = null;
     }
 
@@ -75,5 +75,13 @@ public sealed partial class ShareGroupMemberMetadataKey : global::KafkaCompatBro
         return !string.Equals(GroupId, "", StringComparison.Ordinal)
             || !string.Equals(MemberId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        MemberId = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -33,16 +33,31 @@ public sealed partial class ShareGroupMemberMetadataValue : global::KafkaCompatB
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ShareGroupMemberMetadataValue version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId");
-        ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId");
-        ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost");
+        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId", RackId);
+        ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId", ClientId);
+        ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost", ClientHost);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SubscribedTopicNames");
             {
-                var list = new List<string>(count);
+                var list = SubscribedTopicNames ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 SubscribedTopicNames = list;
             }
@@ -142,5 +157,15 @@ public sealed partial class ShareGroupMemberMetadataValue : global::KafkaCompatB
             || !string.Equals(ClientHost, "", StringComparison.Ordinal)
             || SubscribedTopicNames is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        RackId = "";
+        ClientId = "";
+        ClientHost = "";
+        (SubscribedTopicNames ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

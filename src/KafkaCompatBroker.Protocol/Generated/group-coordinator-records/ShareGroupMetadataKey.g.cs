@@ -27,7 +27,7 @@ public sealed partial class ShareGroupMetadataKey : global::KafkaCompatBroker.Pr
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ShareGroupMetadataKey version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "GroupId", GroupId);
         UnknownTaggedFields = null;
     }
 
@@ -69,5 +69,12 @@ public sealed partial class ShareGroupMetadataKey : global::KafkaCompatBroker.Pr
     {
         return !string.Equals(GroupId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -98,4 +98,11 @@ public sealed partial class ShareGroupMetadataValue : global::KafkaCompatBroker.
         return Epoch != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Epoch = 0;
+        UnknownTaggedFields = null;
+    }
 }

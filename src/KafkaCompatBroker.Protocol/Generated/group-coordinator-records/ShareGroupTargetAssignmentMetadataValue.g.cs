@@ -98,4 +98,11 @@ public sealed partial class ShareGroupTargetAssignmentMetadataValue : global::Ka
         return AssignmentEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        AssignmentEpoch = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -33,10 +33,10 @@ public sealed partial class AddOffsetsToTxnRequest : global::KafkaCompatBroker.P
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read AddOffsetsToTxnRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId");
+        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId", TransactionalId);
         ProducerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         ProducerEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupId", GroupId);
         UnknownTaggedFields = null;
         if (version >= 3)
         {
@@ -128,5 +128,15 @@ public sealed partial class AddOffsetsToTxnRequest : global::KafkaCompatBroker.P
             || ProducerEpoch != 0
             || !string.Equals(GroupId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TransactionalId = "";
+        ProducerId = 0;
+        ProducerEpoch = 0;
+        GroupId = "";
+        UnknownTaggedFields = null;
     }
 }

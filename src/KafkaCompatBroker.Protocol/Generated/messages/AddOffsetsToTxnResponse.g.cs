@@ -117,4 +117,12 @@ public sealed partial class AddOffsetsToTxnResponse : global::KafkaCompatBroker.
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -40,12 +40,27 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Transactions");
                 {
-                    var list = new List<AddPartitionsToTxnTransaction>(count);
+                    var list = Transactions ?? new List<AddPartitionsToTxnTransaction>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AddPartitionsToTxnTransaction();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AddPartitionsToTxnTransaction();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Transactions = list;
                 }
@@ -53,11 +68,11 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
         }
         else
         {
-            Transactions = new();
+            (Transactions ??= new()).Clear();
         }
         if (version <= 3)
         {
-            V3AndBelowTransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "V3AndBelowTransactionalId");
+            V3AndBelowTransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "V3AndBelowTransactionalId", V3AndBelowTransactionalId);
         }
         else
         {
@@ -84,12 +99,27 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "V3AndBelowTopics");
                 {
-                    var list = new List<AddPartitionsToTxnTopic>(count);
+                    var list = V3AndBelowTopics ?? new List<AddPartitionsToTxnTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AddPartitionsToTxnTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AddPartitionsToTxnTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     V3AndBelowTopics = list;
                 }
@@ -97,7 +127,7 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
         }
         else
         {
-            V3AndBelowTopics = new();
+            (V3AndBelowTopics ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 3)
@@ -279,6 +309,17 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Transactions ??= new()).Clear();
+        V3AndBelowTransactionalId = "";
+        V3AndBelowProducerId = 0;
+        V3AndBelowProducerEpoch = 0;
+        (V3AndBelowTopics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AddPartitionsToTxnTopic
     {
         public string Name { get; set; } = "";
@@ -290,14 +331,29 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -382,6 +438,14 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AddPartitionsToTxnTransaction
@@ -403,7 +467,7 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
         {
             if (version >= 4)
             {
-                TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId");
+                TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId", TransactionalId);
             }
             else
             {
@@ -438,12 +502,27 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Topics");
                     {
-                        var list = new List<AddPartitionsToTxnTopic>(count);
+                        var list = Topics ?? new List<AddPartitionsToTxnTopic>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new AddPartitionsToTxnTopic();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new AddPartitionsToTxnTopic();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Topics = list;
                     }
@@ -451,7 +530,7 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
             }
             else
             {
-                Topics = new();
+                (Topics ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 3)
@@ -597,6 +676,17 @@ public sealed partial class AddPartitionsToTxnRequest : global::KafkaCompatBroke
             || VerifyOnly != false
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TransactionalId = "";
+            ProducerId = 0;
+            ProducerEpoch = 0;
+            VerifyOnly = false;
+            (Topics ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -47,12 +47,27 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "ResultsByTransaction");
                 {
-                    var list = new List<AddPartitionsToTxnResult>(count);
+                    var list = ResultsByTransaction ?? new List<AddPartitionsToTxnResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AddPartitionsToTxnResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AddPartitionsToTxnResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ResultsByTransaction = list;
                 }
@@ -60,19 +75,34 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
         }
         else
         {
-            ResultsByTransaction = new();
+            (ResultsByTransaction ??= new()).Clear();
         }
         if (version <= 3)
         {
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "ResultsByTopicV3AndBelow");
                 {
-                    var list = new List<AddPartitionsToTxnTopicResult>(count);
+                    var list = ResultsByTopicV3AndBelow ?? new List<AddPartitionsToTxnTopicResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AddPartitionsToTxnTopicResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AddPartitionsToTxnTopicResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ResultsByTopicV3AndBelow = list;
                 }
@@ -80,7 +110,7 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
         }
         else
         {
-            ResultsByTopicV3AndBelow = new();
+            (ResultsByTopicV3AndBelow ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 3)
@@ -235,6 +265,16 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (ResultsByTransaction ??= new()).Clear();
+        (ResultsByTopicV3AndBelow ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AddPartitionsToTxnPartitionResult
     {
         public int PartitionIndex { get; set; }
@@ -317,6 +357,14 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
             || PartitionErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            PartitionErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AddPartitionsToTxnResult
@@ -332,7 +380,7 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
         {
             if (version >= 4)
             {
-                TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId");
+                TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId", TransactionalId);
             }
             else
             {
@@ -343,12 +391,27 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "TopicResults");
                     {
-                        var list = new List<AddPartitionsToTxnTopicResult>(count);
+                        var list = TopicResults ?? new List<AddPartitionsToTxnTopicResult>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new AddPartitionsToTxnTopicResult();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new AddPartitionsToTxnTopicResult();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         TopicResults = list;
                     }
@@ -356,7 +419,7 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
             }
             else
             {
-                TopicResults = new();
+                (TopicResults ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 3)
@@ -464,6 +527,14 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
             || TopicResults is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TransactionalId = "";
+            (TopicResults ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AddPartitionsToTxnTopicResult
@@ -477,16 +548,31 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "ResultsByPartition");
                 {
-                    var list = new List<AddPartitionsToTxnPartitionResult>(count);
+                    var list = ResultsByPartition ?? new List<AddPartitionsToTxnPartitionResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AddPartitionsToTxnPartitionResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AddPartitionsToTxnPartitionResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ResultsByPartition = list;
                 }
@@ -576,6 +662,14 @@ public sealed partial class AddPartitionsToTxnResponse : global::KafkaCompatBrok
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || ResultsByPartition is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (ResultsByPartition ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

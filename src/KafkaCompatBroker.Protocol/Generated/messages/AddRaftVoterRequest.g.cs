@@ -37,19 +37,34 @@ public sealed partial class AddRaftVoterRequest : global::KafkaCompatBroker.Prot
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read AddRaftVoterRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId", ClusterId);
         TimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         VoterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         VoterDirectoryId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Listeners");
             {
-                var list = new List<Listener>(count);
+                var list = Listeners ?? new List<Listener>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Listener();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Listener();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Listeners = list;
             }
@@ -175,6 +190,18 @@ public sealed partial class AddRaftVoterRequest : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = "";
+        TimeoutMs = 0;
+        VoterId = 0;
+        VoterDirectoryId = default;
+        (Listeners ??= new()).Clear();
+        AckWhenCommitted = true;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Listener
     {
         public string Name { get; set; } = "";
@@ -188,8 +215,8 @@ public sealed partial class AddRaftVoterRequest : global::KafkaCompatBroker.Prot
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -249,6 +276,15 @@ public sealed partial class AddRaftVoterRequest : global::KafkaCompatBroker.Prot
             || !string.Equals(Host, "", StringComparison.Ordinal)
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

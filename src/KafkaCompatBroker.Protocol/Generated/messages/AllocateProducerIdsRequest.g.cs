@@ -104,4 +104,12 @@ public sealed partial class AllocateProducerIdsRequest : global::KafkaCompatBrok
             || BrokerEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        BrokerEpoch = -1;
+        UnknownTaggedFields = null;
+    }
 }

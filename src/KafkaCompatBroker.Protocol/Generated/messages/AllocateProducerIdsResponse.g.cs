@@ -116,4 +116,14 @@ public sealed partial class AllocateProducerIdsResponse : global::KafkaCompatBro
             || ProducerIdLen != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ProducerIdStart = 0;
+        ProducerIdLen = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -32,12 +32,27 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Entries");
             {
-                var list = new List<EntryData>(count);
+                var list = Entries ?? new List<EntryData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new EntryData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new EntryData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Entries = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Entries ??= new()).Clear();
+        ValidateOnly = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class EntityData
     {
         public string EntityType { get; set; } = "";
@@ -158,8 +181,8 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType");
-            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "EntityName");
+            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType", EntityType);
+            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "EntityName", EntityName);
             UnknownTaggedFields = null;
             if (version == 1)
             {
@@ -229,6 +252,14 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
             || !string.Equals(EntityName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EntityType = "";
+            EntityName = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class EntryData
@@ -245,12 +276,27 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Entity");
                 {
-                    var list = new List<EntityData>(count);
+                    var list = Entity ?? new List<EntityData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new EntityData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new EntityData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Entity = list;
                 }
@@ -258,12 +304,27 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Ops");
                 {
-                    var list = new List<OpData>(count);
+                    var list = Ops ?? new List<OpData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new OpData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new OpData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Ops = list;
                 }
@@ -371,6 +432,14 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
             || Ops is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (Entity ??= new()).Clear();
+            (Ops ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OpData
@@ -386,7 +455,7 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Key");
+            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Key", Key);
             Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadFloat64(ref reader);
             Remove = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
             UnknownTaggedFields = null;
@@ -460,6 +529,15 @@ public sealed partial class AlterClientQuotasRequest : global::KafkaCompatBroker
             || Value != 0d
             || Remove != false
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Key = "";
+            Value = 0d;
+            Remove = false;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class AlterClientQuotasResponse : global::KafkaCompatBroke
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Entries");
             {
-                var list = new List<EntryData>(count);
+                var list = Entries ?? new List<EntryData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new EntryData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new EntryData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Entries = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class AlterClientQuotasResponse : global::KafkaCompatBroke
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Entries ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class EntityData
     {
         public string EntityType { get; set; } = "";
@@ -158,8 +181,8 @@ public sealed partial class AlterClientQuotasResponse : global::KafkaCompatBroke
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType");
-            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "EntityName");
+            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType", EntityType);
+            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "EntityName", EntityName);
             UnknownTaggedFields = null;
             if (version == 1)
             {
@@ -229,6 +252,14 @@ public sealed partial class AlterClientQuotasResponse : global::KafkaCompatBroke
             || !string.Equals(EntityName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EntityType = "";
+            EntityName = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class EntryData
@@ -245,16 +276,31 @@ public sealed partial class AlterClientQuotasResponse : global::KafkaCompatBroke
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ErrorMessage", ErrorMessage);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Entity");
                 {
-                    var list = new List<EntityData>(count);
+                    var list = Entity ?? new List<EntityData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new EntityData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new EntityData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Entity = list;
                 }
@@ -347,6 +393,15 @@ public sealed partial class AlterClientQuotasResponse : global::KafkaCompatBroke
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || Entity is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = "";
+            (Entity ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

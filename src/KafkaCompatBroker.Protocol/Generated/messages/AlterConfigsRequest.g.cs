@@ -32,12 +32,27 @@ public sealed partial class AlterConfigsRequest : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Resources");
             {
-                var list = new List<AlterConfigsResource>(count);
+                var list = Resources ?? new List<AlterConfigsResource>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterConfigsResource();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterConfigsResource();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Resources = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class AlterConfigsRequest : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Resources ??= new()).Clear();
+        ValidateOnly = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterConfigsResource
     {
         public sbyte ResourceType { get; set; }
@@ -161,16 +184,31 @@ public sealed partial class AlterConfigsRequest : global::KafkaCompatBroker.Prot
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "ResourceName", ResourceName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Configs");
                 {
-                    var list = new List<AlterableConfig>(count);
+                    var list = Configs ?? new List<AlterableConfig>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AlterableConfig();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AlterableConfig();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Configs = list;
                 }
@@ -264,6 +302,15 @@ public sealed partial class AlterConfigsRequest : global::KafkaCompatBroker.Prot
             || Configs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceType = 0;
+            ResourceName = "";
+            (Configs ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AlterableConfig
@@ -277,8 +324,8 @@ public sealed partial class AlterConfigsRequest : global::KafkaCompatBroker.Prot
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Name");
-            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "Value");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Name", Name);
+            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "Value", Value);
             UnknownTaggedFields = null;
             if (version == 2)
             {
@@ -347,6 +394,14 @@ public sealed partial class AlterConfigsRequest : global::KafkaCompatBroker.Prot
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Value = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class AlterConfigsResponse : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Responses");
             {
-                var list = new List<AlterConfigsResourceResponse>(count);
+                var list = Responses ?? new List<AlterConfigsResourceResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterConfigsResourceResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterConfigsResourceResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class AlterConfigsResponse : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Responses ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterConfigsResourceResponse
     {
         public short ErrorCode { get; set; }
@@ -163,9 +186,9 @@ public sealed partial class AlterConfigsResponse : global::KafkaCompatBroker.Pro
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "ErrorMessage", ErrorMessage);
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "ResourceName", ResourceName);
             UnknownTaggedFields = null;
             if (version == 2)
             {
@@ -240,6 +263,16 @@ public sealed partial class AlterConfigsResponse : global::KafkaCompatBroker.Pro
             || ResourceType != 0
             || !string.Equals(ResourceName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = "";
+            ResourceType = 0;
+            ResourceName = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -45,16 +45,31 @@ public sealed partial class AlterPartitionReassignmentsResponse : global::KafkaC
             AllowReplicationFactorChange = true;
         }
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Responses");
             {
-                var list = new List<ReassignableTopicResponse>(count);
+                var list = Responses ?? new List<ReassignableTopicResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ReassignableTopicResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ReassignableTopicResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -165,6 +180,17 @@ public sealed partial class AlterPartitionReassignmentsResponse : global::KafkaC
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        AllowReplicationFactorChange = true;
+        ErrorCode = 0;
+        ErrorMessage = "";
+        (Responses ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ReassignablePartitionResponse
     {
         public int PartitionIndex { get; set; }
@@ -180,7 +206,7 @@ public sealed partial class AlterPartitionReassignmentsResponse : global::KafkaC
         {
             PartitionIndex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -240,6 +266,15 @@ public sealed partial class AlterPartitionReassignmentsResponse : global::KafkaC
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            ErrorMessage = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ReassignableTopicResponse
@@ -253,16 +288,31 @@ public sealed partial class AlterPartitionReassignmentsResponse : global::KafkaC
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<ReassignablePartitionResponse>(count);
+                    var list = Partitions ?? new List<ReassignablePartitionResponse>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ReassignablePartitionResponse();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ReassignablePartitionResponse();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -339,6 +389,14 @@ public sealed partial class AlterPartitionReassignmentsResponse : global::KafkaC
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

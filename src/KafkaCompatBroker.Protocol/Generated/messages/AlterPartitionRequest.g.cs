@@ -36,12 +36,27 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -138,6 +153,15 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             || BrokerEpoch != -1
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        BrokerEpoch = -1;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 
     public sealed partial class BrokerState
@@ -243,6 +267,14 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             || BrokerEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            BrokerId = 0;
+            BrokerEpoch = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -271,10 +303,25 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "NewIsr");
                     {
-                        var list = new List<int>(count);
+                        var list = NewIsr ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         NewIsr = list;
                     }
@@ -282,19 +329,34 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             }
             else
             {
-                NewIsr = new();
+                (NewIsr ??= new()).Clear();
             }
             if (version == 3)
             {
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "NewIsrWithEpochs");
                     {
-                        var list = new List<BrokerState>(count);
+                        var list = NewIsrWithEpochs ?? new List<BrokerState>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new BrokerState();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new BrokerState();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         NewIsrWithEpochs = list;
                     }
@@ -302,7 +364,7 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             }
             else
             {
-                NewIsrWithEpochs = new();
+                (NewIsrWithEpochs ??= new()).Clear();
             }
             if (version >= 1)
             {
@@ -439,6 +501,18 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             || PartitionEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            LeaderEpoch = 0;
+            (NewIsr ??= new()).Clear();
+            (NewIsrWithEpochs ??= new()).Clear();
+            LeaderRecoveryState = 0;
+            PartitionEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -463,12 +537,27 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -551,6 +640,14 @@ public sealed partial class AlterPartitionRequest : global::KafkaCompatBroker.Pr
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

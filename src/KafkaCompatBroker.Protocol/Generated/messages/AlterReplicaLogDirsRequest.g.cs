@@ -30,12 +30,27 @@ public sealed partial class AlterReplicaLogDirsRequest : global::KafkaCompatBrok
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Dirs");
             {
-                var list = new List<AlterReplicaLogDir>(count);
+                var list = Dirs ?? new List<AlterReplicaLogDir>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterReplicaLogDir();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterReplicaLogDir();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Dirs = list;
             }
@@ -141,6 +156,13 @@ public sealed partial class AlterReplicaLogDirsRequest : global::KafkaCompatBrok
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Dirs ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterReplicaLogDir
     {
         public string Path { get; set; } = "";
@@ -152,16 +174,31 @@ public sealed partial class AlterReplicaLogDirsRequest : global::KafkaCompatBrok
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Path = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Path");
+            Path = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Path", Path);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Topics");
                 {
-                    var list = new List<AlterReplicaLogDirTopic>(count);
+                    var list = Topics ?? new List<AlterReplicaLogDirTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AlterReplicaLogDirTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AlterReplicaLogDirTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -252,6 +289,14 @@ public sealed partial class AlterReplicaLogDirsRequest : global::KafkaCompatBrok
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Path = "";
+            (Topics ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AlterReplicaLogDirTopic
@@ -265,14 +310,29 @@ public sealed partial class AlterReplicaLogDirsRequest : global::KafkaCompatBrok
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -356,6 +416,14 @@ public sealed partial class AlterReplicaLogDirsRequest : global::KafkaCompatBrok
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class AlterReplicaLogDirsResponse : global::KafkaCompatBro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Results");
             {
-                var list = new List<AlterReplicaLogDirTopicResult>(count);
+                var list = Results ?? new List<AlterReplicaLogDirTopicResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterReplicaLogDirTopicResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterReplicaLogDirTopicResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class AlterReplicaLogDirsResponse : global::KafkaCompatBro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterReplicaLogDirPartitionResult
     {
         public int PartitionIndex { get; set; }
@@ -229,6 +252,14 @@ public sealed partial class AlterReplicaLogDirsResponse : global::KafkaCompatBro
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AlterReplicaLogDirTopicResult
@@ -242,16 +273,31 @@ public sealed partial class AlterReplicaLogDirsResponse : global::KafkaCompatBro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Partitions");
                 {
-                    var list = new List<AlterReplicaLogDirPartitionResult>(count);
+                    var list = Partitions ?? new List<AlterReplicaLogDirPartitionResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AlterReplicaLogDirPartitionResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AlterReplicaLogDirPartitionResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -341,6 +387,14 @@ public sealed partial class AlterReplicaLogDirsResponse : global::KafkaCompatBro
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,16 +35,31 @@ public sealed partial class AlterShareGroupOffsetsResponse : global::KafkaCompat
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Responses");
             {
-                var list = new List<AlterShareGroupOffsetsResponseTopic>(count);
+                var list = Responses ?? new List<AlterShareGroupOffsetsResponseTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterShareGroupOffsetsResponseTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterShareGroupOffsetsResponseTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -146,6 +161,16 @@ public sealed partial class AlterShareGroupOffsetsResponse : global::KafkaCompat
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        (Responses ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterShareGroupOffsetsResponsePartition
     {
         public int PartitionIndex { get; set; }
@@ -161,7 +186,7 @@ public sealed partial class AlterShareGroupOffsetsResponse : global::KafkaCompat
         {
             PartitionIndex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -221,6 +246,15 @@ public sealed partial class AlterShareGroupOffsetsResponse : global::KafkaCompat
             || ErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AlterShareGroupOffsetsResponseTopic
@@ -236,17 +270,32 @@ public sealed partial class AlterShareGroupOffsetsResponse : global::KafkaCompat
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<AlterShareGroupOffsetsResponsePartition>(count);
+                    var list = Partitions ?? new List<AlterShareGroupOffsetsResponsePartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AlterShareGroupOffsetsResponsePartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AlterShareGroupOffsetsResponsePartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -326,6 +375,15 @@ public sealed partial class AlterShareGroupOffsetsResponse : global::KafkaCompat
             || TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

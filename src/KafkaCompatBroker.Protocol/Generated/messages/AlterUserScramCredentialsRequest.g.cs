@@ -32,12 +32,27 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Deletions");
             {
-                var list = new List<ScramCredentialDeletion>(count);
+                var list = Deletions ?? new List<ScramCredentialDeletion>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ScramCredentialDeletion();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ScramCredentialDeletion();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Deletions = list;
             }
@@ -45,12 +60,27 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Upsertions");
             {
-                var list = new List<ScramCredentialUpsertion>(count);
+                var list = Upsertions ?? new List<ScramCredentialUpsertion>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ScramCredentialUpsertion();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ScramCredentialUpsertion();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Upsertions = list;
             }
@@ -163,6 +193,14 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Deletions ??= new()).Clear();
+        (Upsertions ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ScramCredentialDeletion
     {
         public string Name { get; set; } = "";
@@ -174,7 +212,7 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             Mechanism = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -232,6 +270,14 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
             || Mechanism != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Mechanism = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ScramCredentialUpsertion
@@ -251,7 +297,7 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             Mechanism = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             Iterations = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             Salt = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, true, "Salt");
@@ -320,6 +366,17 @@ public sealed partial class AlterUserScramCredentialsRequest : global::KafkaComp
             || Salt is not { Length: 0 }
             || SaltedPassword is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Mechanism = 0;
+            Iterations = 0;
+            Salt = [];
+            SaltedPassword = [];
+            UnknownTaggedFields = null;
         }
     }
 }

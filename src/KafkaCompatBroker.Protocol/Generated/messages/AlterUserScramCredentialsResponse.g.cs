@@ -33,12 +33,27 @@ public sealed partial class AlterUserScramCredentialsResponse : global::KafkaCom
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Results");
             {
-                var list = new List<AlterUserScramCredentialsResult>(count);
+                var list = Results ?? new List<AlterUserScramCredentialsResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterUserScramCredentialsResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterUserScramCredentialsResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class AlterUserScramCredentialsResponse : global::KafkaCom
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterUserScramCredentialsResult
     {
         public string User { get; set; } = "";
@@ -147,9 +170,9 @@ public sealed partial class AlterUserScramCredentialsResponse : global::KafkaCom
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            User = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "User");
+            User = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "User", User);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -208,6 +231,15 @@ public sealed partial class AlterUserScramCredentialsResponse : global::KafkaCom
             || ErrorCode != 0
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            User = "";
+            ErrorCode = 0;
+            ErrorMessage = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -31,7 +31,7 @@ public sealed partial class ApiVersionsRequest : global::KafkaCompatBroker.Proto
 
         if (version >= 3)
         {
-            ClientSoftwareName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "ClientSoftwareName");
+            ClientSoftwareName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "ClientSoftwareName", ClientSoftwareName);
         }
         else
         {
@@ -39,7 +39,7 @@ public sealed partial class ApiVersionsRequest : global::KafkaCompatBroker.Proto
         }
         if (version >= 3)
         {
-            ClientSoftwareVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "ClientSoftwareVersion");
+            ClientSoftwareVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "ClientSoftwareVersion", ClientSoftwareVersion);
         }
         else
         {
@@ -142,5 +142,13 @@ public sealed partial class ApiVersionsRequest : global::KafkaCompatBroker.Proto
         return !string.Equals(ClientSoftwareName, "", StringComparison.Ordinal)
             || !string.Equals(ClientSoftwareVersion, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClientSoftwareName = "";
+        ClientSoftwareVersion = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -43,12 +43,27 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "ApiKeys");
             {
-                var list = new List<ApiVersion>(count);
+                var list = ApiKeys ?? new List<ApiVersion>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ApiVersion();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ApiVersion();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ApiKeys = list;
             }
@@ -66,12 +81,27 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "SupportedFeatures");
                 {
-                    var list = new List<SupportedFeatureKey>(count);
+                    var list = SupportedFeatures ?? new List<SupportedFeatureKey>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new SupportedFeatureKey();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new SupportedFeatureKey();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SupportedFeatures = list;
                 }
@@ -79,7 +109,7 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
         }
         else
         {
-            SupportedFeatures = new();
+            (SupportedFeatures ??= new()).Clear();
         }
         if ((version >= 3) && (!(version >= 3)))
         {
@@ -94,12 +124,27 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "FinalizedFeatures");
                 {
-                    var list = new List<FinalizedFeatureKey>(count);
+                    var list = FinalizedFeatures ?? new List<FinalizedFeatureKey>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new FinalizedFeatureKey();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new FinalizedFeatureKey();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     FinalizedFeatures = list;
                 }
@@ -107,7 +152,7 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
         }
         else
         {
-            FinalizedFeatures = new();
+            (FinalizedFeatures ??= new()).Clear();
         }
         if ((version >= 3) && (!(version >= 3)))
         {
@@ -133,12 +178,27 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
                         {
                             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "SupportedFeatures");
                             {
-                                var list = new List<SupportedFeatureKey>(count);
+                                var list = SupportedFeatures ?? new List<SupportedFeatureKey>(count);
+                                if (list.Capacity < count)
+                                {
+                                    list.Capacity = count;
+                                }
                                 for (var i = 0; i < count; i++)
                                 {
-                                    var item = new SupportedFeatureKey();
-                                    item.Read(ref tagged, version);
-                                    list.Add(item);
+                                    if (i < list.Count)
+                                    {
+                                        list[i].Read(ref tagged, version);
+                                    }
+                                    else
+                                    {
+                                        var item = new SupportedFeatureKey();
+                                        item.Read(ref tagged, version);
+                                        list.Add(item);
+                                    }
+                                }
+                                if (list.Count > count)
+                                {
+                                    list.RemoveRange(count, list.Count - count);
                                 }
                                 SupportedFeatures = list;
                             }
@@ -157,12 +217,27 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
                         {
                             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "FinalizedFeatures");
                             {
-                                var list = new List<FinalizedFeatureKey>(count);
+                                var list = FinalizedFeatures ?? new List<FinalizedFeatureKey>(count);
+                                if (list.Capacity < count)
+                                {
+                                    list.Capacity = count;
+                                }
                                 for (var i = 0; i < count; i++)
                                 {
-                                    var item = new FinalizedFeatureKey();
-                                    item.Read(ref tagged, version);
-                                    list.Add(item);
+                                    if (i < list.Count)
+                                    {
+                                        list[i].Read(ref tagged, version);
+                                    }
+                                    else
+                                    {
+                                        var item = new FinalizedFeatureKey();
+                                        item.Read(ref tagged, version);
+                                        list.Add(item);
+                                    }
+                                }
+                                if (list.Count > count)
+                                {
+                                    list.RemoveRange(count, list.Count - count);
                                 }
                                 FinalizedFeatures = list;
                             }
@@ -406,6 +481,19 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        (ApiKeys ??= new()).Clear();
+        ThrottleTimeMs = 0;
+        (SupportedFeatures ??= new()).Clear();
+        FinalizedFeaturesEpoch = -1;
+        (FinalizedFeatures ??= new()).Clear();
+        ZkMigrationReady = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ApiVersion
     {
         public short ApiKey { get; set; }
@@ -494,6 +582,15 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
             || MaxVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ApiKey = 0;
+            MinVersion = 0;
+            MaxVersion = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class FinalizedFeatureKey
@@ -511,7 +608,7 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
         {
             if (version >= 3)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name", Name);
             }
             else
             {
@@ -635,6 +732,15 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
             || MinVersionLevel != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            MaxVersionLevel = 0;
+            MinVersionLevel = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class SupportedFeatureKey
@@ -652,7 +758,7 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
         {
             if (version >= 3)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name", Name);
             }
             else
             {
@@ -775,6 +881,15 @@ public sealed partial class ApiVersionsResponse : global::KafkaCompatBroker.Prot
             || MinVersion != 0
             || MaxVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            MinVersion = 0;
+            MaxVersion = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -36,12 +36,27 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Directories");
             {
-                var list = new List<DirectoryData>(count);
+                var list = Directories ?? new List<DirectoryData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DirectoryData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DirectoryData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Directories = list;
             }
@@ -140,6 +155,15 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (Directories ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DirectoryData
     {
         public global::KafkaCompatBroker.Protocol.KafkaUuid Id { get; set; }
@@ -155,12 +179,27 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
                 {
-                    var list = new List<TopicData>(count);
+                    var list = Topics ?? new List<TopicData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -238,6 +277,14 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Id = default;
+            (Topics ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -309,6 +356,14 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -326,12 +381,27 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -408,6 +478,14 @@ public sealed partial class AssignReplicasToDirsResponse : global::KafkaCompatBr
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,7 +33,7 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read BeginQuorumEpochRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ClusterId", ClusterId);
         if (version == 1)
         {
             VoterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -45,12 +45,27 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -60,12 +75,27 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "LeaderEndpoints");
                 {
-                    var list = new List<LeaderEndpoint>(count);
+                    var list = LeaderEndpoints ?? new List<LeaderEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new LeaderEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new LeaderEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LeaderEndpoints = list;
                 }
@@ -73,7 +103,7 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
         }
         else
         {
-            LeaderEndpoints = new();
+            (LeaderEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version == 1)
@@ -214,6 +244,16 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = null;
+        VoterId = -1;
+        (Topics ??= new()).Clear();
+        (LeaderEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class LeaderEndpoint
     {
         public string Name { get; set; } = "";
@@ -229,7 +269,7 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
         {
             if (version == 1)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Name", Name);
             }
             else
             {
@@ -237,7 +277,7 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             }
             if (version == 1)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Host", Host);
             }
             else
             {
@@ -353,6 +393,15 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -462,6 +511,16 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             || LeaderEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            VoterDirectoryId = default;
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -475,16 +534,31 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -574,6 +648,14 @@ public sealed partial class BeginQuorumEpochRequest : global::KafkaCompatBroker.
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

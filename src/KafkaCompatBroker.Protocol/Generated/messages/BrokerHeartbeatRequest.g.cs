@@ -49,10 +49,25 @@ public sealed partial class BrokerHeartbeatRequest : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "OfflineLogDirs");
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = OfflineLogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     OfflineLogDirs = list;
                 }
@@ -60,7 +75,7 @@ public sealed partial class BrokerHeartbeatRequest : global::KafkaCompatBroker.P
         }
         else
         {
-            OfflineLogDirs = new();
+            (OfflineLogDirs ??= new()).Clear();
         }
         if ((version == 2) && (!(version == 2)))
         {
@@ -72,10 +87,25 @@ public sealed partial class BrokerHeartbeatRequest : global::KafkaCompatBroker.P
                 }
                 else
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = CordonedLogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     CordonedLogDirs = list;
                 }
@@ -99,10 +129,25 @@ public sealed partial class BrokerHeartbeatRequest : global::KafkaCompatBroker.P
                     {
                         var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "OfflineLogDirs");
                         {
-                            var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            var list = OfflineLogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             OfflineLogDirs = list;
                         }
@@ -120,10 +165,25 @@ public sealed partial class BrokerHeartbeatRequest : global::KafkaCompatBroker.P
                         }
                         else
                         {
-                            var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            var list = CordonedLogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             CordonedLogDirs = list;
                         }
@@ -276,5 +336,18 @@ public sealed partial class BrokerHeartbeatRequest : global::KafkaCompatBroker.P
             || OfflineLogDirs is not { Count: 0 }
             || CordonedLogDirs is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        BrokerEpoch = -1;
+        CurrentMetadataOffset = 0;
+        WantFence = false;
+        WantShutDown = false;
+        (OfflineLogDirs ??= new()).Clear();
+        CordonedLogDirs = null;
+        UnknownTaggedFields = null;
     }
 }

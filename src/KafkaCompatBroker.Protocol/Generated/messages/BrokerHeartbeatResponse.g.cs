@@ -122,4 +122,15 @@ public sealed partial class BrokerHeartbeatResponse : global::KafkaCompatBroker.
             || ShouldShutDown != false
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        IsCaughtUp = false;
+        IsFenced = true;
+        ShouldShutDown = false;
+        UnknownTaggedFields = null;
+    }
 }

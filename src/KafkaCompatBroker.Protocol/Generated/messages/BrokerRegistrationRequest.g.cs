@@ -44,17 +44,32 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
         }
 
         BrokerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClusterId", ClusterId);
         IncarnationId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Listeners");
             {
-                var list = new List<Listener>(count);
+                var list = Listeners ?? new List<Listener>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Listener();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Listener();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Listeners = list;
             }
@@ -62,17 +77,32 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Features");
             {
-                var list = new List<Feature>(count);
+                var list = Features ?? new List<Feature>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Feature();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Feature();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Features = list;
             }
         }
-        Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack");
+        Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack", Rack);
         if (version >= 1)
         {
             IsMigratingZkBroker = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
@@ -86,10 +116,25 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "LogDirs");
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = LogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LogDirs = list;
                 }
@@ -97,7 +142,7 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
         }
         else
         {
-            LogDirs = new();
+            (LogDirs ??= new()).Clear();
         }
         if (version >= 3)
         {
@@ -269,6 +314,21 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        ClusterId = "";
+        IncarnationId = default;
+        (Listeners ??= new()).Clear();
+        (Features ??= new()).Clear();
+        Rack = "";
+        IsMigratingZkBroker = false;
+        (LogDirs ??= new()).Clear();
+        PreviousBrokerEpoch = -1;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Feature
     {
         public string Name { get; set; } = "";
@@ -282,7 +342,7 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             MinSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             MaxSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -344,6 +404,15 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
             || MaxSupportedVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            MinSupportedVersion = 0;
+            MaxSupportedVersion = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Listener
@@ -361,8 +430,8 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             SecurityProtocol = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -426,6 +495,16 @@ public sealed partial class BrokerRegistrationRequest : global::KafkaCompatBroke
             || Port != 0
             || SecurityProtocol != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            SecurityProtocol = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

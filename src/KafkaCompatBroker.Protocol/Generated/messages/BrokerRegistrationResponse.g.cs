@@ -110,4 +110,13 @@ public sealed partial class BrokerRegistrationResponse : global::KafkaCompatBrok
             || BrokerEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        BrokerEpoch = -1;
+        UnknownTaggedFields = null;
+    }
 }

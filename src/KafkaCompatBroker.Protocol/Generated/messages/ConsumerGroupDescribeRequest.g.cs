@@ -32,10 +32,25 @@ public sealed partial class ConsumerGroupDescribeRequest : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "GroupIds");
             {
-                var list = new List<string>(count);
+                var list = GroupIds ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupIds"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupIds", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupIds"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 GroupIds = list;
             }
@@ -130,5 +145,13 @@ public sealed partial class ConsumerGroupDescribeRequest : global::KafkaCompatBr
         return GroupIds is not { Count: 0 }
             || IncludeAuthorizedOperations != false
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (GroupIds ??= new()).Clear();
+        IncludeAuthorizedOperations = false;
+        UnknownTaggedFields = null;
     }
 }

@@ -32,12 +32,27 @@ public sealed partial class ConsumerProtocolAssignment : global::KafkaCompatBrok
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, false, false, "AssignedPartitions");
             {
-                var list = new List<TopicPartition>(count);
+                var list = AssignedPartitions ?? new List<TopicPartition>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicPartition();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicPartition();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 AssignedPartitions = list;
             }
@@ -106,6 +121,14 @@ public sealed partial class ConsumerProtocolAssignment : global::KafkaCompatBrok
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (AssignedPartitions ??= new()).Clear();
+        UserData = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TopicPartition
     {
         public string Topic { get; set; } = "";
@@ -117,14 +140,29 @@ public sealed partial class ConsumerProtocolAssignment : global::KafkaCompatBrok
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, false, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -167,6 +205,14 @@ public sealed partial class ConsumerProtocolAssignment : global::KafkaCompatBrok
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -38,10 +38,25 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, false, false, "Topics");
             {
-                var list = new List<string>(count);
+                var list = Topics ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topics"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topics", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topics"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -52,12 +67,27 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, false, false, "OwnedPartitions");
                 {
-                    var list = new List<TopicPartition>(count);
+                    var list = OwnedPartitions ?? new List<TopicPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     OwnedPartitions = list;
                 }
@@ -65,7 +95,7 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
         }
         else
         {
-            OwnedPartitions = new();
+            (OwnedPartitions ??= new()).Clear();
         }
         if (version >= 2)
         {
@@ -77,7 +107,7 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
         }
         if (version == 3)
         {
-            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, false, true, "RackId");
+            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, false, true, "RackId", RackId);
         }
         else
         {
@@ -190,6 +220,17 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        UserData = null;
+        (OwnedPartitions ??= new()).Clear();
+        GenerationId = -1;
+        RackId = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TopicPartition
     {
         public string Topic { get; set; } = "";
@@ -203,7 +244,7 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
         {
             if (version >= 1)
             {
-                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topic");
+                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Topic", Topic);
             }
             else
             {
@@ -214,10 +255,25 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, false, false, "Partitions");
                     {
-                        var list = new List<int>(count);
+                        var list = Partitions ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Partitions = list;
                     }
@@ -225,7 +281,7 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
             }
             else
             {
-                Partitions = new();
+                (Partitions ??= new()).Clear();
             }
             UnknownTaggedFields = null;
         }
@@ -285,6 +341,14 @@ public sealed partial class ConsumerProtocolSubscription : global::KafkaCompatBr
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

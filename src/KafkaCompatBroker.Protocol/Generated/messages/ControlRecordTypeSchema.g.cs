@@ -70,4 +70,11 @@ public sealed partial class ControlRecordTypeSchema : global::KafkaCompatBroker.
         return Type != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Type = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -41,12 +41,27 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Listeners");
             {
-                var list = new List<Listener>(count);
+                var list = Listeners ?? new List<Listener>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Listener();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Listener();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Listeners = list;
             }
@@ -54,12 +69,27 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Features");
             {
-                var list = new List<Feature>(count);
+                var list = Features ?? new List<Feature>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Feature();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Feature();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Features = list;
             }
@@ -181,6 +211,17 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ControllerId = 0;
+        IncarnationId = default;
+        ZkMigrationReady = false;
+        (Listeners ??= new()).Clear();
+        (Features ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Feature
     {
         public string Name { get; set; } = "";
@@ -194,7 +235,7 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             MinSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             MaxSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -256,6 +297,15 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
             || MaxSupportedVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            MinSupportedVersion = 0;
+            MaxSupportedVersion = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Listener
@@ -273,8 +323,8 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             SecurityProtocol = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -338,6 +388,16 @@ public sealed partial class ControllerRegistrationRequest : global::KafkaCompatB
             || Port != 0
             || SecurityProtocol != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            SecurityProtocol = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -30,12 +30,27 @@ public sealed partial class CreateAclsRequest : global::KafkaCompatBroker.Protoc
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Creations");
             {
-                var list = new List<AclCreation>(count);
+                var list = Creations ?? new List<AclCreation>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AclCreation();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AclCreation();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Creations = list;
             }
@@ -141,6 +156,13 @@ public sealed partial class CreateAclsRequest : global::KafkaCompatBroker.Protoc
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Creations ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AclCreation
     {
         public sbyte ResourceType { get; set; }
@@ -163,7 +185,7 @@ public sealed partial class CreateAclsRequest : global::KafkaCompatBroker.Protoc
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "ResourceName", ResourceName);
             if (version >= 1)
             {
                 ResourcePatternType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -172,8 +194,8 @@ public sealed partial class CreateAclsRequest : global::KafkaCompatBroker.Protoc
             {
                 ResourcePatternType = 3;
             }
-            Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Principal");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Host");
+            Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Principal", Principal);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Host", Host);
             Operation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             PermissionType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             UnknownTaggedFields = null;
@@ -269,6 +291,19 @@ public sealed partial class CreateAclsRequest : global::KafkaCompatBroker.Protoc
             || Operation != 0
             || PermissionType != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceType = 0;
+            ResourceName = "";
+            ResourcePatternType = 3;
+            Principal = "";
+            Host = "";
+            Operation = 0;
+            PermissionType = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class CreateAclsResponse : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Results");
             {
-                var list = new List<AclCreationResult>(count);
+                var list = Results ?? new List<AclCreationResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AclCreationResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AclCreationResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class CreateAclsResponse : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AclCreationResult
     {
         public short ErrorCode { get; set; }
@@ -159,7 +182,7 @@ public sealed partial class CreateAclsResponse : global::KafkaCompatBroker.Proto
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             if (version >= 2)
             {
@@ -228,6 +251,14 @@ public sealed partial class CreateAclsResponse : global::KafkaCompatBroker.Proto
             return ErrorCode != 0
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class CreateDelegationTokenRequest : global::KafkaCompatBr
 
         if (version == 3)
         {
-            OwnerPrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "OwnerPrincipalType");
+            OwnerPrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "OwnerPrincipalType", OwnerPrincipalType);
         }
         else
         {
@@ -43,7 +43,7 @@ public sealed partial class CreateDelegationTokenRequest : global::KafkaCompatBr
         }
         if (version == 3)
         {
-            OwnerPrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "OwnerPrincipalName");
+            OwnerPrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "OwnerPrincipalName", OwnerPrincipalName);
         }
         else
         {
@@ -52,12 +52,27 @@ public sealed partial class CreateDelegationTokenRequest : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Renewers");
             {
-                var list = new List<CreatableRenewers>(count);
+                var list = Renewers ?? new List<CreatableRenewers>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new CreatableRenewers();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new CreatableRenewers();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Renewers = list;
             }
@@ -193,6 +208,16 @@ public sealed partial class CreateDelegationTokenRequest : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        OwnerPrincipalType = "";
+        OwnerPrincipalName = "";
+        (Renewers ??= new()).Clear();
+        MaxLifetimeMs = 0;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CreatableRenewers
     {
         public string PrincipalType { get; set; } = "";
@@ -204,8 +229,8 @@ public sealed partial class CreateDelegationTokenRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType");
-            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName");
+            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType", PrincipalType);
+            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName", PrincipalName);
             UnknownTaggedFields = null;
             if (version >= 2)
             {
@@ -274,6 +299,14 @@ public sealed partial class CreateDelegationTokenRequest : global::KafkaCompatBr
             return !string.Equals(PrincipalType, "", StringComparison.Ordinal)
             || !string.Equals(PrincipalName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PrincipalType = "";
+            PrincipalName = "";
+            UnknownTaggedFields = null;
         }
     }
 }

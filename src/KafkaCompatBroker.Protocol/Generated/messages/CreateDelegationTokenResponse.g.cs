@@ -48,11 +48,11 @@ public sealed partial class CreateDelegationTokenResponse : global::KafkaCompatB
         }
 
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType");
-        PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName");
+        PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType", PrincipalType);
+        PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName", PrincipalName);
         if (version == 3)
         {
-            TokenRequesterPrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalType");
+            TokenRequesterPrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalType", TokenRequesterPrincipalType);
         }
         else
         {
@@ -60,7 +60,7 @@ public sealed partial class CreateDelegationTokenResponse : global::KafkaCompatB
         }
         if (version == 3)
         {
-            TokenRequesterPrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalName");
+            TokenRequesterPrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalName", TokenRequesterPrincipalName);
         }
         else
         {
@@ -69,7 +69,7 @@ public sealed partial class CreateDelegationTokenResponse : global::KafkaCompatB
         IssueTimestampMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         ExpiryTimestampMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         MaxTimestampMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
-        TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenId");
+        TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenId", TokenId);
         Hmac = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version >= 2, "Hmac");
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         UnknownTaggedFields = null;
@@ -204,5 +204,22 @@ public sealed partial class CreateDelegationTokenResponse : global::KafkaCompatB
             || Hmac is not { Length: 0 }
             || ThrottleTimeMs != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        PrincipalType = "";
+        PrincipalName = "";
+        TokenRequesterPrincipalType = "";
+        TokenRequesterPrincipalName = "";
+        IssueTimestampMs = 0;
+        ExpiryTimestampMs = 0;
+        MaxTimestampMs = 0;
+        TokenId = "";
+        Hmac = [];
+        ThrottleTimeMs = 0;
+        UnknownTaggedFields = null;
     }
 }

@@ -34,12 +34,27 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Topics");
             {
-                var list = new List<CreatePartitionsTopic>(count);
+                var list = Topics ?? new List<CreatePartitionsTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new CreatePartitionsTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new CreatePartitionsTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -153,6 +168,15 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        TimeoutMs = 0;
+        ValidateOnly = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CreatePartitionsAssignment
     {
         public List<int> BrokerIds { get; set; } = new();
@@ -165,10 +189,25 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "BrokerIds");
                 {
-                    var list = new List<int>(count);
+                    var list = BrokerIds ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     BrokerIds = list;
                 }
@@ -250,6 +289,13 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
             return BrokerIds is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (BrokerIds ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class CreatePartitionsTopic
@@ -265,7 +311,7 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Name", Name);
             Count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, true, "Assignments");
@@ -275,12 +321,27 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
                 }
                 else
                 {
-                    var list = new List<CreatePartitionsAssignment>(count);
+                    var list = Assignments ?? new List<CreatePartitionsAssignment>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new CreatePartitionsAssignment();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new CreatePartitionsAssignment();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Assignments = list;
                 }
@@ -374,6 +435,15 @@ public sealed partial class CreatePartitionsRequest : global::KafkaCompatBroker.
             || Count != 0
             || Assignments is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Count = 0;
+            (Assignments ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

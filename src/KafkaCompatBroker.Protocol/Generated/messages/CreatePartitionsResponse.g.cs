@@ -33,12 +33,27 @@ public sealed partial class CreatePartitionsResponse : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Results");
             {
-                var list = new List<CreatePartitionsTopicResult>(count);
+                var list = Results ?? new List<CreatePartitionsTopicResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new CreatePartitionsTopicResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new CreatePartitionsTopicResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class CreatePartitionsResponse : global::KafkaCompatBroker
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CreatePartitionsTopicResult
     {
         public string Name { get; set; } = "";
@@ -160,9 +183,9 @@ public sealed partial class CreatePartitionsResponse : global::KafkaCompatBroker
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Name", Name);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             if (version >= 2)
             {
@@ -234,6 +257,15 @@ public sealed partial class CreatePartitionsResponse : global::KafkaCompatBroker
             || ErrorCode != 0
             || ErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            ErrorCode = 0;
+            ErrorMessage = null;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -34,12 +34,27 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Topics");
             {
-                var list = new List<CreatableTopic>(count);
+                var list = Topics ?? new List<CreatableTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new CreatableTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new CreatableTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -170,6 +185,15 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        timeoutMs = 60000;
+        validateOnly = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CreatableReplicaAssignment
     {
         public int PartitionIndex { get; set; }
@@ -185,10 +209,25 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "BrokerIds");
                 {
-                    var list = new List<int>(count);
+                    var list = BrokerIds ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     BrokerIds = list;
                 }
@@ -273,6 +312,14 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
             || BrokerIds is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            (BrokerIds ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class CreatableTopic
@@ -292,18 +339,33 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name", Name);
             NumPartitions = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ReplicationFactor = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Assignments");
                 {
-                    var list = new List<CreatableReplicaAssignment>(count);
+                    var list = Assignments ?? new List<CreatableReplicaAssignment>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new CreatableReplicaAssignment();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new CreatableReplicaAssignment();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Assignments = list;
                 }
@@ -311,12 +373,27 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Configs");
                 {
-                    var list = new List<CreatableTopicConfig>(count);
+                    var list = Configs ?? new List<CreatableTopicConfig>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new CreatableTopicConfig();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new CreatableTopicConfig();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Configs = list;
                 }
@@ -433,6 +510,17 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
             || Configs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            NumPartitions = 0;
+            ReplicationFactor = 0;
+            (Assignments ??= new()).Clear();
+            (Configs ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class CreatableTopicConfig
@@ -446,8 +534,8 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name");
-            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "Value");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name", Name);
+            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "Value", Value);
             UnknownTaggedFields = null;
             if (version >= 5)
             {
@@ -516,6 +604,14 @@ public sealed partial class CreateTopicsRequest : global::KafkaCompatBroker.Prot
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Value = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -40,12 +40,27 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Topics");
             {
-                var list = new List<CreatableTopicResult>(count);
+                var list = Topics ?? new List<CreatableTopicResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new CreatableTopicResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new CreatableTopicResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -160,6 +175,14 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CreatableTopicConfigs
     {
         public string Name { get; set; } = "";
@@ -179,7 +202,7 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
         {
             if (version >= 5)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name", Name);
             }
             else
             {
@@ -187,7 +210,7 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
             }
             if (version >= 5)
             {
-                Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "Value");
+                Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "Value", Value);
             }
             else
             {
@@ -341,6 +364,17 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
             || IsSensitive != false
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Value = "";
+            ReadOnly = false;
+            ConfigSource = -1;
+            IsSensitive = false;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class CreatableTopicResult
@@ -366,7 +400,7 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Name", Name);
             if (version == 7)
             {
                 TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
@@ -378,7 +412,7 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             if (version >= 1)
             {
-                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "ErrorMessage");
+                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "ErrorMessage", ErrorMessage);
             }
             else
             {
@@ -418,12 +452,27 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
                     }
                     else
                     {
-                        var list = new List<CreatableTopicConfigs>(count);
+                        var list = Configs ?? new List<CreatableTopicConfigs>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new CreatableTopicConfigs();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new CreatableTopicConfigs();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Configs = list;
                     }
@@ -431,7 +480,7 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
             }
             else
             {
-                Configs = new();
+                (Configs ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 5)
@@ -590,6 +639,20 @@ public sealed partial class CreateTopicsResponse : global::KafkaCompatBroker.Pro
             || ReplicationFactor != -1
             || Configs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            ErrorCode = 0;
+            ErrorMessage = "";
+            TopicConfigErrorCode = 0;
+            NumPartitions = -1;
+            ReplicationFactor = -1;
+            (Configs ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -31,8 +31,8 @@ public sealed partial class DefaultPrincipalData : global::KafkaCompatBroker.Pro
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read DefaultPrincipalData version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Type = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Type");
-        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+        Type = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Type", Type);
+        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
         TokenAuthenticated = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -109,5 +109,14 @@ public sealed partial class DefaultPrincipalData : global::KafkaCompatBroker.Pro
             || !string.Equals(Name, "", StringComparison.Ordinal)
             || TokenAuthenticated != false
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Type = "";
+        Name = "";
+        TokenAuthenticated = false;
+        UnknownTaggedFields = null;
     }
 }

@@ -30,12 +30,27 @@ public sealed partial class DeleteAclsRequest : global::KafkaCompatBroker.Protoc
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Filters");
             {
-                var list = new List<DeleteAclsFilter>(count);
+                var list = Filters ?? new List<DeleteAclsFilter>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DeleteAclsFilter();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DeleteAclsFilter();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Filters = list;
             }
@@ -141,6 +156,13 @@ public sealed partial class DeleteAclsRequest : global::KafkaCompatBroker.Protoc
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Filters ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeleteAclsFilter
     {
         public sbyte ResourceTypeFilter { get; set; }
@@ -163,7 +185,7 @@ public sealed partial class DeleteAclsRequest : global::KafkaCompatBroker.Protoc
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ResourceTypeFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceNameFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ResourceNameFilter");
+            ResourceNameFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ResourceNameFilter", ResourceNameFilter);
             if (version >= 1)
             {
                 PatternTypeFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -172,8 +194,8 @@ public sealed partial class DeleteAclsRequest : global::KafkaCompatBroker.Protoc
             {
                 PatternTypeFilter = 3;
             }
-            PrincipalFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "PrincipalFilter");
-            HostFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "HostFilter");
+            PrincipalFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "PrincipalFilter", PrincipalFilter);
+            HostFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "HostFilter", HostFilter);
             Operation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             PermissionType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             UnknownTaggedFields = null;
@@ -269,6 +291,19 @@ public sealed partial class DeleteAclsRequest : global::KafkaCompatBroker.Protoc
             || Operation != 0
             || PermissionType != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceTypeFilter = 0;
+            ResourceNameFilter = "";
+            PatternTypeFilter = 3;
+            PrincipalFilter = "";
+            HostFilter = "";
+            Operation = 0;
+            PermissionType = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "FilterResults");
             {
-                var list = new List<DeleteAclsFilterResult>(count);
+                var list = FilterResults ?? new List<DeleteAclsFilterResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DeleteAclsFilterResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DeleteAclsFilterResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 FilterResults = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (FilterResults ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeleteAclsFilterResult
     {
         public short ErrorCode { get; set; }
@@ -161,16 +184,31 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage", ErrorMessage);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "MatchingAcls");
                 {
-                    var list = new List<DeleteAclsMatchingAcl>(count);
+                    var list = MatchingAcls ?? new List<DeleteAclsMatchingAcl>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DeleteAclsMatchingAcl();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DeleteAclsMatchingAcl();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     MatchingAcls = list;
                 }
@@ -264,6 +302,15 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
             || MatchingAcls is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = "";
+            (MatchingAcls ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DeleteAclsMatchingAcl
@@ -292,9 +339,9 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage", ErrorMessage);
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "ResourceName", ResourceName);
             if (version >= 1)
             {
                 PatternType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -303,8 +350,8 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
             {
                 PatternType = 3;
             }
-            Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Principal");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Host");
+            Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Principal", Principal);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Host", Host);
             Operation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             PermissionType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             UnknownTaggedFields = null;
@@ -406,6 +453,21 @@ public sealed partial class DeleteAclsResponse : global::KafkaCompatBroker.Proto
             || Operation != 0
             || PermissionType != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = "";
+            ResourceType = 0;
+            ResourceName = "";
+            PatternType = 3;
+            Principal = "";
+            Host = "";
+            Operation = 0;
+            PermissionType = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

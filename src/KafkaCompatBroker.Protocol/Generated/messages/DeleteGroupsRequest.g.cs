@@ -30,10 +30,25 @@ public sealed partial class DeleteGroupsRequest : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "GroupsNames");
             {
-                var list = new List<string>(count);
+                var list = GroupsNames ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "GroupsNames"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "GroupsNames", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "GroupsNames"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 GroupsNames = list;
             }
@@ -137,5 +152,12 @@ public sealed partial class DeleteGroupsRequest : global::KafkaCompatBroker.Prot
     {
         return GroupsNames is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (GroupsNames ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

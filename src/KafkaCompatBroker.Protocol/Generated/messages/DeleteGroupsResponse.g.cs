@@ -33,12 +33,27 @@ public sealed partial class DeleteGroupsResponse : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "Results");
             {
-                var list = new List<DeletableGroupResult>(count);
+                var list = Results ?? new List<DeletableGroupResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DeletableGroupResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DeletableGroupResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class DeleteGroupsResponse : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeletableGroupResult
     {
         public string GroupId { get; set; } = "";
@@ -158,7 +181,7 @@ public sealed partial class DeleteGroupsResponse : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "GroupId");
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "GroupId", GroupId);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
             if (version == 2)
@@ -228,6 +251,14 @@ public sealed partial class DeleteGroupsResponse : global::KafkaCompatBroker.Pro
             return !string.Equals(GroupId, "", StringComparison.Ordinal)
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            GroupId = "";
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

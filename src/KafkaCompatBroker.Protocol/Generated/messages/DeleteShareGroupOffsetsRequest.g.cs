@@ -29,16 +29,31 @@ public sealed partial class DeleteShareGroupOffsetsRequest : global::KafkaCompat
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read DeleteShareGroupOffsetsRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<DeleteShareGroupOffsetsRequestTopic>(count);
+                var list = Topics ?? new List<DeleteShareGroupOffsetsRequestTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DeleteShareGroupOffsetsRequestTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DeleteShareGroupOffsetsRequestTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class DeleteShareGroupOffsetsRequest : global::KafkaCompat
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeleteShareGroupOffsetsRequestTopic
     {
         public string TopicName { get; set; } = "";
@@ -143,7 +166,7 @@ public sealed partial class DeleteShareGroupOffsetsRequest : global::KafkaCompat
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -196,6 +219,13 @@ public sealed partial class DeleteShareGroupOffsetsRequest : global::KafkaCompat
         {
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,16 +35,31 @@ public sealed partial class DeleteShareGroupOffsetsResponse : global::KafkaCompa
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Responses");
             {
-                var list = new List<DeleteShareGroupOffsetsResponseTopic>(count);
+                var list = Responses ?? new List<DeleteShareGroupOffsetsResponseTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DeleteShareGroupOffsetsResponseTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DeleteShareGroupOffsetsResponseTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -146,6 +161,16 @@ public sealed partial class DeleteShareGroupOffsetsResponse : global::KafkaCompa
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        (Responses ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeleteShareGroupOffsetsResponseTopic
     {
         public string TopicName { get; set; } = "";
@@ -161,10 +186,10 @@ public sealed partial class DeleteShareGroupOffsetsResponse : global::KafkaCompa
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -226,6 +251,16 @@ public sealed partial class DeleteShareGroupOffsetsResponse : global::KafkaCompa
             || ErrorCode != 0
             || ErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            TopicId = default;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            UnknownTaggedFields = null;
         }
     }
 }

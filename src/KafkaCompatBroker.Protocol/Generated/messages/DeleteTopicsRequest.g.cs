@@ -36,12 +36,27 @@ public sealed partial class DeleteTopicsRequest : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 4, false, "Topics");
                 {
-                    var list = new List<DeleteTopicState>(count);
+                    var list = Topics ?? new List<DeleteTopicState>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DeleteTopicState();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DeleteTopicState();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -49,17 +64,32 @@ public sealed partial class DeleteTopicsRequest : global::KafkaCompatBroker.Prot
         }
         else
         {
-            Topics = new();
+            (Topics ??= new()).Clear();
         }
         if (version <= 5)
         {
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 4, false, "TopicNames");
                 {
-                    var list = new List<string>(count);
+                    var list = TopicNames ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "TopicNames"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "TopicNames", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "TopicNames"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TopicNames = list;
                 }
@@ -67,7 +97,7 @@ public sealed partial class DeleteTopicsRequest : global::KafkaCompatBroker.Prot
         }
         else
         {
-            TopicNames = new();
+            (TopicNames ??= new()).Clear();
         }
         TimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         UnknownTaggedFields = null;
@@ -210,6 +240,15 @@ public sealed partial class DeleteTopicsRequest : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        (TopicNames ??= new()).Clear();
+        TimeoutMs = 0;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeleteTopicState
     {
         public string? Name { get; set; }
@@ -223,7 +262,7 @@ public sealed partial class DeleteTopicsRequest : global::KafkaCompatBroker.Prot
         {
             if (version == 6)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "Name", Name);
             }
             else
             {
@@ -325,6 +364,14 @@ public sealed partial class DeleteTopicsRequest : global::KafkaCompatBroker.Prot
             return Name is not null
             || TopicId != default
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = null;
+            TopicId = default;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -40,12 +40,27 @@ public sealed partial class DeleteTopicsResponse : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 4, false, "Responses");
             {
-                var list = new List<DeletableTopicResult>(count);
+                var list = Responses ?? new List<DeletableTopicResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DeletableTopicResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DeletableTopicResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -160,6 +175,14 @@ public sealed partial class DeleteTopicsResponse : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Responses ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DeletableTopicResult
     {
         public string? Name { get; set; } = "";
@@ -175,7 +198,7 @@ public sealed partial class DeleteTopicsResponse : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, version == 6, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, version == 6, "Name", Name);
             if (version == 6)
             {
                 TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
@@ -187,7 +210,7 @@ public sealed partial class DeleteTopicsResponse : global::KafkaCompatBroker.Pro
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             if (version >= 5)
             {
-                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ErrorMessage");
+                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ErrorMessage", ErrorMessage);
             }
             else
             {
@@ -286,6 +309,16 @@ public sealed partial class DeleteTopicsResponse : global::KafkaCompatBroker.Pro
             || ErrorCode != 0
             || ErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            UnknownTaggedFields = null;
         }
     }
 }

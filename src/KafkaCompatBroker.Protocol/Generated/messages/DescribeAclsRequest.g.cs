@@ -40,7 +40,7 @@ public sealed partial class DescribeAclsRequest : global::KafkaCompatBroker.Prot
         }
 
         ResourceTypeFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-        ResourceNameFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ResourceNameFilter");
+        ResourceNameFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ResourceNameFilter", ResourceNameFilter);
         if (version >= 1)
         {
             PatternTypeFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -49,8 +49,8 @@ public sealed partial class DescribeAclsRequest : global::KafkaCompatBroker.Prot
         {
             PatternTypeFilter = 3;
         }
-        PrincipalFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "PrincipalFilter");
-        HostFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "HostFilter");
+        PrincipalFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "PrincipalFilter", PrincipalFilter);
+        HostFilter = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "HostFilter", HostFilter);
         Operation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
         PermissionType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
         UnknownTaggedFields = null;
@@ -163,5 +163,18 @@ public sealed partial class DescribeAclsRequest : global::KafkaCompatBroker.Prot
             || Operation != 0
             || PermissionType != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ResourceTypeFilter = 0;
+        ResourceNameFilter = "";
+        PatternTypeFilter = 3;
+        PrincipalFilter = "";
+        HostFilter = "";
+        Operation = 0;
+        PermissionType = 0;
+        UnknownTaggedFields = null;
     }
 }

@@ -35,16 +35,31 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "ErrorMessage", ErrorMessage);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Resources");
             {
-                var list = new List<DescribeAclsResource>(count);
+                var list = Resources ?? new List<DescribeAclsResource>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeAclsResource();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeAclsResource();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Resources = list;
             }
@@ -159,6 +174,16 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = "";
+        (Resources ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AclDescription
     {
         public string Principal { get; set; } = "";
@@ -174,8 +199,8 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Principal");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Host");
+            Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Principal", Principal);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Host", Host);
             Operation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             PermissionType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
             UnknownTaggedFields = null;
@@ -253,6 +278,16 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
             || PermissionType != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Principal = "";
+            Host = "";
+            Operation = 0;
+            PermissionType = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeAclsResource
@@ -271,7 +306,7 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "ResourceName", ResourceName);
             if (version >= 1)
             {
                 PatternType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -283,12 +318,27 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Acls");
                 {
-                    var list = new List<AclDescription>(count);
+                    var list = Acls ?? new List<AclDescription>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AclDescription();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AclDescription();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Acls = list;
                 }
@@ -394,6 +444,16 @@ public sealed partial class DescribeAclsResponse : global::KafkaCompatBroker.Pro
             || PatternType != 3
             || Acls is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceType = 0;
+            ResourceName = "";
+            PatternType = 3;
+            (Acls ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -32,12 +32,27 @@ public sealed partial class DescribeClientQuotasRequest : global::KafkaCompatBro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Components");
             {
-                var list = new List<ComponentData>(count);
+                var list = Components ?? new List<ComponentData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ComponentData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ComponentData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Components = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class DescribeClientQuotasRequest : global::KafkaCompatBro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Components ??= new()).Clear();
+        Strict = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ComponentData
     {
         public string EntityType { get; set; } = "";
@@ -160,9 +183,9 @@ public sealed partial class DescribeClientQuotasRequest : global::KafkaCompatBro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType");
+            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType", EntityType);
             MatchType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            Match = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "Match");
+            Match = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "Match", Match);
             UnknownTaggedFields = null;
             if (version == 1)
             {
@@ -234,6 +257,15 @@ public sealed partial class DescribeClientQuotasRequest : global::KafkaCompatBro
             || MatchType != 0
             || !string.Equals(Match, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EntityType = "";
+            MatchType = 0;
+            Match = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ErrorMessage", ErrorMessage);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, true, "Entries");
             if (count < 0)
@@ -44,12 +44,27 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<EntryData>(count);
+                var list = Entries ?? new List<EntryData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new EntryData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new EntryData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Entries = list;
             }
@@ -165,6 +180,16 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = "";
+        (Entries ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class EntityData
     {
         public string EntityType { get; set; } = "";
@@ -176,8 +201,8 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType");
-            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "EntityName");
+            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "EntityType", EntityType);
+            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "EntityName", EntityName);
             UnknownTaggedFields = null;
             if (version == 1)
             {
@@ -247,6 +272,14 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             || !string.Equals(EntityName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EntityType = "";
+            EntityName = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class EntryData
@@ -263,12 +296,27 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Entity");
                 {
-                    var list = new List<EntityData>(count);
+                    var list = Entity ?? new List<EntityData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new EntityData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new EntityData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Entity = list;
                 }
@@ -276,12 +324,27 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Values");
                 {
-                    var list = new List<ValueData>(count);
+                    var list = Values ?? new List<ValueData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ValueData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ValueData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Values = list;
                 }
@@ -389,6 +452,14 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             || Values is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (Entity ??= new()).Clear();
+            (Values ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ValueData
@@ -402,7 +473,7 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Key");
+            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Key", Key);
             Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadFloat64(ref reader);
             UnknownTaggedFields = null;
             if (version == 1)
@@ -472,6 +543,14 @@ public sealed partial class DescribeClientQuotasResponse : global::KafkaCompatBr
             return !string.Equals(Key, "", StringComparison.Ordinal)
             || Value != 0d
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Key = "";
+            Value = 0d;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -144,4 +144,13 @@ public sealed partial class DescribeClusterRequest : global::KafkaCompatBroker.P
             || IncludeFencedBrokers != false
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        IncludeClusterAuthorizedOperations = false;
+        EndpointType = 1;
+        IncludeFencedBrokers = false;
+        UnknownTaggedFields = null;
+    }
 }

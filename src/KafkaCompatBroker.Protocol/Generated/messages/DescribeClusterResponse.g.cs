@@ -43,7 +43,7 @@ public sealed partial class DescribeClusterResponse : global::KafkaCompatBroker.
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         if (version >= 1)
         {
             EndpointType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -52,17 +52,32 @@ public sealed partial class DescribeClusterResponse : global::KafkaCompatBroker.
         {
             EndpointType = 1;
         }
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClusterId", ClusterId);
         ControllerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Brokers");
             {
-                var list = new List<DescribeClusterBroker>(count);
+                var list = Brokers ?? new List<DescribeClusterBroker>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeClusterBroker();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeClusterBroker();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Brokers = list;
             }
@@ -187,6 +202,20 @@ public sealed partial class DescribeClusterResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        EndpointType = 1;
+        ClusterId = "";
+        ControllerId = -1;
+        (Brokers ??= new()).Clear();
+        ClusterAuthorizedOperations = -2147483648;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribeClusterBroker
     {
         public int BrokerId { get; set; }
@@ -205,9 +234,9 @@ public sealed partial class DescribeClusterResponse : global::KafkaCompatBroker.
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             BrokerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack");
+            Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack", Rack);
             if (version == 2)
             {
                 IsFenced = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
@@ -290,6 +319,17 @@ public sealed partial class DescribeClusterResponse : global::KafkaCompatBroker.
             || Rack is not null
             || IsFenced != false
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            BrokerId = 0;
+            Host = "";
+            Port = 0;
+            Rack = null;
+            IsFenced = false;
+            UnknownTaggedFields = null;
         }
     }
 }

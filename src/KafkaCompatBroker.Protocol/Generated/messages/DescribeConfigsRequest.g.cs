@@ -34,12 +34,27 @@ public sealed partial class DescribeConfigsRequest : global::KafkaCompatBroker.P
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "Resources");
             {
-                var list = new List<DescribeConfigsResource>(count);
+                var list = Resources ?? new List<DescribeConfigsResource>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeConfigsResource();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeConfigsResource();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Resources = list;
             }
@@ -187,6 +202,15 @@ public sealed partial class DescribeConfigsRequest : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Resources ??= new()).Clear();
+        IncludeSynonyms = false;
+        IncludeDocumentation = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribeConfigsResource
     {
         public sbyte ResourceType { get; set; }
@@ -201,7 +225,7 @@ public sealed partial class DescribeConfigsRequest : global::KafkaCompatBroker.P
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ResourceName", ResourceName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, true, "ConfigurationKeys");
                 if (count < 0)
@@ -210,10 +234,25 @@ public sealed partial class DescribeConfigsRequest : global::KafkaCompatBroker.P
                 }
                 else
                 {
-                    var list = new List<string>(count);
+                    var list = ConfigurationKeys ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ConfigurationKeys"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ConfigurationKeys", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ConfigurationKeys"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ConfigurationKeys = list;
                 }
@@ -307,6 +346,15 @@ public sealed partial class DescribeConfigsRequest : global::KafkaCompatBroker.P
             || !string.Equals(ResourceName, "", StringComparison.Ordinal)
             || ConfigurationKeys is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceType = 0;
+            ResourceName = "";
+            (ConfigurationKeys ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "Results");
             {
-                var list = new List<DescribeConfigsResult>(count);
+                var list = Results ?? new List<DescribeConfigsResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeConfigsResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeConfigsResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribeConfigsResourceResult
     {
         public string Name { get; set; } = "";
@@ -170,8 +193,8 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "Name");
-            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "Value");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "Name", Name);
+            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "Value", Value);
             ReadOnly = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
             if (version >= 1)
             {
@@ -187,12 +210,27 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "Synonyms");
                     {
-                        var list = new List<DescribeConfigsSynonym>(count);
+                        var list = Synonyms ?? new List<DescribeConfigsSynonym>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new DescribeConfigsSynonym();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new DescribeConfigsSynonym();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Synonyms = list;
                     }
@@ -200,7 +238,7 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             }
             else
             {
-                Synonyms = new();
+                (Synonyms ??= new()).Clear();
             }
             if (version >= 3)
             {
@@ -212,7 +250,7 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             }
             if (version >= 3)
             {
-                Documentation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "Documentation");
+                Documentation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "Documentation", Documentation);
             }
             else
             {
@@ -346,6 +384,20 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             || !string.Equals(Documentation, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Value = "";
+            ReadOnly = false;
+            ConfigSource = -1;
+            IsSensitive = false;
+            (Synonyms ??= new()).Clear();
+            ConfigType = 0;
+            Documentation = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeConfigsResult
@@ -366,18 +418,33 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "ErrorMessage", ErrorMessage);
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "ResourceName", ResourceName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "Configs");
                 {
-                    var list = new List<DescribeConfigsResourceResult>(count);
+                    var list = Configs ?? new List<DescribeConfigsResourceResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribeConfigsResourceResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribeConfigsResourceResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Configs = list;
                 }
@@ -477,6 +544,17 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             || Configs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = "";
+            ResourceType = 0;
+            ResourceName = "";
+            (Configs ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeConfigsSynonym
@@ -494,7 +572,7 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
         {
             if (version >= 1)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "Name", Name);
             }
             else
             {
@@ -502,7 +580,7 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             }
             if (version >= 1)
             {
-                Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "Value");
+                Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "Value", Value);
             }
             else
             {
@@ -617,6 +695,15 @@ public sealed partial class DescribeConfigsResponse : global::KafkaCompatBroker.
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || Source != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Value = "";
+            Source = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

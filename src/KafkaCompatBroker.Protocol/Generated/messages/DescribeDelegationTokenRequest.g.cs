@@ -35,12 +35,27 @@ public sealed partial class DescribeDelegationTokenRequest : global::KafkaCompat
             }
             else
             {
-                var list = new List<DescribeDelegationTokenOwner>(count);
+                var list = Owners ?? new List<DescribeDelegationTokenOwner>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeDelegationTokenOwner();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeDelegationTokenOwner();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Owners = list;
             }
@@ -147,6 +162,13 @@ public sealed partial class DescribeDelegationTokenRequest : global::KafkaCompat
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Owners ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribeDelegationTokenOwner
     {
         public string PrincipalType { get; set; } = "";
@@ -158,8 +180,8 @@ public sealed partial class DescribeDelegationTokenRequest : global::KafkaCompat
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType");
-            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName");
+            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType", PrincipalType);
+            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName", PrincipalName);
             UnknownTaggedFields = null;
             if (version >= 2)
             {
@@ -228,6 +250,14 @@ public sealed partial class DescribeDelegationTokenRequest : global::KafkaCompat
             return !string.Equals(PrincipalType, "", StringComparison.Ordinal)
             || !string.Equals(PrincipalName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PrincipalType = "";
+            PrincipalName = "";
+            UnknownTaggedFields = null;
         }
     }
 }

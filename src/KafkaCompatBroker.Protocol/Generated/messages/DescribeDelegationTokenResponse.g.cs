@@ -35,12 +35,27 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Tokens");
             {
-                var list = new List<DescribedDelegationToken>(count);
+                var list = Tokens ?? new List<DescribedDelegationToken>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribedDelegationToken();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribedDelegationToken();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Tokens = list;
             }
@@ -153,6 +168,15 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        (Tokens ??= new()).Clear();
+        ThrottleTimeMs = 0;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribedDelegationToken
     {
         public string PrincipalType { get; set; } = "";
@@ -180,11 +204,11 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType");
-            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName");
+            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType", PrincipalType);
+            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName", PrincipalName);
             if (version == 3)
             {
-                TokenRequesterPrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalType");
+                TokenRequesterPrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalType", TokenRequesterPrincipalType);
             }
             else
             {
@@ -192,7 +216,7 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
             }
             if (version == 3)
             {
-                TokenRequesterPrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalName");
+                TokenRequesterPrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenRequesterPrincipalName", TokenRequesterPrincipalName);
             }
             else
             {
@@ -201,17 +225,32 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
             IssueTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             ExpiryTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             MaxTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
-            TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenId");
+            TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "TokenId", TokenId);
             Hmac = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version >= 2, "Hmac");
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Renewers");
                 {
-                    var list = new List<DescribedDelegationTokenRenewer>(count);
+                    var list = Renewers ?? new List<DescribedDelegationTokenRenewer>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribedDelegationTokenRenewer();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribedDelegationTokenRenewer();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Renewers = list;
                 }
@@ -346,6 +385,22 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
             || Renewers is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PrincipalType = "";
+            PrincipalName = "";
+            TokenRequesterPrincipalType = "";
+            TokenRequesterPrincipalName = "";
+            IssueTimestamp = 0;
+            ExpiryTimestamp = 0;
+            MaxTimestamp = 0;
+            TokenId = "";
+            Hmac = [];
+            (Renewers ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribedDelegationTokenRenewer
@@ -359,8 +414,8 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType");
-            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName");
+            PrincipalType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalType", PrincipalType);
+            PrincipalName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "PrincipalName", PrincipalName);
             UnknownTaggedFields = null;
             if (version >= 2)
             {
@@ -429,6 +484,14 @@ public sealed partial class DescribeDelegationTokenResponse : global::KafkaCompa
             return !string.Equals(PrincipalType, "", StringComparison.Ordinal)
             || !string.Equals(PrincipalName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PrincipalType = "";
+            PrincipalName = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -32,10 +32,25 @@ public sealed partial class DescribeGroupsRequest : global::KafkaCompatBroker.Pr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Groups");
             {
-                var list = new List<string>(count);
+                var list = Groups ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Groups"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Groups", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "Groups"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Groups = list;
             }
@@ -160,5 +175,13 @@ public sealed partial class DescribeGroupsRequest : global::KafkaCompatBroker.Pr
         return Groups is not { Count: 0 }
             || IncludeAuthorizedOperations != false
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Groups ??= new()).Clear();
+        IncludeAuthorizedOperations = false;
+        UnknownTaggedFields = null;
     }
 }

@@ -40,12 +40,27 @@ public sealed partial class DescribeGroupsResponse : global::KafkaCompatBroker.P
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Groups");
             {
-                var list = new List<DescribedGroup>(count);
+                var list = Groups ?? new List<DescribedGroup>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribedGroup();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribedGroup();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Groups = list;
             }
@@ -160,6 +175,14 @@ public sealed partial class DescribeGroupsResponse : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Groups ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribedGroup
     {
         public short ErrorCode { get; set; }
@@ -186,25 +209,40 @@ public sealed partial class DescribeGroupsResponse : global::KafkaCompatBroker.P
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             if (version == 6)
             {
-                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "ErrorMessage");
+                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "ErrorMessage", ErrorMessage);
             }
             else
             {
                 ErrorMessage = null;
             }
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "GroupId");
-            GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "GroupState");
-            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ProtocolType");
-            ProtocolData = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ProtocolData");
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "GroupId", GroupId);
+            GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "GroupState", GroupState);
+            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ProtocolType", ProtocolType);
+            ProtocolData = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ProtocolData", ProtocolData);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 5, false, "Members");
                 {
-                    var list = new List<DescribedGroupMember>(count);
+                    var list = Members ?? new List<DescribedGroupMember>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribedGroupMember();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribedGroupMember();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Members = list;
                 }
@@ -341,6 +379,20 @@ public sealed partial class DescribeGroupsResponse : global::KafkaCompatBroker.P
             || AuthorizedOperations != -2147483648
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = null;
+            GroupId = "";
+            GroupState = "";
+            ProtocolType = "";
+            ProtocolData = "";
+            (Members ??= new()).Clear();
+            AuthorizedOperations = -2147483648;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribedGroupMember
@@ -362,17 +414,17 @@ public sealed partial class DescribeGroupsResponse : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "MemberId", MemberId);
             if (version >= 4)
             {
-                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "GroupInstanceId");
+                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 5, true, "GroupInstanceId", GroupInstanceId);
             }
             else
             {
                 GroupInstanceId = null;
             }
-            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ClientId");
-            ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ClientHost");
+            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ClientId", ClientId);
+            ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 5, "ClientHost", ClientHost);
             MemberMetadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version >= 5, "MemberMetadata");
             MemberAssignment = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version >= 5, "MemberAssignment");
             UnknownTaggedFields = null;
@@ -461,6 +513,18 @@ public sealed partial class DescribeGroupsResponse : global::KafkaCompatBroker.P
             || MemberMetadata is not { Length: 0 }
             || MemberAssignment is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            GroupInstanceId = null;
+            ClientId = "";
+            ClientHost = "";
+            MemberMetadata = [];
+            MemberAssignment = [];
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,12 +35,27 @@ public sealed partial class DescribeLogDirsRequest : global::KafkaCompatBroker.P
             }
             else
             {
-                var list = new List<DescribableLogDirTopic>(count);
+                var list = Topics ?? new List<DescribableLogDirTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribableLogDirTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribableLogDirTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -147,6 +162,13 @@ public sealed partial class DescribeLogDirsRequest : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribableLogDirTopic
     {
         public string Topic { get; set; } = "";
@@ -158,14 +180,29 @@ public sealed partial class DescribeLogDirsRequest : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -249,6 +286,14 @@ public sealed partial class DescribeLogDirsRequest : global::KafkaCompatBroker.P
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

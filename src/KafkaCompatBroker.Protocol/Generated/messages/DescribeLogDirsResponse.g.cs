@@ -43,12 +43,27 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Results");
             {
-                var list = new List<DescribeLogDirsResult>(count);
+                var list = Results ?? new List<DescribeLogDirsResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeLogDirsResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeLogDirsResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -166,6 +181,15 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribeLogDirsPartition
     {
         public int PartitionIndex { get; set; }
@@ -260,6 +284,16 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
             || IsFutureKey != false
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            PartitionSize = 0;
+            OffsetLag = 0;
+            IsFutureKey = false;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeLogDirsResult
@@ -282,16 +316,31 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            LogDir = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "LogDir");
+            LogDir = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "LogDir", LogDir);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Topics");
                 {
-                    var list = new List<DescribeLogDirsTopic>(count);
+                    var list = Topics ?? new List<DescribeLogDirsTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribeLogDirsTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribeLogDirsTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -436,6 +485,18 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
             || IsCordoned != false
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            LogDir = "";
+            (Topics ??= new()).Clear();
+            TotalBytes = -1;
+            UsableBytes = -1;
+            IsCordoned = false;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeLogDirsTopic
@@ -449,16 +510,31 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 2, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 2, false, "Partitions");
                 {
-                    var list = new List<DescribeLogDirsPartition>(count);
+                    var list = Partitions ?? new List<DescribeLogDirsPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribeLogDirsPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribeLogDirsPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -548,6 +624,14 @@ public sealed partial class DescribeLogDirsResponse : global::KafkaCompatBroker.
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

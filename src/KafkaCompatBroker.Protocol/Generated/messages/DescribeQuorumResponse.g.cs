@@ -36,7 +36,7 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
         if (version == 2)
         {
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         }
         else
         {
@@ -45,12 +45,27 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -60,12 +75,27 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Nodes");
                 {
-                    var list = new List<Node>(count);
+                    var list = Nodes ?? new List<Node>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Node();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Node();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Nodes = list;
                 }
@@ -73,7 +103,7 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
         }
         else
         {
-            Nodes = new();
+            (Nodes ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -205,6 +235,16 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        ErrorMessage = "";
+        (Topics ??= new()).Clear();
+        (Nodes ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Listener
     {
         public string Name { get; set; } = "";
@@ -220,7 +260,7 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
         {
             if (version == 2)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             }
             else
             {
@@ -228,7 +268,7 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             }
             if (version == 2)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             }
             else
             {
@@ -331,6 +371,15 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Node
@@ -357,12 +406,27 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Listeners");
                     {
-                        var list = new List<Listener>(count);
+                        var list = Listeners ?? new List<Listener>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new Listener();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new Listener();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Listeners = list;
                     }
@@ -370,7 +434,7 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             }
             else
             {
-                Listeners = new();
+                (Listeners ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -465,6 +529,14 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             || Listeners is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            (Listeners ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -494,7 +566,7 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             if (version == 2)
             {
-                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             }
             else
             {
@@ -506,12 +578,27 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "CurrentVoters");
                 {
-                    var list = new List<ReplicaState>(count);
+                    var list = CurrentVoters ?? new List<ReplicaState>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ReplicaState();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ReplicaState();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     CurrentVoters = list;
                 }
@@ -519,12 +606,27 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Observers");
                 {
-                    var list = new List<ReplicaState>(count);
+                    var list = Observers ?? new List<ReplicaState>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ReplicaState();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ReplicaState();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Observers = list;
                 }
@@ -642,6 +744,20 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             || CurrentVoters is not { Count: 0 }
             || Observers is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            ErrorMessage = "";
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            HighWatermark = 0;
+            (CurrentVoters ??= new()).Clear();
+            (Observers ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 
@@ -775,6 +891,17 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             || LastCaughtUpTimestamp != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ReplicaId = 0;
+            ReplicaDirectoryId = default;
+            LogEndOffset = 0;
+            LastFetchTimestamp = -1;
+            LastCaughtUpTimestamp = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -788,16 +915,31 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -874,6 +1016,14 @@ public sealed partial class DescribeQuorumResponse : global::KafkaCompatBroker.P
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

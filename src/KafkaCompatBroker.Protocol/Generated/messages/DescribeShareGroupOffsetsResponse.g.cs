@@ -33,12 +33,27 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Groups");
             {
-                var list = new List<DescribeShareGroupOffsetsResponseGroup>(count);
+                var list = Groups ?? new List<DescribeShareGroupOffsetsResponseGroup>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeShareGroupOffsetsResponseGroup();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeShareGroupOffsetsResponseGroup();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Groups = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Groups ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class DescribeShareGroupOffsetsResponseGroup
     {
         public string GroupId { get; set; } = "";
@@ -149,22 +172,37 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
                 {
-                    var list = new List<DescribeShareGroupOffsetsResponseTopic>(count);
+                    var list = Topics ?? new List<DescribeShareGroupOffsetsResponseTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribeShareGroupOffsetsResponseTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribeShareGroupOffsetsResponseTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
             }
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -244,6 +282,16 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
             || ErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            GroupId = "";
+            (Topics ??= new()).Clear();
+            ErrorCode = 0;
+            ErrorMessage = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeShareGroupOffsetsResponsePartition
@@ -277,7 +325,7 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
                 Lag = -1;
             }
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -352,6 +400,18 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
             || ErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            StartOffset = 0;
+            LeaderEpoch = 0;
+            Lag = -1;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeShareGroupOffsetsResponseTopic
@@ -367,17 +427,32 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<DescribeShareGroupOffsetsResponsePartition>(count);
+                    var list = Partitions ?? new List<DescribeShareGroupOffsetsResponsePartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribeShareGroupOffsetsResponsePartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribeShareGroupOffsetsResponsePartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -457,6 +532,15 @@ public sealed partial class DescribeShareGroupOffsetsResponse : global::KafkaCom
             || TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -34,12 +34,27 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicRequest>(count);
+                var list = Topics ?? new List<TopicRequest>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicRequest();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicRequest();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -47,7 +62,7 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
         ResponsePartitionLimit = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "Cursor"))
         {
-            var value = new CursorData();
+            var value = Cursor ?? new CursorData();
             value.Read(ref reader, version);
             Cursor = value;
         }
@@ -157,6 +172,15 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        ResponsePartitionLimit = 2000;
+        Cursor = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CursorData
     {
         public string TopicName { get; set; } = "";
@@ -168,7 +192,7 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             PartitionIndex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -226,6 +250,14 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
             || PartitionIndex != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            PartitionIndex = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicRequest
@@ -237,7 +269,7 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -290,6 +322,13 @@ public sealed partial class DescribeTopicPartitionsRequest : global::KafkaCompat
         {
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,19 +35,34 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<DescribeTopicPartitionsResponseTopic>(count);
+                var list = Topics ?? new List<DescribeTopicPartitionsResponseTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeTopicPartitionsResponseTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeTopicPartitionsResponseTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
         }
         if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "NextCursor"))
         {
-            var value = new Cursor();
+            var value = NextCursor ?? new Cursor();
             value.Read(ref reader, version);
             NextCursor = value;
         }
@@ -157,6 +172,15 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Topics ??= new()).Clear();
+        NextCursor = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Cursor
     {
         public string TopicName { get; set; } = "";
@@ -168,7 +192,7 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             PartitionIndex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -226,6 +250,14 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             || PartitionIndex != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            PartitionIndex = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeTopicPartitionsResponsePartition
@@ -260,10 +292,25 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ReplicaNodes");
                 {
-                    var list = new List<int>(count);
+                    var list = ReplicaNodes ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ReplicaNodes = list;
                 }
@@ -271,10 +318,25 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "IsrNodes");
                 {
-                    var list = new List<int>(count);
+                    var list = IsrNodes ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     IsrNodes = list;
                 }
@@ -287,10 +349,25 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
                 }
                 else
                 {
-                    var list = new List<int>(count);
+                    var list = EligibleLeaderReplicas ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     EligibleLeaderReplicas = list;
                 }
@@ -303,10 +380,25 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
                 }
                 else
                 {
-                    var list = new List<int>(count);
+                    var list = LastKnownElr ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LastKnownElr = list;
                 }
@@ -314,10 +406,25 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "OfflineReplicas");
                 {
-                    var list = new List<int>(count);
+                    var list = OfflineReplicas ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     OfflineReplicas = list;
                 }
@@ -456,6 +563,21 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             || OfflineReplicas is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            PartitionIndex = 0;
+            LeaderId = 0;
+            LeaderEpoch = -1;
+            (ReplicaNodes ??= new()).Clear();
+            (IsrNodes ??= new()).Clear();
+            EligibleLeaderReplicas = null;
+            LastKnownElr = null;
+            (OfflineReplicas ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeTopicPartitionsResponseTopic
@@ -478,18 +600,33 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Name", Name);
             TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
             IsInternal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<DescribeTopicPartitionsResponsePartition>(count);
+                    var list = Partitions ?? new List<DescribeTopicPartitionsResponsePartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new DescribeTopicPartitionsResponsePartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new DescribeTopicPartitionsResponsePartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -579,6 +716,18 @@ public sealed partial class DescribeTopicPartitionsResponse : global::KafkaCompa
             || Partitions is not { Count: 0 }
             || TopicAuthorizedOperations != -2147483648
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            Name = "";
+            TopicId = default;
+            IsInternal = false;
+            (Partitions ??= new()).Clear();
+            TopicAuthorizedOperations = -2147483648;
+            UnknownTaggedFields = null;
         }
     }
 }

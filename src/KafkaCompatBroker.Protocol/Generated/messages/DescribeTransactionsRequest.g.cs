@@ -30,10 +30,25 @@ public sealed partial class DescribeTransactionsRequest : global::KafkaCompatBro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TransactionalIds");
             {
-                var list = new List<string>(count);
+                var list = TransactionalIds ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalIds"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalIds", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalIds"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TransactionalIds = list;
             }
@@ -124,5 +139,12 @@ public sealed partial class DescribeTransactionsRequest : global::KafkaCompatBro
     {
         return TransactionalIds is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (TransactionalIds ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TransactionStates");
             {
-                var list = new List<TransactionStateData>(count);
+                var list = TransactionStates ?? new List<TransactionStateData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TransactionStateData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TransactionStateData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TransactionStates = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (TransactionStates ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TopicData
     {
         public string Topic { get; set; } = "";
@@ -145,14 +168,29 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -224,6 +262,14 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TransactionStateData
@@ -250,8 +296,8 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalId");
-            TransactionState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionState");
+            TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalId", TransactionalId);
+            TransactionState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionState", TransactionState);
             TransactionTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             TransactionStartTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             ProducerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
@@ -259,12 +305,27 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
                 {
-                    var list = new List<TopicData>(count);
+                    var list = Topics ?? new List<TopicData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -359,6 +420,20 @@ public sealed partial class DescribeTransactionsResponse : global::KafkaCompatBr
             || ProducerEpoch != 0
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            TransactionalId = "";
+            TransactionState = "";
+            TransactionTimeoutMs = 0;
+            TransactionStartTimeMs = 0;
+            ProducerId = 0;
+            ProducerEpoch = 0;
+            (Topics ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,12 +35,27 @@ public sealed partial class DescribeUserScramCredentialsRequest : global::KafkaC
             }
             else
             {
-                var list = new List<UserName>(count);
+                var list = Users ?? new List<UserName>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new UserName();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new UserName();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Users = list;
             }
@@ -134,6 +149,13 @@ public sealed partial class DescribeUserScramCredentialsRequest : global::KafkaC
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Users ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class UserName
     {
         public string Name { get; set; } = "";
@@ -143,7 +165,7 @@ public sealed partial class DescribeUserScramCredentialsRequest : global::KafkaC
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -196,6 +218,13 @@ public sealed partial class DescribeUserScramCredentialsRequest : global::KafkaC
         {
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            UnknownTaggedFields = null;
         }
     }
 }

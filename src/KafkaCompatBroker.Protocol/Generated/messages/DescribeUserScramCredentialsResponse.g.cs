@@ -35,16 +35,31 @@ public sealed partial class DescribeUserScramCredentialsResponse : global::Kafka
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Results");
             {
-                var list = new List<DescribeUserScramCredentialsResult>(count);
+                var list = Results ?? new List<DescribeUserScramCredentialsResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribeUserScramCredentialsResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribeUserScramCredentialsResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -146,6 +161,16 @@ public sealed partial class DescribeUserScramCredentialsResponse : global::Kafka
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = "";
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CredentialInfo
     {
         public sbyte Mechanism { get; set; }
@@ -215,6 +240,14 @@ public sealed partial class DescribeUserScramCredentialsResponse : global::Kafka
             || Iterations != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Mechanism = 0;
+            Iterations = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribeUserScramCredentialsResult
@@ -232,18 +265,33 @@ public sealed partial class DescribeUserScramCredentialsResponse : global::Kafka
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            User = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "User");
+            User = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "User", User);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "CredentialInfos");
                 {
-                    var list = new List<CredentialInfo>(count);
+                    var list = CredentialInfos ?? new List<CredentialInfo>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new CredentialInfo();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new CredentialInfo();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     CredentialInfos = list;
                 }
@@ -326,6 +374,16 @@ public sealed partial class DescribeUserScramCredentialsResponse : global::Kafka
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || CredentialInfos is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            User = "";
+            ErrorCode = 0;
+            ErrorMessage = "";
+            (CredentialInfos ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

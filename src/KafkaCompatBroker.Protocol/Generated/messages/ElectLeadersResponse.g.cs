@@ -43,12 +43,27 @@ public sealed partial class ElectLeadersResponse : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "ReplicaElectionResults");
             {
-                var list = new List<ReplicaElectionResult>(count);
+                var list = ReplicaElectionResults ?? new List<ReplicaElectionResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ReplicaElectionResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ReplicaElectionResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ReplicaElectionResults = list;
             }
@@ -170,6 +185,15 @@ public sealed partial class ElectLeadersResponse : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (ReplicaElectionResults ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionResult
     {
         public int PartitionId { get; set; }
@@ -185,7 +209,7 @@ public sealed partial class ElectLeadersResponse : global::KafkaCompatBroker.Pro
         {
             PartitionId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             if (version == 2)
             {
@@ -258,6 +282,15 @@ public sealed partial class ElectLeadersResponse : global::KafkaCompatBroker.Pro
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionId = 0;
+            ErrorCode = 0;
+            ErrorMessage = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ReplicaElectionResult
@@ -271,16 +304,31 @@ public sealed partial class ElectLeadersResponse : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 2, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 2, false, "PartitionResult");
                 {
-                    var list = new List<PartitionResult>(count);
+                    var list = PartitionResult ?? new List<PartitionResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionResult = list;
                 }
@@ -370,6 +418,14 @@ public sealed partial class ElectLeadersResponse : global::KafkaCompatBroker.Pro
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || PartitionResult is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (PartitionResult ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

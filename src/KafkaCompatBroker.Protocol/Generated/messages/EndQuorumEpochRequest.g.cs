@@ -31,16 +31,31 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read EndQuorumEpochRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "ClusterId", ClusterId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -50,12 +65,27 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "LeaderEndpoints");
                 {
-                    var list = new List<LeaderEndpoint>(count);
+                    var list = LeaderEndpoints ?? new List<LeaderEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new LeaderEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new LeaderEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LeaderEndpoints = list;
                 }
@@ -63,7 +93,7 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
         }
         else
         {
-            LeaderEndpoints = new();
+            (LeaderEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version == 1)
@@ -195,6 +225,15 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = null;
+        (Topics ??= new()).Clear();
+        (LeaderEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class LeaderEndpoint
     {
         public string Name { get; set; } = "";
@@ -210,7 +249,7 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
         {
             if (version == 1)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Name", Name);
             }
             else
             {
@@ -218,7 +257,7 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             }
             if (version == 1)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Host", Host);
             }
             else
             {
@@ -334,6 +373,15 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -361,10 +409,25 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "PreferredSuccessors");
                     {
-                        var list = new List<int>(count);
+                        var list = PreferredSuccessors ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         PreferredSuccessors = list;
                     }
@@ -372,19 +435,34 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             }
             else
             {
-                PreferredSuccessors = new();
+                (PreferredSuccessors ??= new()).Clear();
             }
             if (version == 1)
             {
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "PreferredCandidates");
                     {
-                        var list = new List<ReplicaInfo>(count);
+                        var list = PreferredCandidates ?? new List<ReplicaInfo>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new ReplicaInfo();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new ReplicaInfo();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         PreferredCandidates = list;
                     }
@@ -392,7 +470,7 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             }
             else
             {
-                PreferredCandidates = new();
+                (PreferredCandidates ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version == 1)
@@ -512,6 +590,17 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             || PreferredCandidates is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            (PreferredSuccessors ??= new()).Clear();
+            (PreferredCandidates ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ReplicaInfo
@@ -630,6 +719,14 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             || CandidateDirectoryId != default
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            CandidateId = 0;
+            CandidateDirectoryId = default;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -643,16 +740,31 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -742,6 +854,14 @@ public sealed partial class EndQuorumEpochRequest : global::KafkaCompatBroker.Pr
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

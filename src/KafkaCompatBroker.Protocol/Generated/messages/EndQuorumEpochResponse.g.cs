@@ -35,12 +35,27 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -50,12 +65,27 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "NodeEndpoints");
                 {
-                    var list = new List<NodeEndpoint>(count);
+                    var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new NodeEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new NodeEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     NodeEndpoints = list;
                 }
@@ -63,7 +93,7 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
         }
         else
         {
-            NodeEndpoints = new();
+            (NodeEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version == 1)
@@ -81,12 +111,27 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
                         {
                             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "NodeEndpoints");
                             {
-                                var list = new List<NodeEndpoint>(count);
+                                var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                                if (list.Capacity < count)
+                                {
+                                    list.Capacity = count;
+                                }
                                 for (var i = 0; i < count; i++)
                                 {
-                                    var item = new NodeEndpoint();
-                                    item.Read(ref tagged, version);
-                                    list.Add(item);
+                                    if (i < list.Count)
+                                    {
+                                        list[i].Read(ref tagged, version);
+                                    }
+                                    else
+                                    {
+                                        var item = new NodeEndpoint();
+                                        item.Read(ref tagged, version);
+                                        list.Add(item);
+                                    }
+                                }
+                                if (list.Count > count)
+                                {
+                                    list.RemoveRange(count, list.Count - count);
                                 }
                                 NodeEndpoints = list;
                             }
@@ -235,6 +280,15 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        (Topics ??= new()).Clear();
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class NodeEndpoint
     {
         public int NodeId { get; set; }
@@ -258,7 +312,7 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
             }
             if (version == 1)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Host", Host);
             }
             else
             {
@@ -374,6 +428,15 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -470,6 +533,16 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
             || LeaderEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -483,16 +556,31 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -582,6 +670,14 @@ public sealed partial class EndQuorumEpochResponse : global::KafkaCompatBroker.P
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -70,4 +70,11 @@ public sealed partial class EndTxnMarker : global::KafkaCompatBroker.Protocol.IK
         return CoordinatorEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        CoordinatorEpoch = 0;
+        UnknownTaggedFields = null;
+    }
 }

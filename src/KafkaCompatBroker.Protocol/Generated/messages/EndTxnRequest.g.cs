@@ -33,7 +33,7 @@ public sealed partial class EndTxnRequest : global::KafkaCompatBroker.Protocol.I
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read EndTxnRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId");
+        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId", TransactionalId);
         ProducerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         ProducerEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
         Committed = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
@@ -128,5 +128,15 @@ public sealed partial class EndTxnRequest : global::KafkaCompatBroker.Protocol.I
             || ProducerEpoch != 0
             || Committed != false
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TransactionalId = "";
+        ProducerId = 0;
+        ProducerEpoch = 0;
+        Committed = false;
+        UnknownTaggedFields = null;
     }
 }

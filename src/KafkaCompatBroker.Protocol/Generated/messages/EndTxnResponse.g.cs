@@ -155,4 +155,14 @@ public sealed partial class EndTxnResponse : global::KafkaCompatBroker.Protocol.
             || ProducerEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ProducerId = -1;
+        ProducerEpoch = -1;
+        UnknownTaggedFields = null;
+    }
 }

@@ -110,4 +110,13 @@ public sealed partial class EnvelopeRequest : global::KafkaCompatBroker.Protocol
             || ClientHostAddress is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        RequestData = [];
+        RequestPrincipal = [];
+        ClientHostAddress = [];
+        UnknownTaggedFields = null;
+    }
 }

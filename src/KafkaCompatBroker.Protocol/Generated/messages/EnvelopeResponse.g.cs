@@ -104,4 +104,12 @@ public sealed partial class EnvelopeResponse : global::KafkaCompatBroker.Protoco
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ResponseData = null;
+        ErrorCode = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -117,4 +117,12 @@ public sealed partial class ExpireDelegationTokenRequest : global::KafkaCompatBr
             || ExpiryTimePeriodMs != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Hmac = [];
+        ExpiryTimePeriodMs = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -51,7 +51,7 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
 
         if ((version >= 12) && (!(version >= 12)))
         {
-            ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 12, true, "ClusterId");
+            ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 12, true, "ClusterId", ClusterId);
         }
         else
         {
@@ -67,12 +67,11 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
         }
         if ((version >= 15) && (!(version >= 15)))
         {
-            ReplicaState = new ReplicaStateData();
-            ReplicaState.Read(ref reader, version);
+            (ReplicaState ??= new ReplicaStateData()).Read(ref reader, version);
         }
         else
         {
-            ReplicaState = new();
+            (ReplicaState ??= new()).Reset();
         }
         MaxWaitMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         MinBytes = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -111,12 +110,27 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "Topics");
             {
-                var list = new List<FetchTopic>(count);
+                var list = Topics ?? new List<FetchTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new FetchTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new FetchTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -126,12 +140,27 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "ForgottenTopicsData");
                 {
-                    var list = new List<ForgottenTopic>(count);
+                    var list = ForgottenTopicsData ?? new List<ForgottenTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ForgottenTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ForgottenTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ForgottenTopicsData = list;
                 }
@@ -139,11 +168,11 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
         }
         else
         {
-            ForgottenTopicsData = new();
+            (ForgottenTopicsData ??= new()).Clear();
         }
         if (version >= 11)
         {
-            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "RackId");
+            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "RackId", RackId);
         }
         else
         {
@@ -162,14 +191,13 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
                     case 0 when (version >= 12) && (version >= 12):
                     {
                         var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref tagged, true, true, "ClusterId");
+                        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref tagged, true, true, "ClusterId", ClusterId);
                         break;
                     }
                     case 1 when (version >= 15) && (version >= 12):
                     {
                         var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                        ReplicaState = new ReplicaStateData();
-                        ReplicaState.Read(ref tagged, version);
+                        (ReplicaState ??= new ReplicaStateData()).Read(ref tagged, version);
                         break;
                     }
                     default:
@@ -405,6 +433,24 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = null;
+        ReplicaId = -1;
+        (ReplicaState ??= new()).Reset();
+        MaxWaitMs = 0;
+        MinBytes = 0;
+        MaxBytes = 2147483647;
+        IsolationLevel = 0;
+        SessionId = 0;
+        SessionEpoch = -1;
+        (Topics ??= new()).Clear();
+        (ForgottenTopicsData ??= new()).Clear();
+        RackId = "";
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class FetchPartition
     {
         public int Partition { get; set; }
@@ -626,6 +672,20 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             || HighWatermark != 9223372036854775807
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            CurrentLeaderEpoch = -1;
+            FetchOffset = 0;
+            LastFetchedEpoch = -1;
+            LogStartOffset = -1;
+            PartitionMaxBytes = 0;
+            ReplicaDirectoryId = default;
+            HighWatermark = 9223372036854775807;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class FetchTopic
@@ -643,7 +703,7 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
         {
             if (version <= 12)
             {
-                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Topic");
+                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Topic", Topic);
             }
             else
             {
@@ -660,12 +720,27 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "Partitions");
                 {
-                    var list = new List<FetchPartition>(count);
+                    var list = Partitions ?? new List<FetchPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new FetchPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new FetchPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -771,6 +846,15 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ForgottenTopic
@@ -788,7 +872,7 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
         {
             if (version >= 7 && version <= 12)
             {
-                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Topic");
+                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Topic", Topic);
             }
             else
             {
@@ -807,10 +891,25 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "Partitions");
                     {
-                        var list = new List<int>(count);
+                        var list = Partitions ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Partitions = list;
                     }
@@ -818,7 +917,7 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             }
             else
             {
-                Partitions = new();
+                (Partitions ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 12)
@@ -924,6 +1023,15 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             || TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 
@@ -1042,6 +1150,14 @@ public sealed partial class FetchRequest : global::KafkaCompatBroker.Protocol.IK
             return ReplicaId != -1
             || ReplicaEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ReplicaId = -1;
+            ReplicaEpoch = -1;
+            UnknownTaggedFields = null;
         }
     }
 }

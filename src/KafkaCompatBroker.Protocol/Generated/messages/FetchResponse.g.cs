@@ -62,12 +62,27 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "Responses");
             {
-                var list = new List<FetchableTopicResponse>(count);
+                var list = Responses ?? new List<FetchableTopicResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new FetchableTopicResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new FetchableTopicResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -77,12 +92,27 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "NodeEndpoints");
                 {
-                    var list = new List<NodeEndpoint>(count);
+                    var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new NodeEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new NodeEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     NodeEndpoints = list;
                 }
@@ -90,7 +120,7 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
         }
         else
         {
-            NodeEndpoints = new();
+            (NodeEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 12)
@@ -108,12 +138,27 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
                         {
                             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "NodeEndpoints");
                             {
-                                var list = new List<NodeEndpoint>(count);
+                                var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                                if (list.Capacity < count)
+                                {
+                                    list.Capacity = count;
+                                }
                                 for (var i = 0; i < count; i++)
                                 {
-                                    var item = new NodeEndpoint();
-                                    item.Read(ref tagged, version);
-                                    list.Add(item);
+                                    if (i < list.Count)
+                                    {
+                                        list[i].Read(ref tagged, version);
+                                    }
+                                    else
+                                    {
+                                        var item = new NodeEndpoint();
+                                        item.Read(ref tagged, version);
+                                        list.Add(item);
+                                    }
+                                }
+                                if (list.Count > count)
+                                {
+                                    list.RemoveRange(count, list.Count - count);
                                 }
                                 NodeEndpoints = list;
                             }
@@ -290,6 +335,17 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        SessionId = 0;
+        (Responses ??= new()).Clear();
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AbortedTransaction
     {
         public long ProducerId { get; set; }
@@ -405,6 +461,14 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             return ProducerId != 0
             || FirstOffset != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ProducerId = 0;
+            FirstOffset = 0;
+            UnknownTaggedFields = null;
         }
     }
 
@@ -524,6 +588,14 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             || EndOffset != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Epoch = -1;
+            EndOffset = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class FetchableTopicResponse
@@ -541,7 +613,7 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
         {
             if (version <= 12)
             {
-                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Topic");
+                Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Topic", Topic);
             }
             else
             {
@@ -558,12 +630,27 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 12, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -668,6 +755,15 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             || TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 
@@ -787,6 +883,14 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             || LeaderEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            LeaderId = -1;
+            LeaderEpoch = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class NodeEndpoint
@@ -814,7 +918,7 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             }
             if (version >= 16)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 12, "Host", Host);
             }
             else
             {
@@ -830,7 +934,7 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             }
             if (version >= 16)
             {
-                Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 12, true, "Rack");
+                Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 12, true, "Rack", Rack);
             }
             else
             {
@@ -951,6 +1055,16 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             || Rack is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            Rack = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -1003,30 +1117,27 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             }
             if ((version >= 12) && (!(version >= 12)))
             {
-                DivergingEpoch = new EpochEndOffset();
-                DivergingEpoch.Read(ref reader, version);
+                (DivergingEpoch ??= new EpochEndOffset()).Read(ref reader, version);
             }
             else
             {
-                DivergingEpoch = new();
+                (DivergingEpoch ??= new()).Reset();
             }
             if ((version >= 12) && (!(version >= 12)))
             {
-                CurrentLeader = new LeaderIdAndEpoch();
-                CurrentLeader.Read(ref reader, version);
+                (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref reader, version);
             }
             else
             {
-                CurrentLeader = new();
+                (CurrentLeader ??= new()).Reset();
             }
             if ((version >= 12) && (!(version >= 12)))
             {
-                SnapshotId = new SnapshotId();
-                SnapshotId.Read(ref reader, version);
+                (SnapshotId ??= new SnapshotId()).Read(ref reader, version);
             }
             else
             {
-                SnapshotId = new();
+                (SnapshotId ??= new()).Reset();
             }
             if (version >= 4)
             {
@@ -1038,12 +1149,27 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
                     }
                     else
                     {
-                        var list = new List<AbortedTransaction>(count);
+                        var list = AbortedTransactions ?? new List<AbortedTransaction>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new AbortedTransaction();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new AbortedTransaction();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         AbortedTransactions = list;
                     }
@@ -1051,7 +1177,7 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             }
             else
             {
-                AbortedTransactions = new();
+                (AbortedTransactions ??= new()).Clear();
             }
             if (version >= 11)
             {
@@ -1075,22 +1201,19 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
                         case 0 when (version >= 12) && (version >= 12):
                         {
                             var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                            DivergingEpoch = new EpochEndOffset();
-                            DivergingEpoch.Read(ref tagged, version);
+                            (DivergingEpoch ??= new EpochEndOffset()).Read(ref tagged, version);
                             break;
                         }
                         case 1 when (version >= 12) && (version >= 12):
                         {
                             var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                            CurrentLeader = new LeaderIdAndEpoch();
-                            CurrentLeader.Read(ref tagged, version);
+                            (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref tagged, version);
                             break;
                         }
                         case 2 when (version >= 12) && (version >= 12):
                         {
                             var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                            SnapshotId = new SnapshotId();
-                            SnapshotId.Read(ref tagged, version);
+                            (SnapshotId ??= new SnapshotId()).Read(ref tagged, version);
                             break;
                         }
                         default:
@@ -1300,6 +1423,23 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             || Records is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            HighWatermark = 0;
+            LastStableOffset = -1;
+            LogStartOffset = -1;
+            (DivergingEpoch ??= new()).Reset();
+            (CurrentLeader ??= new()).Reset();
+            (SnapshotId ??= new()).Reset();
+            (AbortedTransactions ??= new()).Clear();
+            PreferredReadReplica = -1;
+            Records = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class SnapshotId
@@ -1383,6 +1523,14 @@ public sealed partial class FetchResponse : global::KafkaCompatBroker.Protocol.I
             return EndOffset != -1
             || Epoch != -1
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EndOffset = -1;
+            Epoch = -1;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -39,12 +39,27 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicSnapshot>(count);
+                var list = Topics ?? new List<TopicSnapshot>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicSnapshot();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicSnapshot();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -60,7 +75,7 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
                 case 0:
                 {
                     var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                    ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref tagged, true, true, "ClusterId");
+                    ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref tagged, true, true, "ClusterId", ClusterId);
                     break;
                 }
                 default:
@@ -169,6 +184,16 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = null;
+        ReplicaId = -1;
+        MaxBytes = 2147483647;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionSnapshot
     {
         public int Partition { get; set; }
@@ -188,8 +213,7 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
         {
             Partition = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             CurrentLeaderEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            SnapshotId = new SnapshotId();
-            SnapshotId.Read(ref reader, version);
+            (SnapshotId ??= new SnapshotId()).Read(ref reader, version);
             Position = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             if ((version == 1) && (!(version == 1)))
             {
@@ -291,6 +315,17 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
             || ReplicaDirectoryId != default
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            CurrentLeaderEpoch = 0;
+            (SnapshotId ??= new()).Reset();
+            Position = 0;
+            ReplicaDirectoryId = default;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class SnapshotId
@@ -362,6 +397,14 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
             || Epoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EndOffset = 0;
+            Epoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicSnapshot
@@ -375,16 +418,31 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionSnapshot>(count);
+                    var list = Partitions ?? new List<PartitionSnapshot>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionSnapshot();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionSnapshot();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -461,6 +519,14 @@ public sealed partial class FetchSnapshotRequest : global::KafkaCompatBroker.Pro
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

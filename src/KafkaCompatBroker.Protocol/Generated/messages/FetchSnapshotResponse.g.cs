@@ -38,12 +38,27 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicSnapshot>(count);
+                var list = Topics ?? new List<TopicSnapshot>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicSnapshot();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicSnapshot();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -53,12 +68,27 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "NodeEndpoints");
                 {
-                    var list = new List<NodeEndpoint>(count);
+                    var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new NodeEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new NodeEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     NodeEndpoints = list;
                 }
@@ -66,7 +96,7 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
         }
         else
         {
-            NodeEndpoints = new();
+            (NodeEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -82,12 +112,27 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
                     {
                         var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "NodeEndpoints");
                         {
-                            var list = new List<NodeEndpoint>(count);
+                            var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                var item = new NodeEndpoint();
-                                item.Read(ref tagged, version);
-                                list.Add(item);
+                                if (i < list.Count)
+                                {
+                                    list[i].Read(ref tagged, version);
+                                }
+                                else
+                                {
+                                    var item = new NodeEndpoint();
+                                    item.Read(ref tagged, version);
+                                    list.Add(item);
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             NodeEndpoints = list;
                         }
@@ -228,6 +273,16 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (Topics ??= new()).Clear();
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class LeaderIdAndEpoch
     {
         public int LeaderId { get; set; }
@@ -297,6 +352,14 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             || LeaderEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class NodeEndpoint
@@ -322,7 +385,7 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             }
             if (version == 1)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             }
             else
             {
@@ -425,6 +488,15 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionSnapshot
@@ -450,9 +522,8 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
         {
             Index = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            SnapshotId = new SnapshotId();
-            SnapshotId.Read(ref reader, version);
-            CurrentLeader = new();
+            (SnapshotId ??= new SnapshotId()).Read(ref reader, version);
+            (CurrentLeader ??= new()).Reset();
             Size = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             Position = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             UnalignedRecords = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadRecords(ref reader, true, false, "UnalignedRecords");
@@ -467,8 +538,7 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
                     case 0:
                     {
                         var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                        CurrentLeader = new LeaderIdAndEpoch();
-                        CurrentLeader.Read(ref tagged, version);
+                        (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref tagged, version);
                         break;
                     }
                     default:
@@ -563,6 +633,19 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             || UnalignedRecords is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Index = 0;
+            ErrorCode = 0;
+            (SnapshotId ??= new()).Reset();
+            (CurrentLeader ??= new()).Reset();
+            Size = 0;
+            Position = 0;
+            UnalignedRecords = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class SnapshotId
@@ -634,6 +717,14 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             || Epoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EndOffset = 0;
+            Epoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicSnapshot
@@ -647,16 +738,31 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionSnapshot>(count);
+                    var list = Partitions ?? new List<PartitionSnapshot>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionSnapshot();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionSnapshot();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -733,6 +839,14 @@ public sealed partial class FetchSnapshotResponse : global::KafkaCompatBroker.Pr
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

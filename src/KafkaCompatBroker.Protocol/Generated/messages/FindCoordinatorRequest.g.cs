@@ -33,7 +33,7 @@ public sealed partial class FindCoordinatorRequest : global::KafkaCompatBroker.P
 
         if (version <= 3)
         {
-            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Key");
+            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Key", Key);
         }
         else
         {
@@ -52,10 +52,25 @@ public sealed partial class FindCoordinatorRequest : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "CoordinatorKeys");
                 {
-                    var list = new List<string>(count);
+                    var list = CoordinatorKeys ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "CoordinatorKeys"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "CoordinatorKeys", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "CoordinatorKeys"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     CoordinatorKeys = list;
                 }
@@ -63,7 +78,7 @@ public sealed partial class FindCoordinatorRequest : global::KafkaCompatBroker.P
         }
         else
         {
-            CoordinatorKeys = new();
+            (CoordinatorKeys ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 3)
@@ -200,5 +215,14 @@ public sealed partial class FindCoordinatorRequest : global::KafkaCompatBroker.P
             || KeyType != 0
             || CoordinatorKeys is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Key = "";
+        KeyType = 0;
+        (CoordinatorKeys ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

@@ -57,7 +57,7 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
         }
         if (version >= 1 && version <= 3)
         {
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "ErrorMessage", ErrorMessage);
         }
         else
         {
@@ -73,7 +73,7 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
         }
         if (version <= 3)
         {
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Host", Host);
         }
         else
         {
@@ -92,12 +92,27 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Coordinators");
                 {
-                    var list = new List<Coordinator>(count);
+                    var list = Coordinators ?? new List<Coordinator>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Coordinator();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Coordinator();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Coordinators = list;
                 }
@@ -105,7 +120,7 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
         }
         else
         {
-            Coordinators = new();
+            (Coordinators ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 3)
@@ -288,6 +303,19 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = "";
+        NodeId = 0;
+        Host = "";
+        Port = 0;
+        (Coordinators ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Coordinator
     {
         public string Key { get; set; } = "";
@@ -309,7 +337,7 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
         {
             if (version >= 4)
             {
-                Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Key");
+                Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Key", Key);
             }
             else
             {
@@ -325,7 +353,7 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
             }
             if (version >= 4)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Host", Host);
             }
             else
             {
@@ -349,7 +377,7 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
             }
             if (version >= 4)
             {
-                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "ErrorMessage");
+                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "ErrorMessage", ErrorMessage);
             }
             else
             {
@@ -491,6 +519,18 @@ public sealed partial class FindCoordinatorResponse : global::KafkaCompatBroker.
             || ErrorCode != 0
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Key = "";
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            ErrorCode = 0;
+            ErrorMessage = "";
+            UnknownTaggedFields = null;
         }
     }
 }

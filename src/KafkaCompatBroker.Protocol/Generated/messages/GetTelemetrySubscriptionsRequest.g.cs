@@ -98,4 +98,11 @@ public sealed partial class GetTelemetrySubscriptionsRequest : global::KafkaComp
         return ClientInstanceId != default
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClientInstanceId = default;
+        UnknownTaggedFields = null;
+    }
 }

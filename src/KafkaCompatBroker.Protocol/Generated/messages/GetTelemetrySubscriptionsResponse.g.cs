@@ -50,10 +50,25 @@ public sealed partial class GetTelemetrySubscriptionsResponse : global::KafkaCom
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AcceptedCompressionTypes");
             {
-                var list = new List<sbyte>(count);
+                var list = AcceptedCompressionTypes ?? new List<sbyte>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 AcceptedCompressionTypes = list;
             }
@@ -64,10 +79,25 @@ public sealed partial class GetTelemetrySubscriptionsResponse : global::KafkaCom
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RequestedMetrics");
             {
-                var list = new List<string>(count);
+                var list = RequestedMetrics ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RequestedMetrics"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RequestedMetrics", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RequestedMetrics"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 RequestedMetrics = list;
             }
@@ -193,5 +223,20 @@ public sealed partial class GetTelemetrySubscriptionsResponse : global::KafkaCom
             || DeltaTemporality != false
             || RequestedMetrics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ClientInstanceId = default;
+        SubscriptionId = 0;
+        (AcceptedCompressionTypes ??= new()).Clear();
+        PushIntervalMs = 0;
+        TelemetryMaxBytes = 0;
+        DeltaTemporality = false;
+        (RequestedMetrics ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

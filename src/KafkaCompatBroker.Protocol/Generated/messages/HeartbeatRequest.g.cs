@@ -33,12 +33,12 @@ public sealed partial class HeartbeatRequest : global::KafkaCompatBroker.Protoco
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read HeartbeatRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "GroupId", GroupId);
         GenerationId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "MemberId");
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "MemberId", MemberId);
         if (version >= 3)
         {
-            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "GroupInstanceId");
+            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 4, true, "GroupInstanceId", GroupInstanceId);
         }
         else
         {
@@ -145,5 +145,15 @@ public sealed partial class HeartbeatRequest : global::KafkaCompatBroker.Protoco
             || !string.Equals(MemberId, "", StringComparison.Ordinal)
             || GroupInstanceId is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        GenerationId = 0;
+        MemberId = "";
+        GroupInstanceId = null;
+        UnknownTaggedFields = null;
     }
 }

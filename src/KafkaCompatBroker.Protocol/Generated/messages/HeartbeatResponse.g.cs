@@ -130,4 +130,12 @@ public sealed partial class HeartbeatResponse : global::KafkaCompatBroker.Protoc
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        UnknownTaggedFields = null;
+    }
 }

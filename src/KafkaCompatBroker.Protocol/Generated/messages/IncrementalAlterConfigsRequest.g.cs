@@ -32,12 +32,27 @@ public sealed partial class IncrementalAlterConfigsRequest : global::KafkaCompat
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Resources");
             {
-                var list = new List<AlterConfigsResource>(count);
+                var list = Resources ?? new List<AlterConfigsResource>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AlterConfigsResource();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AlterConfigsResource();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Resources = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class IncrementalAlterConfigsRequest : global::KafkaCompat
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Resources ??= new()).Clear();
+        ValidateOnly = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AlterConfigsResource
     {
         public sbyte ResourceType { get; set; }
@@ -161,16 +184,31 @@ public sealed partial class IncrementalAlterConfigsRequest : global::KafkaCompat
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "ResourceName", ResourceName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "Configs");
                 {
-                    var list = new List<AlterableConfig>(count);
+                    var list = Configs ?? new List<AlterableConfig>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AlterableConfig();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AlterableConfig();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Configs = list;
                 }
@@ -264,6 +302,15 @@ public sealed partial class IncrementalAlterConfigsRequest : global::KafkaCompat
             || Configs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceType = 0;
+            ResourceName = "";
+            (Configs ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AlterableConfig
@@ -279,9 +326,9 @@ public sealed partial class IncrementalAlterConfigsRequest : global::KafkaCompat
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Name", Name);
             ConfigOperation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "Value");
+            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 1, true, "Value", Value);
             UnknownTaggedFields = null;
             if (version == 1)
             {
@@ -353,6 +400,15 @@ public sealed partial class IncrementalAlterConfigsRequest : global::KafkaCompat
             || ConfigOperation != 0
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            ConfigOperation = 0;
+            Value = "";
+            UnknownTaggedFields = null;
         }
     }
 }

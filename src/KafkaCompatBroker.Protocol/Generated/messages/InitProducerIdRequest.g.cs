@@ -37,7 +37,7 @@ public sealed partial class InitProducerIdRequest : global::KafkaCompatBroker.Pr
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read InitProducerIdRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "TransactionalId");
+        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 2, true, "TransactionalId", TransactionalId);
         TransactionTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (version >= 3)
         {
@@ -208,5 +208,17 @@ public sealed partial class InitProducerIdRequest : global::KafkaCompatBroker.Pr
             || Enable2Pc != false
             || KeepPreparedTxn != false
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TransactionalId = "";
+        TransactionTimeoutMs = 0;
+        ProducerId = -1;
+        ProducerEpoch = -1;
+        Enable2Pc = false;
+        KeepPreparedTxn = false;
+        UnknownTaggedFields = null;
     }
 }

@@ -175,4 +175,16 @@ public sealed partial class InitProducerIdResponse : global::KafkaCompatBroker.P
             || OngoingTxnProducerEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ProducerId = -1;
+        ProducerEpoch = 0;
+        OngoingTxnProducerId = -1;
+        OngoingTxnProducerEpoch = -1;
+        UnknownTaggedFields = null;
+    }
 }

@@ -29,16 +29,31 @@ public sealed partial class InitializeShareGroupStateRequest : global::KafkaComp
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read InitializeShareGroupStateRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<InitializeStateData>(count);
+                var list = Topics ?? new List<InitializeStateData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new InitializeStateData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new InitializeStateData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class InitializeShareGroupStateRequest : global::KafkaComp
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class InitializeStateData
     {
         public global::KafkaCompatBroker.Protocol.KafkaUuid TopicId { get; set; }
@@ -149,12 +172,27 @@ public sealed partial class InitializeShareGroupStateRequest : global::KafkaComp
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -232,6 +270,14 @@ public sealed partial class InitializeShareGroupStateRequest : global::KafkaComp
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -308,6 +354,15 @@ public sealed partial class InitializeShareGroupStateRequest : global::KafkaComp
             || StateEpoch != 0
             || StartOffset != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            StateEpoch = 0;
+            StartOffset = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

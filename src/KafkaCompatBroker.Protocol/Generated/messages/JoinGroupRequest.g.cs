@@ -41,7 +41,7 @@ public sealed partial class JoinGroupRequest : global::KafkaCompatBroker.Protoco
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read JoinGroupRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId", GroupId);
         SessionTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (version >= 1)
         {
@@ -51,32 +51,47 @@ public sealed partial class JoinGroupRequest : global::KafkaCompatBroker.Protoco
         {
             RebalanceTimeoutMs = -1;
         }
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "MemberId");
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "MemberId", MemberId);
         if (version >= 5)
         {
-            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "GroupInstanceId");
+            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "GroupInstanceId", GroupInstanceId);
         }
         else
         {
             GroupInstanceId = null;
         }
-        ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "ProtocolType");
+        ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "ProtocolType", ProtocolType);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Protocols");
             {
-                var list = new List<JoinGroupRequestProtocol>(count);
+                var list = Protocols ?? new List<JoinGroupRequestProtocol>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new JoinGroupRequestProtocol();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new JoinGroupRequestProtocol();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Protocols = list;
             }
         }
         if (version >= 8)
         {
-            Reason = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "Reason");
+            Reason = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "Reason", Reason);
         }
         else
         {
@@ -226,6 +241,20 @@ public sealed partial class JoinGroupRequest : global::KafkaCompatBroker.Protoco
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        SessionTimeoutMs = 0;
+        RebalanceTimeoutMs = -1;
+        MemberId = "";
+        GroupInstanceId = null;
+        ProtocolType = "";
+        (Protocols ??= new()).Clear();
+        Reason = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class JoinGroupRequestProtocol
     {
         public string Name { get; set; } = "";
@@ -237,7 +266,7 @@ public sealed partial class JoinGroupRequest : global::KafkaCompatBroker.Protoco
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             Metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version >= 6, "Metadata");
             UnknownTaggedFields = null;
             if (version >= 6)
@@ -307,6 +336,14 @@ public sealed partial class JoinGroupRequest : global::KafkaCompatBroker.Protoco
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Metadata is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Metadata = [];
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -55,14 +55,14 @@ public sealed partial class JoinGroupResponse : global::KafkaCompatBroker.Protoc
         GenerationId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (version >= 7)
         {
-            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "ProtocolType");
+            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "ProtocolType", ProtocolType);
         }
         else
         {
             ProtocolType = null;
         }
-        ProtocolName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, version >= 7, "ProtocolName");
-        Leader = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Leader");
+        ProtocolName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, version >= 7, "ProtocolName", ProtocolName);
+        Leader = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Leader", Leader);
         if (version == 9)
         {
             SkipAssignment = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
@@ -71,16 +71,31 @@ public sealed partial class JoinGroupResponse : global::KafkaCompatBroker.Protoc
         {
             SkipAssignment = false;
         }
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "MemberId");
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "MemberId", MemberId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Members");
             {
-                var list = new List<JoinGroupResponseMember>(count);
+                var list = Members ?? new List<JoinGroupResponseMember>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new JoinGroupResponseMember();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new JoinGroupResponseMember();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Members = list;
             }
@@ -239,6 +254,21 @@ public sealed partial class JoinGroupResponse : global::KafkaCompatBroker.Protoc
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        GenerationId = -1;
+        ProtocolType = null;
+        ProtocolName = "";
+        Leader = "";
+        SkipAssignment = false;
+        MemberId = "";
+        (Members ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class JoinGroupResponseMember
     {
         public string MemberId { get; set; } = "";
@@ -252,10 +282,10 @@ public sealed partial class JoinGroupResponse : global::KafkaCompatBroker.Protoc
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "MemberId", MemberId);
             if (version >= 5)
             {
-                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "GroupInstanceId");
+                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "GroupInstanceId", GroupInstanceId);
             }
             else
             {
@@ -339,6 +369,15 @@ public sealed partial class JoinGroupResponse : global::KafkaCompatBroker.Protoc
             || GroupInstanceId is not null
             || Metadata is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            GroupInstanceId = null;
+            Metadata = [];
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -104,4 +104,12 @@ public sealed partial class KRaftVersionRecord : global::KafkaCompatBroker.Proto
             || KRaftVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Version = 0;
+        KRaftVersion = 0;
+        UnknownTaggedFields = null;
+    }
 }

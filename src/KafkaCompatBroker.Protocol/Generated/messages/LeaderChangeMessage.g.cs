@@ -38,12 +38,27 @@ public sealed partial class LeaderChangeMessage : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Voters");
             {
-                var list = new List<Voter>(count);
+                var list = Voters ?? new List<Voter>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Voter();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Voter();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Voters = list;
             }
@@ -51,12 +66,27 @@ public sealed partial class LeaderChangeMessage : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "GrantingVoters");
             {
-                var list = new List<Voter>(count);
+                var list = GrantingVoters ?? new List<Voter>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Voter();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Voter();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 GrantingVoters = list;
             }
@@ -175,6 +205,16 @@ public sealed partial class LeaderChangeMessage : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Version = 0;
+        LeaderId = 0;
+        (Voters ??= new()).Clear();
+        (GrantingVoters ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Voter
     {
         public int VoterId { get; set; }
@@ -260,6 +300,14 @@ public sealed partial class LeaderChangeMessage : global::KafkaCompatBroker.Prot
             return VoterId != 0
             || VoterDirectoryId != default
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            VoterId = 0;
+            VoterDirectoryId = default;
+            UnknownTaggedFields = null;
         }
     }
 }

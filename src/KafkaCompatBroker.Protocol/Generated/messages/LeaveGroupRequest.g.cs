@@ -31,10 +31,10 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read LeaveGroupRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "GroupId", GroupId);
         if (version <= 2)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId", MemberId);
         }
         else
         {
@@ -45,12 +45,27 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 4, false, "Members");
                 {
-                    var list = new List<MemberIdentity>(count);
+                    var list = Members ?? new List<MemberIdentity>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new MemberIdentity();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new MemberIdentity();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Members = list;
                 }
@@ -58,7 +73,7 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
         }
         else
         {
-            Members = new();
+            (Members ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 4)
@@ -187,6 +202,15 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        MemberId = "";
+        (Members ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class MemberIdentity
     {
         public string MemberId { get; set; } = "";
@@ -202,7 +226,7 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
         {
             if (version >= 3)
             {
-                MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId");
+                MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId", MemberId);
             }
             else
             {
@@ -210,7 +234,7 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
             }
             if (version >= 3)
             {
-                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "GroupInstanceId");
+                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "GroupInstanceId", GroupInstanceId);
             }
             else
             {
@@ -218,7 +242,7 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
             }
             if (version == 5)
             {
-                Reason = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "Reason");
+                Reason = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "Reason", Reason);
             }
             else
             {
@@ -321,6 +345,15 @@ public sealed partial class LeaveGroupRequest : global::KafkaCompatBroker.Protoc
             || GroupInstanceId is not null
             || Reason is not null
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            GroupInstanceId = null;
+            Reason = null;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -45,12 +45,27 @@ public sealed partial class LeaveGroupResponse : global::KafkaCompatBroker.Proto
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 4, false, "Members");
                 {
-                    var list = new List<MemberResponse>(count);
+                    var list = Members ?? new List<MemberResponse>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new MemberResponse();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new MemberResponse();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Members = list;
                 }
@@ -58,7 +73,7 @@ public sealed partial class LeaveGroupResponse : global::KafkaCompatBroker.Proto
         }
         else
         {
-            Members = new();
+            (Members ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 4)
@@ -183,6 +198,15 @@ public sealed partial class LeaveGroupResponse : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (Members ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class MemberResponse
     {
         public string MemberId { get; set; } = "";
@@ -198,7 +222,7 @@ public sealed partial class LeaveGroupResponse : global::KafkaCompatBroker.Proto
         {
             if (version >= 3)
             {
-                MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId");
+                MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId", MemberId);
             }
             else
             {
@@ -206,7 +230,7 @@ public sealed partial class LeaveGroupResponse : global::KafkaCompatBroker.Proto
             }
             if (version >= 3)
             {
-                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "GroupInstanceId");
+                GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "GroupInstanceId", GroupInstanceId);
             }
             else
             {
@@ -321,6 +345,15 @@ public sealed partial class LeaveGroupResponse : global::KafkaCompatBroker.Proto
             || !string.Equals(GroupInstanceId, "", StringComparison.Ordinal)
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            GroupInstanceId = "";
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

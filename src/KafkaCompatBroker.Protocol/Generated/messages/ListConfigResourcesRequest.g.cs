@@ -32,10 +32,25 @@ public sealed partial class ListConfigResourcesRequest : global::KafkaCompatBrok
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ResourceTypes");
                 {
-                    var list = new List<sbyte>(count);
+                    var list = ResourceTypes ?? new List<sbyte>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ResourceTypes = list;
                 }
@@ -43,7 +58,7 @@ public sealed partial class ListConfigResourcesRequest : global::KafkaCompatBrok
         }
         else
         {
-            ResourceTypes = new();
+            (ResourceTypes ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -135,5 +150,12 @@ public sealed partial class ListConfigResourcesRequest : global::KafkaCompatBrok
     {
         return ResourceTypes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (ResourceTypes ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

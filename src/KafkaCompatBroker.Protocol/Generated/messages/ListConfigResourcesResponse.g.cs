@@ -36,12 +36,27 @@ public sealed partial class ListConfigResourcesResponse : global::KafkaCompatBro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ConfigResources");
             {
-                var list = new List<ConfigResource>(count);
+                var list = ConfigResources ?? new List<ConfigResource>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ConfigResource();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ConfigResource();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ConfigResources = list;
             }
@@ -140,6 +155,15 @@ public sealed partial class ListConfigResourcesResponse : global::KafkaCompatBro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (ConfigResources ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ConfigResource
     {
         public string ResourceName { get; set; } = "";
@@ -151,7 +175,7 @@ public sealed partial class ListConfigResourcesResponse : global::KafkaCompatBro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ResourceName");
+            ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ResourceName", ResourceName);
             if (version == 1)
             {
                 ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
@@ -221,6 +245,14 @@ public sealed partial class ListConfigResourcesResponse : global::KafkaCompatBro
             return !string.Equals(ResourceName, "", StringComparison.Ordinal)
             || ResourceType != 16
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ResourceName = "";
+            ResourceType = 16;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -34,10 +34,25 @@ public sealed partial class ListGroupsRequest : global::KafkaCompatBroker.Protoc
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "StatesFilter");
                 {
-                    var list = new List<string>(count);
+                    var list = StatesFilter ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "StatesFilter"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "StatesFilter", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "StatesFilter"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StatesFilter = list;
                 }
@@ -45,17 +60,32 @@ public sealed partial class ListGroupsRequest : global::KafkaCompatBroker.Protoc
         }
         else
         {
-            StatesFilter = new();
+            (StatesFilter ??= new()).Clear();
         }
         if (version == 5)
         {
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "TypesFilter");
                 {
-                    var list = new List<string>(count);
+                    var list = TypesFilter ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TypesFilter"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TypesFilter", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TypesFilter"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TypesFilter = list;
                 }
@@ -63,7 +93,7 @@ public sealed partial class ListGroupsRequest : global::KafkaCompatBroker.Protoc
         }
         else
         {
-            TypesFilter = new();
+            (TypesFilter ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 3)
@@ -204,5 +234,13 @@ public sealed partial class ListGroupsRequest : global::KafkaCompatBroker.Protoc
         return StatesFilter is not { Count: 0 }
             || TypesFilter is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (StatesFilter ??= new()).Clear();
+        (TypesFilter ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

@@ -43,12 +43,27 @@ public sealed partial class ListGroupsResponse : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Groups");
             {
-                var list = new List<ListedGroup>(count);
+                var list = Groups ?? new List<ListedGroup>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ListedGroup();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ListedGroup();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Groups = list;
             }
@@ -166,6 +181,15 @@ public sealed partial class ListGroupsResponse : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (Groups ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ListedGroup
     {
         public string GroupId { get; set; } = "";
@@ -181,11 +205,11 @@ public sealed partial class ListGroupsResponse : global::KafkaCompatBroker.Proto
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupId");
-            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "ProtocolType");
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupId", GroupId);
+            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "ProtocolType", ProtocolType);
             if (version >= 4)
             {
-                GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupState");
+                GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupState", GroupState);
             }
             else
             {
@@ -193,7 +217,7 @@ public sealed partial class ListGroupsResponse : global::KafkaCompatBroker.Proto
             }
             if (version == 5)
             {
-                GroupType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupType");
+                GroupType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupType", GroupType);
             }
             else
             {
@@ -285,6 +309,16 @@ public sealed partial class ListGroupsResponse : global::KafkaCompatBroker.Proto
             || !string.Equals(GroupState, "", StringComparison.Ordinal)
             || !string.Equals(GroupType, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            GroupId = "";
+            ProtocolType = "";
+            GroupState = "";
+            GroupType = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -45,12 +45,27 @@ public sealed partial class ListOffsetsRequest : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Topics");
             {
-                var list = new List<ListOffsetsTopic>(count);
+                var list = Topics ?? new List<ListOffsetsTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ListOffsetsTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ListOffsetsTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -189,6 +204,16 @@ public sealed partial class ListOffsetsRequest : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ReplicaId = 0;
+        IsolationLevel = 0;
+        (Topics ??= new()).Clear();
+        TimeoutMs = 0;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ListOffsetsPartition
     {
         public int PartitionIndex { get; set; }
@@ -290,6 +315,15 @@ public sealed partial class ListOffsetsRequest : global::KafkaCompatBroker.Proto
             || Timestamp != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            CurrentLeaderEpoch = -1;
+            Timestamp = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ListOffsetsTopic
@@ -303,16 +337,31 @@ public sealed partial class ListOffsetsRequest : global::KafkaCompatBroker.Proto
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Partitions");
                 {
-                    var list = new List<ListOffsetsPartition>(count);
+                    var list = Partitions ?? new List<ListOffsetsPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ListOffsetsPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ListOffsetsPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -402,6 +451,14 @@ public sealed partial class ListOffsetsRequest : global::KafkaCompatBroker.Proto
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -40,12 +40,27 @@ public sealed partial class ListOffsetsResponse : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Topics");
             {
-                var list = new List<ListOffsetsTopicResponse>(count);
+                var list = Topics ?? new List<ListOffsetsTopicResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ListOffsetsTopicResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ListOffsetsTopicResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -158,6 +173,14 @@ public sealed partial class ListOffsetsResponse : global::KafkaCompatBroker.Prot
         return ThrottleTimeMs != 0
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 
     public sealed partial class ListOffsetsPartitionResponse
@@ -311,6 +334,17 @@ public sealed partial class ListOffsetsResponse : global::KafkaCompatBroker.Prot
             || LeaderEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            Timestamp = -1;
+            Offset = -1;
+            LeaderEpoch = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ListOffsetsTopicResponse
@@ -324,16 +358,31 @@ public sealed partial class ListOffsetsResponse : global::KafkaCompatBroker.Prot
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Partitions");
                 {
-                    var list = new List<ListOffsetsPartitionResponse>(count);
+                    var list = Partitions ?? new List<ListOffsetsPartitionResponse>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new ListOffsetsPartitionResponse();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new ListOffsetsPartitionResponse();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -423,6 +472,14 @@ public sealed partial class ListOffsetsResponse : global::KafkaCompatBroker.Prot
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

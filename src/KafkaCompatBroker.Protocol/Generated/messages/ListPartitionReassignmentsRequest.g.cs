@@ -38,12 +38,27 @@ public sealed partial class ListPartitionReassignmentsRequest : global::KafkaCom
             }
             else
             {
-                var list = new List<ListPartitionReassignmentsTopics>(count);
+                var list = Topics ?? new List<ListPartitionReassignmentsTopics>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ListPartitionReassignmentsTopics();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ListPartitionReassignmentsTopics();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -140,6 +155,14 @@ public sealed partial class ListPartitionReassignmentsRequest : global::KafkaCom
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TimeoutMs = 60000;
+        Topics = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ListPartitionReassignmentsTopics
     {
         public string Name { get; set; } = "";
@@ -151,14 +174,29 @@ public sealed partial class ListPartitionReassignmentsRequest : global::KafkaCom
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "PartitionIndexes");
                 {
-                    var list = new List<int>(count);
+                    var list = PartitionIndexes ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionIndexes = list;
                 }
@@ -229,6 +267,14 @@ public sealed partial class ListPartitionReassignmentsRequest : global::KafkaCom
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || PartitionIndexes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (PartitionIndexes ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

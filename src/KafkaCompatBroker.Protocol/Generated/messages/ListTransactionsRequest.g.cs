@@ -36,10 +36,25 @@ public sealed partial class ListTransactionsRequest : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StateFilters");
             {
-                var list = new List<string>(count);
+                var list = StateFilters ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "StateFilters"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "StateFilters", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "StateFilters"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 StateFilters = list;
             }
@@ -47,10 +62,25 @@ public sealed partial class ListTransactionsRequest : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ProducerIdFilters");
             {
-                var list = new List<long>(count);
+                var list = ProducerIdFilters ?? new List<long>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ProducerIdFilters = list;
             }
@@ -65,7 +95,7 @@ public sealed partial class ListTransactionsRequest : global::KafkaCompatBroker.
         }
         if (version == 2)
         {
-            TransactionalIdPattern = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "TransactionalIdPattern");
+            TransactionalIdPattern = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "TransactionalIdPattern", TransactionalIdPattern);
         }
         else
         {
@@ -197,5 +227,15 @@ public sealed partial class ListTransactionsRequest : global::KafkaCompatBroker.
             || DurationFilter != -1
             || TransactionalIdPattern is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (StateFilters ??= new()).Clear();
+        (ProducerIdFilters ??= new()).Clear();
+        DurationFilter = -1;
+        TransactionalIdPattern = null;
+        UnknownTaggedFields = null;
     }
 }

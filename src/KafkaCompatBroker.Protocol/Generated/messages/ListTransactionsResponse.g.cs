@@ -38,10 +38,25 @@ public sealed partial class ListTransactionsResponse : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "UnknownStateFilters");
             {
-                var list = new List<string>(count);
+                var list = UnknownStateFilters ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "UnknownStateFilters"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "UnknownStateFilters", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "UnknownStateFilters"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 UnknownStateFilters = list;
             }
@@ -49,12 +64,27 @@ public sealed partial class ListTransactionsResponse : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TransactionStates");
             {
-                var list = new List<TransactionStateData>(count);
+                var list = TransactionStates ?? new List<TransactionStateData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TransactionStateData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TransactionStateData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TransactionStates = list;
             }
@@ -173,6 +203,16 @@ public sealed partial class ListTransactionsResponse : global::KafkaCompatBroker
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (UnknownStateFilters ??= new()).Clear();
+        (TransactionStates ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TransactionStateData
     {
         public string TransactionalId { get; set; } = "";
@@ -186,9 +226,9 @@ public sealed partial class ListTransactionsResponse : global::KafkaCompatBroker
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalId");
+            TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionalId", TransactionalId);
             ProducerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
-            TransactionState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionState");
+            TransactionState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TransactionState", TransactionState);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -247,6 +287,15 @@ public sealed partial class ListTransactionsResponse : global::KafkaCompatBroker
             || ProducerId != 0
             || !string.Equals(TransactionState, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TransactionalId = "";
+            ProducerId = 0;
+            TransactionState = "";
+            UnknownTaggedFields = null;
         }
     }
 }

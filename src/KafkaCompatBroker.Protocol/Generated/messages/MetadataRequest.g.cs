@@ -41,12 +41,27 @@ public sealed partial class MetadataRequest : global::KafkaCompatBroker.Protocol
             }
             else
             {
-                var list = new List<MetadataRequestTopic>(count);
+                var list = Topics ?? new List<MetadataRequestTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new MetadataRequestTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new MetadataRequestTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -220,6 +235,16 @@ public sealed partial class MetadataRequest : global::KafkaCompatBroker.Protocol
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Topics ??= new()).Clear();
+        AllowAutoTopicCreation = true;
+        IncludeClusterAuthorizedOperations = false;
+        IncludeTopicAuthorizedOperations = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class MetadataRequestTopic
     {
         public global::KafkaCompatBroker.Protocol.KafkaUuid TopicId { get; set; }
@@ -239,7 +264,7 @@ public sealed partial class MetadataRequest : global::KafkaCompatBroker.Protocol
             {
                 TopicId = default;
             }
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, version >= 10, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, version >= 10, "Name", Name);
             UnknownTaggedFields = null;
             if (version >= 9)
             {
@@ -321,6 +346,14 @@ public sealed partial class MetadataRequest : global::KafkaCompatBroker.Protocol
             return TopicId != default
             || !string.Equals(Name, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            Name = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -50,19 +50,34 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "Brokers");
             {
-                var list = new List<MetadataResponseBroker>(count);
+                var list = Brokers ?? new List<MetadataResponseBroker>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new MetadataResponseBroker();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new MetadataResponseBroker();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Brokers = list;
             }
         }
         if (version >= 2)
         {
-            ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "ClusterId");
+            ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "ClusterId", ClusterId);
         }
         else
         {
@@ -79,12 +94,27 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "Topics");
             {
-                var list = new List<MetadataResponseTopic>(count);
+                var list = Topics ?? new List<MetadataResponseTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new MetadataResponseTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new MetadataResponseTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -275,6 +305,19 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Brokers ??= new()).Clear();
+        ClusterId = null;
+        ControllerId = -1;
+        (Topics ??= new()).Clear();
+        ClusterAuthorizedOperations = -2147483648;
+        ErrorCode = 0;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class MetadataResponseBroker
     {
         public int NodeId { get; set; }
@@ -291,11 +334,11 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             NodeId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             if (version >= 1)
             {
-                Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "Rack");
+                Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "Rack", Rack);
             }
             else
             {
@@ -382,6 +425,16 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             || Rack is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            Rack = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class MetadataResponsePartition
@@ -419,10 +472,25 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "ReplicaNodes");
                 {
-                    var list = new List<int>(count);
+                    var list = ReplicaNodes ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ReplicaNodes = list;
                 }
@@ -430,10 +498,25 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "IsrNodes");
                 {
-                    var list = new List<int>(count);
+                    var list = IsrNodes ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     IsrNodes = list;
                 }
@@ -443,10 +526,25 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "OfflineReplicas");
                     {
-                        var list = new List<int>(count);
+                        var list = OfflineReplicas ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         OfflineReplicas = list;
                     }
@@ -454,7 +552,7 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             }
             else
             {
-                OfflineReplicas = new();
+                (OfflineReplicas ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 9)
@@ -585,6 +683,19 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             || OfflineReplicas is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            PartitionIndex = 0;
+            LeaderId = 0;
+            LeaderEpoch = -1;
+            (ReplicaNodes ??= new()).Clear();
+            (IsrNodes ??= new()).Clear();
+            (OfflineReplicas ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class MetadataResponseTopic
@@ -607,7 +718,7 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, version >= 12, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, version >= 12, "Name", Name);
             if (version >= 10)
             {
                 TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
@@ -627,12 +738,27 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "Partitions");
                 {
-                    var list = new List<MetadataResponsePartition>(count);
+                    var list = Partitions ?? new List<MetadataResponsePartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new MetadataResponsePartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new MetadataResponsePartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -771,6 +897,18 @@ public sealed partial class MetadataResponse : global::KafkaCompatBroker.Protoco
             || Partitions is not { Count: 0 }
             || TopicAuthorizedOperations != -2147483648
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            Name = "";
+            TopicId = default;
+            IsInternal = false;
+            (Partitions ??= new()).Clear();
+            TopicAuthorizedOperations = -2147483648;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -37,7 +37,7 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read OffsetCommitRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 8, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 8, "GroupId", GroupId);
         if (version >= 1)
         {
             GenerationIdOrMemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -48,7 +48,7 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
         }
         if (version >= 1)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 8, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 8, "MemberId", MemberId);
         }
         else
         {
@@ -56,7 +56,7 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
         }
         if (version >= 7)
         {
-            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 8, true, "GroupInstanceId");
+            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 8, true, "GroupInstanceId", GroupInstanceId);
         }
         else
         {
@@ -73,12 +73,27 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 8, false, "Topics");
             {
-                var list = new List<OffsetCommitRequestTopic>(count);
+                var list = Topics ?? new List<OffsetCommitRequestTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new OffsetCommitRequestTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new OffsetCommitRequestTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -227,6 +242,18 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        GenerationIdOrMemberEpoch = -1;
+        MemberId = "";
+        GroupInstanceId = null;
+        RetentionTimeMs = -1;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class OffsetCommitRequestPartition
     {
         public int PartitionIndex { get; set; }
@@ -252,7 +279,7 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
             {
                 CommittedLeaderEpoch = -1;
             }
-            CommittedMetadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 8, true, "CommittedMetadata");
+            CommittedMetadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 8, true, "CommittedMetadata", CommittedMetadata);
             UnknownTaggedFields = null;
             if (version >= 8)
             {
@@ -334,6 +361,16 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
             || !string.Equals(CommittedMetadata, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            CommittedOffset = 0;
+            CommittedLeaderEpoch = -1;
+            CommittedMetadata = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetCommitRequestTopic
@@ -351,7 +388,7 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
         {
             if (version <= 9)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 8, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 8, "Name", Name);
             }
             else
             {
@@ -368,12 +405,27 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 8, false, "Partitions");
                 {
-                    var list = new List<OffsetCommitRequestPartition>(count);
+                    var list = Partitions ?? new List<OffsetCommitRequestPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new OffsetCommitRequestPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new OffsetCommitRequestPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -478,6 +530,15 @@ public sealed partial class OffsetCommitRequest : global::KafkaCompatBroker.Prot
             || TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
 
         if (version <= 7)
         {
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId");
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId", GroupId);
         }
         else
         {
@@ -51,12 +51,27 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
                 }
                 else
                 {
-                    var list = new List<OffsetFetchRequestTopic>(count);
+                    var list = Topics ?? new List<OffsetFetchRequestTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new OffsetFetchRequestTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new OffsetFetchRequestTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -64,19 +79,34 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
         }
         else
         {
-            Topics = new();
+            (Topics ??= new()).Clear();
         }
         if (version >= 8)
         {
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Groups");
                 {
-                    var list = new List<OffsetFetchRequestGroup>(count);
+                    var list = Groups ?? new List<OffsetFetchRequestGroup>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new OffsetFetchRequestGroup();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new OffsetFetchRequestGroup();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Groups = list;
                 }
@@ -84,7 +114,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
         }
         else
         {
-            Groups = new();
+            (Groups ??= new()).Clear();
         }
         if (version >= 7)
         {
@@ -266,6 +296,16 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        (Topics ??= new()).Clear();
+        (Groups ??= new()).Clear();
+        RequireStable = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class OffsetFetchRequestGroup
     {
         public string GroupId { get; set; } = "";
@@ -283,7 +323,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
         {
             if (version >= 8)
             {
-                GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId");
+                GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId", GroupId);
             }
             else
             {
@@ -291,7 +331,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             }
             if (version >= 9)
             {
-                MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "MemberId");
+                MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "MemberId", MemberId);
             }
             else
             {
@@ -315,12 +355,27 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
                     }
                     else
                     {
-                        var list = new List<OffsetFetchRequestTopics>(count);
+                        var list = Topics ?? new List<OffsetFetchRequestTopics>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new OffsetFetchRequestTopics();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new OffsetFetchRequestTopics();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Topics = list;
                     }
@@ -328,7 +383,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             }
             else
             {
-                Topics = new();
+                (Topics ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 6)
@@ -455,6 +510,16 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            GroupId = "";
+            MemberId = null;
+            MemberEpoch = -1;
+            (Topics ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetFetchRequestTopic
@@ -470,7 +535,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
         {
             if (version <= 7)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             }
             else
             {
@@ -481,10 +546,25 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "PartitionIndexes");
                     {
-                        var list = new List<int>(count);
+                        var list = PartitionIndexes ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         PartitionIndexes = list;
                     }
@@ -492,7 +572,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             }
             else
             {
-                PartitionIndexes = new();
+                (PartitionIndexes ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 6)
@@ -594,6 +674,14 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             || PartitionIndexes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (PartitionIndexes ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetFetchRequestTopics
@@ -611,7 +699,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
         {
             if (version >= 8 && version <= 9)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             }
             else
             {
@@ -630,10 +718,25 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "PartitionIndexes");
                     {
-                        var list = new List<int>(count);
+                        var list = PartitionIndexes ?? new List<int>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            if (i < list.Count)
+                            {
+                                list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                            }
+                            else
+                            {
+                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         PartitionIndexes = list;
                     }
@@ -641,7 +744,7 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             }
             else
             {
-                PartitionIndexes = new();
+                (PartitionIndexes ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 6)
@@ -747,6 +850,15 @@ public sealed partial class OffsetFetchRequest : global::KafkaCompatBroker.Proto
             || TopicId != default
             || PartitionIndexes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            (PartitionIndexes ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -46,12 +46,27 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Topics");
                 {
-                    var list = new List<OffsetFetchResponseTopic>(count);
+                    var list = Topics ?? new List<OffsetFetchResponseTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new OffsetFetchResponseTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new OffsetFetchResponseTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -59,7 +74,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
         }
         else
         {
-            Topics = new();
+            (Topics ??= new()).Clear();
         }
         if (version >= 2 && version <= 7)
         {
@@ -74,12 +89,27 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Groups");
                 {
-                    var list = new List<OffsetFetchResponseGroup>(count);
+                    var list = Groups ?? new List<OffsetFetchResponseGroup>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new OffsetFetchResponseGroup();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new OffsetFetchResponseGroup();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Groups = list;
                 }
@@ -87,7 +117,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
         }
         else
         {
-            Groups = new();
+            (Groups ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 6)
@@ -248,6 +278,16 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Topics ??= new()).Clear();
+        ErrorCode = 0;
+        (Groups ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class OffsetFetchResponseGroup
     {
         public string GroupId { get; set; } = "";
@@ -263,7 +303,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
         {
             if (version >= 8)
             {
-                GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId");
+                GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "GroupId", GroupId);
             }
             else
             {
@@ -274,12 +314,27 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Topics");
                     {
-                        var list = new List<OffsetFetchResponseTopics>(count);
+                        var list = Topics ?? new List<OffsetFetchResponseTopics>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new OffsetFetchResponseTopics();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new OffsetFetchResponseTopics();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Topics = list;
                     }
@@ -287,7 +342,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             }
             else
             {
-                Topics = new();
+                (Topics ??= new()).Clear();
             }
             if (version >= 8)
             {
@@ -416,6 +471,15 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            GroupId = "";
+            (Topics ??= new()).Clear();
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetFetchResponsePartition
@@ -461,7 +525,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             }
             if (version <= 7)
             {
-                Metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "Metadata");
+                Metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "Metadata", Metadata);
             }
             else
             {
@@ -598,6 +662,17 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             || !string.Equals(Metadata, "", StringComparison.Ordinal)
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            CommittedOffset = 0;
+            CommittedLeaderEpoch = -1;
+            Metadata = "";
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
         }
     }
 
@@ -644,7 +719,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             }
             if (version >= 8)
             {
-                Metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "Metadata");
+                Metadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 6, true, "Metadata", Metadata);
             }
             else
             {
@@ -782,6 +857,17 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            CommittedOffset = 0;
+            CommittedLeaderEpoch = -1;
+            Metadata = "";
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetFetchResponseTopic
@@ -797,7 +883,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
         {
             if (version <= 7)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             }
             else
             {
@@ -808,12 +894,27 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Partitions");
                     {
-                        var list = new List<OffsetFetchResponsePartition>(count);
+                        var list = Partitions ?? new List<OffsetFetchResponsePartition>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new OffsetFetchResponsePartition();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new OffsetFetchResponsePartition();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Partitions = list;
                     }
@@ -821,7 +922,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             }
             else
             {
-                Partitions = new();
+                (Partitions ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 6)
@@ -929,6 +1030,14 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetFetchResponseTopics
@@ -946,7 +1055,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
         {
             if (version >= 8 && version <= 9)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 6, "Name", Name);
             }
             else
             {
@@ -965,12 +1074,27 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 6, false, "Partitions");
                     {
-                        var list = new List<OffsetFetchResponsePartitions>(count);
+                        var list = Partitions ?? new List<OffsetFetchResponsePartitions>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new OffsetFetchResponsePartitions();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new OffsetFetchResponsePartitions();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         Partitions = list;
                     }
@@ -978,7 +1102,7 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             }
             else
             {
-                Partitions = new();
+                (Partitions ??= new()).Clear();
             }
             UnknownTaggedFields = null;
             if (version >= 6)
@@ -1090,6 +1214,15 @@ public sealed partial class OffsetFetchResponse : global::KafkaCompatBroker.Prot
             || TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

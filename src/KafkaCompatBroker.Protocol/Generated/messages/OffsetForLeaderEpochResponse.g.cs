@@ -40,12 +40,27 @@ public sealed partial class OffsetForLeaderEpochResponse : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "Topics");
             {
-                var list = new List<OffsetForLeaderTopicResult>(count);
+                var list = Topics ?? new List<OffsetForLeaderTopicResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new OffsetForLeaderTopicResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new OffsetForLeaderTopicResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -160,6 +175,14 @@ public sealed partial class OffsetForLeaderEpochResponse : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class EpochEndOffset
     {
         public short ErrorCode { get; set; }
@@ -267,6 +290,16 @@ public sealed partial class OffsetForLeaderEpochResponse : global::KafkaCompatBr
             || EndOffset != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            Partition = 0;
+            LeaderEpoch = -1;
+            EndOffset = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class OffsetForLeaderTopicResult
@@ -280,16 +313,31 @@ public sealed partial class OffsetForLeaderEpochResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 4, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 4, false, "Partitions");
                 {
-                    var list = new List<EpochEndOffset>(count);
+                    var list = Partitions ?? new List<EpochEndOffset>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new EpochEndOffset();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new EpochEndOffset();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -379,6 +427,14 @@ public sealed partial class OffsetForLeaderEpochResponse : global::KafkaCompatBr
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
 
         if (version >= 3)
         {
-            TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "TransactionalId");
+            TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "TransactionalId", TransactionalId);
         }
         else
         {
@@ -46,12 +46,27 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "TopicData");
             {
-                var list = new List<TopicProduceData>(count);
+                var list = TopicData ?? new List<TopicProduceData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicProduceData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicProduceData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TopicData = list;
             }
@@ -176,6 +191,16 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TransactionalId = null;
+        Acks = 0;
+        TimeoutMs = 0;
+        (TopicData ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionProduceData
     {
         public int Index { get; set; }
@@ -258,6 +283,14 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
             || Records is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Index = 0;
+            Records = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicProduceData
@@ -275,7 +308,7 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
         {
             if (version <= 12)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Name", Name);
             }
             else
             {
@@ -292,12 +325,27 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "PartitionData");
                 {
-                    var list = new List<PartitionProduceData>(count);
+                    var list = PartitionData ?? new List<PartitionProduceData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionProduceData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionProduceData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionData = list;
                 }
@@ -402,6 +450,15 @@ public sealed partial class ProduceRequest : global::KafkaCompatBroker.Protocol.
             || TopicId != default
             || PartitionData is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            (PartitionData ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -34,12 +34,27 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "Responses");
             {
-                var list = new List<TopicProduceResponse>(count);
+                var list = Responses ?? new List<TopicProduceResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicProduceResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicProduceResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -57,12 +72,27 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "NodeEndpoints");
                 {
-                    var list = new List<NodeEndpoint>(count);
+                    var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new NodeEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new NodeEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     NodeEndpoints = list;
                 }
@@ -70,7 +100,7 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
         }
         else
         {
-            NodeEndpoints = new();
+            (NodeEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         if (version >= 9)
@@ -88,12 +118,27 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
                         {
                             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "NodeEndpoints");
                             {
-                                var list = new List<NodeEndpoint>(count);
+                                var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                                if (list.Capacity < count)
+                                {
+                                    list.Capacity = count;
+                                }
                                 for (var i = 0; i < count; i++)
                                 {
-                                    var item = new NodeEndpoint();
-                                    item.Read(ref tagged, version);
-                                    list.Add(item);
+                                    if (i < list.Count)
+                                    {
+                                        list[i].Read(ref tagged, version);
+                                    }
+                                    else
+                                    {
+                                        var item = new NodeEndpoint();
+                                        item.Read(ref tagged, version);
+                                        list.Add(item);
+                                    }
+                                }
+                                if (list.Count > count)
+                                {
+                                    list.RemoveRange(count, list.Count - count);
                                 }
                                 NodeEndpoints = list;
                             }
@@ -248,6 +293,15 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Responses ??= new()).Clear();
+        ThrottleTimeMs = 0;
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class BatchIndexAndErrorMessage
     {
         public int BatchIndex { get; set; }
@@ -269,7 +323,7 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             }
             if (version >= 8)
             {
-                BatchIndexErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "BatchIndexErrorMessage");
+                BatchIndexErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "BatchIndexErrorMessage", BatchIndexErrorMessage);
             }
             else
             {
@@ -363,6 +417,14 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             return BatchIndex != 0
             || BatchIndexErrorMessage is not null
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            BatchIndex = 0;
+            BatchIndexErrorMessage = null;
+            UnknownTaggedFields = null;
         }
     }
 
@@ -482,6 +544,14 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             || LeaderEpoch != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            LeaderId = -1;
+            LeaderEpoch = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class NodeEndpoint
@@ -509,7 +579,7 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             }
             if (version >= 10)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Host", Host);
             }
             else
             {
@@ -525,7 +595,7 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             }
             if (version >= 10)
             {
-                Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "Rack");
+                Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "Rack", Rack);
             }
             else
             {
@@ -646,6 +716,16 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             || Rack is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            Rack = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionProduceResponse
@@ -695,12 +775,27 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
                 {
                     var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "RecordErrors");
                     {
-                        var list = new List<BatchIndexAndErrorMessage>(count);
+                        var list = RecordErrors ?? new List<BatchIndexAndErrorMessage>(count);
+                        if (list.Capacity < count)
+                        {
+                            list.Capacity = count;
+                        }
                         for (var i = 0; i < count; i++)
                         {
-                            var item = new BatchIndexAndErrorMessage();
-                            item.Read(ref reader, version);
-                            list.Add(item);
+                            if (i < list.Count)
+                            {
+                                list[i].Read(ref reader, version);
+                            }
+                            else
+                            {
+                                var item = new BatchIndexAndErrorMessage();
+                                item.Read(ref reader, version);
+                                list.Add(item);
+                            }
+                        }
+                        if (list.Count > count)
+                        {
+                            list.RemoveRange(count, list.Count - count);
                         }
                         RecordErrors = list;
                     }
@@ -708,11 +803,11 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             }
             else
             {
-                RecordErrors = new();
+                (RecordErrors ??= new()).Clear();
             }
             if (version >= 8)
             {
-                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "ErrorMessage");
+                ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 9, true, "ErrorMessage", ErrorMessage);
             }
             else
             {
@@ -720,12 +815,11 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             }
             if ((version >= 10) && (!(version >= 10)))
             {
-                CurrentLeader = new LeaderIdAndEpoch();
-                CurrentLeader.Read(ref reader, version);
+                (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref reader, version);
             }
             else
             {
-                CurrentLeader = new();
+                (CurrentLeader ??= new()).Reset();
             }
             UnknownTaggedFields = null;
             if (version >= 9)
@@ -740,8 +834,7 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
                         case 0 when (version >= 10) && (version >= 9):
                         {
                             var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                            CurrentLeader = new LeaderIdAndEpoch();
-                            CurrentLeader.Read(ref tagged, version);
+                            (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref tagged, version);
                             break;
                         }
                         default:
@@ -887,6 +980,20 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             || (CurrentLeader is null || CurrentLeader.HasNonDefaultValues())
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Index = 0;
+            ErrorCode = 0;
+            BaseOffset = 0;
+            LogAppendTimeMs = -1;
+            LogStartOffset = -1;
+            (RecordErrors ??= new()).Clear();
+            ErrorMessage = null;
+            (CurrentLeader ??= new()).Reset();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicProduceResponse
@@ -904,7 +1011,7 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
         {
             if (version <= 12)
             {
-                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Name");
+                Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 9, "Name", Name);
             }
             else
             {
@@ -921,12 +1028,27 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 9, false, "PartitionResponses");
                 {
-                    var list = new List<PartitionProduceResponse>(count);
+                    var list = PartitionResponses ?? new List<PartitionProduceResponse>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionProduceResponse();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionProduceResponse();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionResponses = list;
                 }
@@ -1031,6 +1153,15 @@ public sealed partial class ProduceResponse : global::KafkaCompatBroker.Protocol
             || TopicId != default
             || PartitionResponses is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            TopicId = default;
+            (PartitionResponses ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -122,4 +122,15 @@ public sealed partial class PushTelemetryRequest : global::KafkaCompatBroker.Pro
             || Metrics is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClientInstanceId = default;
+        SubscriptionId = 0;
+        Terminating = false;
+        CompressionType = 0;
+        Metrics = [];
+        UnknownTaggedFields = null;
+    }
 }

@@ -104,4 +104,12 @@ public sealed partial class PushTelemetryResponse : global::KafkaCompatBroker.Pr
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -30,12 +30,27 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Results");
             {
-                var list = new List<ReadStateResult>(count);
+                var list = Results ?? new List<ReadStateResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ReadStateResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ReadStateResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -128,6 +143,13 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionResult
     {
         public int Partition { get; set; }
@@ -149,18 +171,33 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
         {
             Partition = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             StateEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             StartOffset = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StateBatches");
                 {
-                    var list = new List<StateBatch>(count);
+                    var list = StateBatches ?? new List<StateBatch>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new StateBatch();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new StateBatch();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StateBatches = list;
                 }
@@ -250,6 +287,18 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
             || StateBatches is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            StateEpoch = 0;
+            StartOffset = 0;
+            (StateBatches ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ReadStateResult
@@ -267,12 +316,27 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionResult>(count);
+                    var list = Partitions ?? new List<PartitionResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -349,6 +413,14 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 
@@ -432,6 +504,16 @@ public sealed partial class ReadShareGroupStateResponse : global::KafkaCompatBro
             || DeliveryState != 0
             || DeliveryCount != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            FirstOffset = 0;
+            LastOffset = 0;
+            DeliveryState = 0;
+            DeliveryCount = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -29,16 +29,31 @@ public sealed partial class ReadShareGroupStateSummaryRequest : global::KafkaCom
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ReadShareGroupStateSummaryRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<ReadStateSummaryData>(count);
+                var list = Topics ?? new List<ReadStateSummaryData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ReadStateSummaryData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ReadStateSummaryData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class ReadShareGroupStateSummaryRequest : global::KafkaCom
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionData
     {
         public int Partition { get; set; }
@@ -203,6 +226,14 @@ public sealed partial class ReadShareGroupStateSummaryRequest : global::KafkaCom
             || LeaderEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            LeaderEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ReadStateSummaryData
@@ -220,12 +251,27 @@ public sealed partial class ReadShareGroupStateSummaryRequest : global::KafkaCom
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -302,6 +348,14 @@ public sealed partial class ReadShareGroupStateSummaryRequest : global::KafkaCom
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

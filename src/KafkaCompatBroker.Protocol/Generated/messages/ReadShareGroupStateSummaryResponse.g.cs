@@ -30,12 +30,27 @@ public sealed partial class ReadShareGroupStateSummaryResponse : global::KafkaCo
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Results");
             {
-                var list = new List<ReadStateSummaryResult>(count);
+                var list = Results ?? new List<ReadStateSummaryResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ReadStateSummaryResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ReadStateSummaryResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Results = list;
             }
@@ -128,6 +143,13 @@ public sealed partial class ReadShareGroupStateSummaryResponse : global::KafkaCo
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionResult
     {
         public int Partition { get; set; }
@@ -151,7 +173,7 @@ public sealed partial class ReadShareGroupStateSummaryResponse : global::KafkaCo
         {
             Partition = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             StateEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             LeaderEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             StartOffset = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
@@ -240,6 +262,19 @@ public sealed partial class ReadShareGroupStateSummaryResponse : global::KafkaCo
             || DeliveryCompleteCount != -1
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            StateEpoch = 0;
+            LeaderEpoch = 0;
+            StartOffset = 0;
+            DeliveryCompleteCount = -1;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ReadStateSummaryResult
@@ -257,12 +292,27 @@ public sealed partial class ReadShareGroupStateSummaryResponse : global::KafkaCo
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionResult>(count);
+                    var list = Partitions ?? new List<PartitionResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -339,6 +389,14 @@ public sealed partial class ReadShareGroupStateSummaryResponse : global::KafkaCo
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -31,7 +31,7 @@ public sealed partial class RemoveRaftVoterRequest : global::KafkaCompatBroker.P
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read RemoveRaftVoterRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId", ClusterId);
         VoterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         VoterDirectoryId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
         UnknownTaggedFields = null;
@@ -109,5 +109,14 @@ public sealed partial class RemoveRaftVoterRequest : global::KafkaCompatBroker.P
             || VoterId != 0
             || VoterDirectoryId != default
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = "";
+        VoterId = 0;
+        VoterDirectoryId = default;
+        UnknownTaggedFields = null;
     }
 }

@@ -117,4 +117,12 @@ public sealed partial class RenewDelegationTokenRequest : global::KafkaCompatBro
             || RenewPeriodMs != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Hmac = [];
+        RenewPeriodMs = 0;
+        UnknownTaggedFields = null;
+    }
 }

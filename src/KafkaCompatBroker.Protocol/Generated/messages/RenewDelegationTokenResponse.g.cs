@@ -123,4 +123,13 @@ public sealed partial class RenewDelegationTokenResponse : global::KafkaCompatBr
             || ThrottleTimeMs != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        ExpiryTimestampMs = 0;
+        ThrottleTimeMs = 0;
+        UnknownTaggedFields = null;
+    }
 }

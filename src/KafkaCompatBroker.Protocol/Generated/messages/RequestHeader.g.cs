@@ -38,7 +38,7 @@ public sealed partial class RequestHeader : global::KafkaCompatBroker.Protocol.I
         CorrelationId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (version >= 1)
         {
-            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, false, true, "ClientId");
+            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, false, true, "ClientId", ClientId);
         }
         else
         {
@@ -145,5 +145,15 @@ public sealed partial class RequestHeader : global::KafkaCompatBroker.Protocol.I
             || CorrelationId != 0
             || !string.Equals(ClientId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        RequestApiKey = 0;
+        RequestApiVersion = 0;
+        CorrelationId = 0;
+        ClientId = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -111,4 +111,11 @@ public sealed partial class ResponseHeader : global::KafkaCompatBroker.Protocol.
         return CorrelationId != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        CorrelationId = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -34,7 +34,7 @@ public sealed partial class SaslAuthenticateResponse : global::KafkaCompatBroker
         }
 
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version == 2, true, "ErrorMessage", ErrorMessage);
         AuthBytes = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version == 2, "AuthBytes");
         if (version >= 1)
         {
@@ -141,5 +141,15 @@ public sealed partial class SaslAuthenticateResponse : global::KafkaCompatBroker
             || AuthBytes is not { Length: 0 }
             || SessionLifetimeMs != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        ErrorMessage = "";
+        AuthBytes = [];
+        SessionLifetimeMs = 0;
+        UnknownTaggedFields = null;
     }
 }

@@ -27,7 +27,7 @@ public sealed partial class SaslHandshakeRequest : global::KafkaCompatBroker.Pro
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read SaslHandshakeRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Mechanism = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Mechanism");
+        Mechanism = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Mechanism", Mechanism);
         UnknownTaggedFields = null;
     }
 
@@ -69,5 +69,12 @@ public sealed partial class SaslHandshakeRequest : global::KafkaCompatBroker.Pro
     {
         return !string.Equals(Mechanism, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Mechanism = "";
+        UnknownTaggedFields = null;
     }
 }

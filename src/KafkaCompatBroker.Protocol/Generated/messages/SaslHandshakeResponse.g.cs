@@ -33,10 +33,25 @@ public sealed partial class SaslHandshakeResponse : global::KafkaCompatBroker.Pr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, false, false, "Mechanisms");
             {
-                var list = new List<string>(count);
+                var list = Mechanisms ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Mechanisms"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Mechanisms", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "Mechanisms"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Mechanisms = list;
             }
@@ -102,5 +117,13 @@ public sealed partial class SaslHandshakeResponse : global::KafkaCompatBroker.Pr
         return ErrorCode != 0
             || Mechanisms is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        (Mechanisms ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

@@ -35,8 +35,8 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ShareAcknowledgeRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "GroupId");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "MemberId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "GroupId", GroupId);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "MemberId", MemberId);
         ShareSessionEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (version == 2)
         {
@@ -49,12 +49,27 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<AcknowledgeTopic>(count);
+                var list = Topics ?? new List<AcknowledgeTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new AcknowledgeTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new AcknowledgeTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -169,6 +184,17 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = null;
+        MemberId = "";
+        ShareSessionEpoch = 0;
+        IsRenewAck = false;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AcknowledgePartition
     {
         public int PartitionIndex { get; set; }
@@ -184,12 +210,27 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AcknowledgementBatches");
                 {
-                    var list = new List<AcknowledgementBatch>(count);
+                    var list = AcknowledgementBatches ?? new List<AcknowledgementBatch>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AcknowledgementBatch();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AcknowledgementBatch();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     AcknowledgementBatches = list;
                 }
@@ -267,6 +308,14 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             || AcknowledgementBatches is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            (AcknowledgementBatches ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AcknowledgeTopic
@@ -284,12 +333,27 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<AcknowledgePartition>(count);
+                    var list = Partitions ?? new List<AcknowledgePartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AcknowledgePartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AcknowledgePartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -367,6 +431,14 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class AcknowledgementBatch
@@ -387,10 +459,25 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AcknowledgeTypes");
                 {
-                    var list = new List<sbyte>(count);
+                    var list = AcknowledgeTypes ?? new List<sbyte>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     AcknowledgeTypes = list;
                 }
@@ -464,6 +551,15 @@ public sealed partial class ShareAcknowledgeRequest : global::KafkaCompatBroker.
             || LastOffset != 0
             || AcknowledgeTypes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            FirstOffset = 0;
+            LastOffset = 0;
+            (AcknowledgeTypes ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -39,7 +39,7 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         if (version == 2)
         {
             AcquisitionLockTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -51,12 +51,27 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Responses");
             {
-                var list = new List<ShareAcknowledgeTopicResponse>(count);
+                var list = Responses ?? new List<ShareAcknowledgeTopicResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ShareAcknowledgeTopicResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ShareAcknowledgeTopicResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -64,12 +79,27 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "NodeEndpoints");
             {
-                var list = new List<NodeEndpoint>(count);
+                var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new NodeEndpoint();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new NodeEndpoint();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 NodeEndpoints = list;
             }
@@ -200,6 +230,18 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        AcquisitionLockTimeoutMs = 0;
+        (Responses ??= new()).Clear();
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class LeaderIdAndEpoch
     {
         public int LeaderId { get; set; }
@@ -269,6 +311,14 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
             || LeaderEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class NodeEndpoint
@@ -287,9 +337,9 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             NodeId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack");
+            Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack", Rack);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -352,6 +402,16 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
             || Rack is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            Rack = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -371,9 +431,8 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
         {
             PartitionIndex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
-            CurrentLeader = new LeaderIdAndEpoch();
-            CurrentLeader.Read(ref reader, version);
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
+            (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref reader, version);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -440,6 +499,16 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
             || (CurrentLeader is null || CurrentLeader.HasNonDefaultValues())
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            (CurrentLeader ??= new()).Reset();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ShareAcknowledgeTopicResponse
@@ -457,12 +526,27 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -539,6 +623,14 @@ public sealed partial class ShareAcknowledgeResponse : global::KafkaCompatBroker
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -49,8 +49,8 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ShareFetchRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "GroupId");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "MemberId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "GroupId", GroupId);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "MemberId", MemberId);
         ShareSessionEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         MaxWaitMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         MinBytes = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -90,12 +90,27 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<FetchTopic>(count);
+                var list = Topics ?? new List<FetchTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new FetchTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new FetchTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -103,12 +118,27 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ForgottenTopicsData");
             {
-                var list = new List<ForgottenTopic>(count);
+                var list = ForgottenTopicsData ?? new List<ForgottenTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ForgottenTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ForgottenTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ForgottenTopicsData = list;
             }
@@ -287,6 +317,24 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = null;
+        MemberId = "";
+        ShareSessionEpoch = 0;
+        MaxWaitMs = 0;
+        MinBytes = 0;
+        MaxBytes = 2147483647;
+        MaxRecords = 0;
+        BatchSize = 0;
+        ShareAcquireMode = 0;
+        IsRenewAck = false;
+        (Topics ??= new()).Clear();
+        (ForgottenTopicsData ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AcknowledgementBatch
     {
         public long FirstOffset { get; set; }
@@ -305,10 +353,25 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AcknowledgeTypes");
                 {
-                    var list = new List<sbyte>(count);
+                    var list = AcknowledgeTypes ?? new List<sbyte>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     AcknowledgeTypes = list;
                 }
@@ -383,6 +446,15 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             || AcknowledgeTypes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            FirstOffset = 0;
+            LastOffset = 0;
+            (AcknowledgeTypes ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class FetchPartition
@@ -410,12 +482,27 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AcknowledgementBatches");
                 {
-                    var list = new List<AcknowledgementBatch>(count);
+                    var list = AcknowledgementBatches ?? new List<AcknowledgementBatch>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AcknowledgementBatch();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AcknowledgementBatch();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     AcknowledgementBatches = list;
                 }
@@ -506,6 +593,15 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             || AcknowledgementBatches is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            PartitionMaxBytes = 0;
+            (AcknowledgementBatches ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class FetchTopic
@@ -523,12 +619,27 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<FetchPartition>(count);
+                    var list = Partitions ?? new List<FetchPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new FetchPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new FetchPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -606,6 +717,14 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ForgottenTopic
@@ -623,10 +742,25 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -697,6 +831,14 @@ public sealed partial class ShareFetchRequest : global::KafkaCompatBroker.Protoc
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

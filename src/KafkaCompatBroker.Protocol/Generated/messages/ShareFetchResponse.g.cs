@@ -39,7 +39,7 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         if (version >= 1)
         {
             AcquisitionLockTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -51,12 +51,27 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Responses");
             {
-                var list = new List<ShareFetchableTopicResponse>(count);
+                var list = Responses ?? new List<ShareFetchableTopicResponse>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ShareFetchableTopicResponse();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ShareFetchableTopicResponse();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Responses = list;
             }
@@ -64,12 +79,27 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "NodeEndpoints");
             {
-                var list = new List<NodeEndpoint>(count);
+                var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new NodeEndpoint();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new NodeEndpoint();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 NodeEndpoints = list;
             }
@@ -204,6 +234,18 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        AcquisitionLockTimeoutMs = 0;
+        (Responses ??= new()).Clear();
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AcquiredRecords
     {
         public long FirstOffset { get; set; }
@@ -279,6 +321,15 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             || DeliveryCount != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            FirstOffset = 0;
+            LastOffset = 0;
+            DeliveryCount = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class LeaderIdAndEpoch
@@ -350,6 +401,14 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             || LeaderEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class NodeEndpoint
@@ -368,9 +427,9 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             NodeId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack");
+            Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack", Rack);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -433,6 +492,16 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             || Rack is not null
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            Rack = null;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -460,21 +529,35 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
         {
             PartitionIndex = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             AcknowledgeErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            AcknowledgeErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "AcknowledgeErrorMessage");
-            CurrentLeader = new LeaderIdAndEpoch();
-            CurrentLeader.Read(ref reader, version);
+            AcknowledgeErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "AcknowledgeErrorMessage", AcknowledgeErrorMessage);
+            (CurrentLeader ??= new LeaderIdAndEpoch()).Read(ref reader, version);
             Records = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadRecords(ref reader, true, version == 0, "Records");
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AcquiredRecords");
                 {
-                    var list = new List<AcquiredRecords>(count);
+                    var list = AcquiredRecords ?? new List<AcquiredRecords>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new AcquiredRecords();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new AcquiredRecords();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     AcquiredRecords = list;
                 }
@@ -581,6 +664,20 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             || AcquiredRecords is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            ErrorMessage = null;
+            AcknowledgeErrorCode = 0;
+            AcknowledgeErrorMessage = null;
+            (CurrentLeader ??= new()).Reset();
+            Records = null;
+            (AcquiredRecords ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ShareFetchableTopicResponse
@@ -598,12 +695,27 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -680,6 +792,14 @@ public sealed partial class ShareFetchResponse : global::KafkaCompatBroker.Proto
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Groups");
             {
-                var list = new List<DescribedGroup>(count);
+                var list = Groups ?? new List<DescribedGroup>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribedGroup();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribedGroup();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Groups = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Groups ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Assignment
     {
         public List<TopicPartitions> TopicPartitions { get; set; } = new();
@@ -146,12 +169,27 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TopicPartitions");
                 {
-                    var list = new List<TopicPartitions>(count);
+                    var list = TopicPartitions ?? new List<TopicPartitions>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicPartitions();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicPartitions();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TopicPartitions = list;
                 }
@@ -226,6 +264,13 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
             return TopicPartitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (TopicPartitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribedGroup
@@ -254,21 +299,36 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
-            GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupState");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
+            GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupState", GroupState);
             GroupEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             AssignmentEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            AssignorName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "AssignorName");
+            AssignorName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "AssignorName", AssignorName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Members");
                 {
-                    var list = new List<Member>(count);
+                    var list = Members ?? new List<Member>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Member();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Member();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Members = list;
                 }
@@ -368,6 +428,21 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
             || AuthorizedOperations != -2147483648
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = null;
+            GroupId = "";
+            GroupState = "";
+            GroupEpoch = 0;
+            AssignmentEpoch = 0;
+            AssignorName = "";
+            (Members ??= new()).Clear();
+            AuthorizedOperations = -2147483648;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Member
@@ -391,24 +466,38 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId");
-            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId", MemberId);
+            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId", RackId);
             MemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId");
-            ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost");
+            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId", ClientId);
+            ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost", ClientHost);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SubscribedTopicNames");
                 {
-                    var list = new List<string>(count);
+                    var list = SubscribedTopicNames ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SubscribedTopicNames = list;
                 }
             }
-            Assignment = new Assignment();
-            Assignment.Read(ref reader, version);
+            (Assignment ??= new Assignment()).Read(ref reader, version);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -501,6 +590,19 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
             || (Assignment is null || Assignment.HasNonDefaultValues())
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            RackId = null;
+            MemberEpoch = 0;
+            ClientId = "";
+            ClientHost = "";
+            (SubscribedTopicNames ??= new()).Clear();
+            (Assignment ??= new()).Reset();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicPartitions
@@ -517,14 +619,29 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -598,6 +715,15 @@ public sealed partial class ShareGroupDescribeResponse : global::KafkaCompatBrok
             || !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

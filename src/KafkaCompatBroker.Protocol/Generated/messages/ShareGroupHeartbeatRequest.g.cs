@@ -35,10 +35,10 @@ public sealed partial class ShareGroupHeartbeatRequest : global::KafkaCompatBrok
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read ShareGroupHeartbeatRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId", MemberId);
         MemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId");
+        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId", RackId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, true, "SubscribedTopicNames");
             if (count < 0)
@@ -47,10 +47,25 @@ public sealed partial class ShareGroupHeartbeatRequest : global::KafkaCompatBrok
             }
             else
             {
-                var list = new List<string>(count);
+                var list = SubscribedTopicNames ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubscribedTopicNames"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 SubscribedTopicNames = list;
             }
@@ -154,5 +169,16 @@ public sealed partial class ShareGroupHeartbeatRequest : global::KafkaCompatBrok
             || RackId is not null
             || SubscribedTopicNames is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        MemberId = "";
+        MemberEpoch = 0;
+        RackId = null;
+        SubscribedTopicNames = null;
+        UnknownTaggedFields = null;
     }
 }

@@ -41,13 +41,13 @@ public sealed partial class ShareGroupHeartbeatResponse : global::KafkaCompatBro
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "MemberId");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "MemberId", MemberId);
         MemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         HeartbeatIntervalMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "Assignment"))
         {
-            var value = new AssignmentData();
+            var value = Assignment ?? new AssignmentData();
             value.Read(ref reader, version);
             Assignment = value;
         }
@@ -152,6 +152,19 @@ public sealed partial class ShareGroupHeartbeatResponse : global::KafkaCompatBro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        MemberId = null;
+        MemberEpoch = 0;
+        HeartbeatIntervalMs = 0;
+        Assignment = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class AssignmentData
     {
         public List<TopicPartitions> TopicPartitions { get; set; } = new();
@@ -164,12 +177,27 @@ public sealed partial class ShareGroupHeartbeatResponse : global::KafkaCompatBro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TopicPartitions");
                 {
-                    var list = new List<TopicPartitions>(count);
+                    var list = TopicPartitions ?? new List<TopicPartitions>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicPartitions();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicPartitions();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TopicPartitions = list;
                 }
@@ -244,6 +272,13 @@ public sealed partial class ShareGroupHeartbeatResponse : global::KafkaCompatBro
             return TopicPartitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (TopicPartitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicPartitions
@@ -261,10 +296,25 @@ public sealed partial class ShareGroupHeartbeatResponse : global::KafkaCompatBro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -335,6 +385,14 @@ public sealed partial class ShareGroupHeartbeatResponse : global::KafkaCompatBro
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -104,4 +104,12 @@ public sealed partial class SnapshotHeaderRecord : global::KafkaCompatBroker.Pro
             || LastContainedLogTimestamp != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Version = 0;
+        LastContainedLogTimestamp = 0;
+        UnknownTaggedFields = null;
+    }
 }

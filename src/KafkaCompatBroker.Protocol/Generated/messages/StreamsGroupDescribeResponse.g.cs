@@ -33,12 +33,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Groups");
             {
-                var list = new List<DescribedGroup>(count);
+                var list = Groups ?? new List<DescribedGroup>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new DescribedGroup();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new DescribedGroup();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Groups = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Groups ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Assignment
     {
         public List<TaskIds> ActiveTasks { get; set; } = new();
@@ -150,12 +173,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ActiveTasks");
                 {
-                    var list = new List<TaskIds>(count);
+                    var list = ActiveTasks ?? new List<TaskIds>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TaskIds();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TaskIds();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ActiveTasks = list;
                 }
@@ -163,12 +201,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StandbyTasks");
                 {
-                    var list = new List<TaskIds>(count);
+                    var list = StandbyTasks ?? new List<TaskIds>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TaskIds();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TaskIds();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StandbyTasks = list;
                 }
@@ -176,12 +229,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "WarmupTasks");
                 {
-                    var list = new List<TaskIds>(count);
+                    var list = WarmupTasks ?? new List<TaskIds>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TaskIds();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TaskIds();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     WarmupTasks = list;
                 }
@@ -296,6 +364,15 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || WarmupTasks is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (ActiveTasks ??= new()).Clear();
+            (StandbyTasks ??= new()).Clear();
+            (WarmupTasks ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class DescribedGroup
@@ -324,14 +401,14 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
-            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
-            GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupState");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
+            GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
+            GroupState = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupState", GroupState);
             GroupEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             AssignmentEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "Topology"))
             {
-                var value = new Topology();
+                var value = Topology ?? new Topology();
                 value.Read(ref reader, version);
                 Topology = value;
             }
@@ -342,12 +419,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Members");
                 {
-                    var list = new List<Member>(count);
+                    var list = Members ?? new List<Member>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Member();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Member();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Members = list;
                 }
@@ -455,6 +547,21 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || AuthorizedOperations != -2147483648
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ErrorCode = 0;
+            ErrorMessage = null;
+            GroupId = "";
+            GroupState = "";
+            GroupEpoch = 0;
+            AssignmentEpoch = 0;
+            Topology = null;
+            (Members ??= new()).Clear();
+            AuthorizedOperations = -2147483648;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Endpoint
@@ -468,7 +575,7 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -526,6 +633,14 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class KeyValue
@@ -539,8 +654,8 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Key");
-            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Value");
+            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Key", Key);
+            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Value", Value);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -597,6 +712,14 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Key = "";
+            Value = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Member
@@ -636,17 +759,17 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId", MemberId);
             MemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            InstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "InstanceId");
-            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId");
-            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId");
-            ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost");
+            InstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "InstanceId", InstanceId);
+            RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId", RackId);
+            ClientId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientId", ClientId);
+            ClientHost = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClientHost", ClientHost);
             TopologyEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            ProcessId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ProcessId");
+            ProcessId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ProcessId", ProcessId);
             if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "UserEndpoint"))
             {
-                var value = new Endpoint();
+                var value = UserEndpoint ?? new Endpoint();
                 value.Read(ref reader, version);
                 UserEndpoint = value;
             }
@@ -657,12 +780,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ClientTags");
                 {
-                    var list = new List<KeyValue>(count);
+                    var list = ClientTags ?? new List<KeyValue>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new KeyValue();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new KeyValue();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ClientTags = list;
                 }
@@ -670,12 +808,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TaskOffsets");
                 {
-                    var list = new List<TaskOffset>(count);
+                    var list = TaskOffsets ?? new List<TaskOffset>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TaskOffset();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TaskOffset();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TaskOffsets = list;
                 }
@@ -683,20 +836,33 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TaskEndOffsets");
                 {
-                    var list = new List<TaskOffset>(count);
+                    var list = TaskEndOffsets ?? new List<TaskOffset>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TaskOffset();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TaskOffset();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TaskEndOffsets = list;
                 }
             }
-            Assignment = new Assignment();
-            Assignment.Read(ref reader, version);
-            TargetAssignment = new Assignment();
-            TargetAssignment.Read(ref reader, version);
+            (Assignment ??= new Assignment()).Read(ref reader, version);
+            (TargetAssignment ??= new Assignment()).Read(ref reader, version);
             IsClassic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -860,6 +1026,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || IsClassic != false
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            MemberEpoch = 0;
+            InstanceId = null;
+            RackId = null;
+            ClientId = "";
+            ClientHost = "";
+            TopologyEpoch = 0;
+            ProcessId = "";
+            UserEndpoint = null;
+            (ClientTags ??= new()).Clear();
+            (TaskOffsets ??= new()).Clear();
+            (TaskEndOffsets ??= new()).Clear();
+            (Assignment ??= new()).Reset();
+            (TargetAssignment ??= new()).Reset();
+            IsClassic = false;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Subtopology
@@ -879,14 +1066,29 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SourceTopics");
                 {
-                    var list = new List<string>(count);
+                    var list = SourceTopics ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopics"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopics", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopics"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SourceTopics = list;
                 }
@@ -894,10 +1096,25 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RepartitionSinkTopics");
                 {
-                    var list = new List<string>(count);
+                    var list = RepartitionSinkTopics ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RepartitionSinkTopics"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RepartitionSinkTopics", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RepartitionSinkTopics"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     RepartitionSinkTopics = list;
                 }
@@ -905,12 +1122,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StateChangelogTopics");
                 {
-                    var list = new List<TopicInfo>(count);
+                    var list = StateChangelogTopics ?? new List<TopicInfo>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicInfo();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicInfo();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StateChangelogTopics = list;
                 }
@@ -918,12 +1150,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RepartitionSourceTopics");
                 {
-                    var list = new List<TopicInfo>(count);
+                    var list = RepartitionSourceTopics ?? new List<TopicInfo>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicInfo();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicInfo();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     RepartitionSourceTopics = list;
                 }
@@ -1061,6 +1308,17 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || RepartitionSourceTopics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            (SourceTopics ??= new()).Clear();
+            (RepartitionSinkTopics ??= new()).Clear();
+            (StateChangelogTopics ??= new()).Clear();
+            (RepartitionSourceTopics ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TaskIds
@@ -1074,14 +1332,29 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -1153,6 +1426,14 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TaskOffset
@@ -1168,7 +1449,7 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             Partition = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             Offset = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             UnknownTaggedFields = null;
@@ -1230,6 +1511,15 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || Offset != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            Partition = 0;
+            Offset = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicInfo
@@ -1247,18 +1537,33 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             Partitions = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ReplicationFactor = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TopicConfigs");
                 {
-                    var list = new List<KeyValue>(count);
+                    var list = TopicConfigs ?? new List<KeyValue>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new KeyValue();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new KeyValue();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TopicConfigs = list;
                 }
@@ -1342,6 +1647,16 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             || TopicConfigs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Partitions = 0;
+            ReplicationFactor = 0;
+            (TopicConfigs ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Topology
@@ -1364,12 +1679,27 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
                 }
                 else
                 {
-                    var list = new List<Subtopology>(count);
+                    var list = Subtopologies ?? new List<Subtopology>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Subtopology();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Subtopology();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Subtopologies = list;
                 }
@@ -1447,6 +1777,14 @@ public sealed partial class StreamsGroupDescribeResponse : global::KafkaCompatBr
             return Epoch != 0
             || Subtopologies is not null
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Epoch = 0;
+            Subtopologies = null;
+            UnknownTaggedFields = null;
         }
     }
 }

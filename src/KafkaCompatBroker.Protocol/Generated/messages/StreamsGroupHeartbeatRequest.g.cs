@@ -59,16 +59,16 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read StreamsGroupHeartbeatRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId", MemberId);
         MemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         EndpointInformationEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        InstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "InstanceId");
-        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId");
+        InstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "InstanceId", InstanceId);
+        RackId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "RackId", RackId);
         RebalanceTimeoutMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "Topology"))
         {
-            var value = new TopologyData();
+            var value = Topology ?? new TopologyData();
             value.Read(ref reader, version);
             Topology = value;
         }
@@ -84,12 +84,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<TaskIds>(count);
+                var list = ActiveTasks ?? new List<TaskIds>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskIds();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskIds();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ActiveTasks = list;
             }
@@ -102,12 +117,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<TaskIds>(count);
+                var list = StandbyTasks ?? new List<TaskIds>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskIds();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskIds();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 StandbyTasks = list;
             }
@@ -120,20 +150,35 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<TaskIds>(count);
+                var list = WarmupTasks ?? new List<TaskIds>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskIds();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskIds();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 WarmupTasks = list;
             }
         }
-        ProcessId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ProcessId");
+        ProcessId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ProcessId", ProcessId);
         if (global::KafkaCompatBroker.Protocol.ProtocolReader.ReadStructPresent(ref reader, true, "UserEndpoint"))
         {
-            var value = new Endpoint();
+            var value = UserEndpoint ?? new Endpoint();
             value.Read(ref reader, version);
             UserEndpoint = value;
         }
@@ -149,12 +194,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<KeyValue>(count);
+                var list = ClientTags ?? new List<KeyValue>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new KeyValue();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new KeyValue();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ClientTags = list;
             }
@@ -167,12 +227,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<TaskOffset>(count);
+                var list = TaskOffsets ?? new List<TaskOffset>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskOffset();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskOffset();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TaskOffsets = list;
             }
@@ -185,12 +260,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             }
             else
             {
-                var list = new List<TaskOffset>(count);
+                var list = TaskEndOffsets ?? new List<TaskOffset>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskOffset();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskOffset();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TaskEndOffsets = list;
             }
@@ -439,6 +529,29 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        MemberId = "";
+        MemberEpoch = 0;
+        EndpointInformationEpoch = 0;
+        InstanceId = null;
+        RackId = null;
+        RebalanceTimeoutMs = -1;
+        Topology = null;
+        ActiveTasks = null;
+        StandbyTasks = null;
+        WarmupTasks = null;
+        ProcessId = null;
+        UserEndpoint = null;
+        ClientTags = null;
+        TaskOffsets = null;
+        TaskEndOffsets = null;
+        ShutdownApplication = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CopartitionGroup
     {
         public List<short> SourceTopics { get; set; } = new();
@@ -455,10 +568,25 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SourceTopics");
                 {
-                    var list = new List<short>(count);
+                    var list = SourceTopics ?? new List<short>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SourceTopics = list;
                 }
@@ -466,10 +594,25 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SourceTopicRegex");
                 {
-                    var list = new List<short>(count);
+                    var list = SourceTopicRegex ?? new List<short>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SourceTopicRegex = list;
                 }
@@ -477,10 +620,25 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RepartitionSourceTopics");
                 {
-                    var list = new List<short>(count);
+                    var list = RepartitionSourceTopics ?? new List<short>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     RepartitionSourceTopics = list;
                 }
@@ -577,6 +735,15 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || RepartitionSourceTopics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (SourceTopics ??= new()).Clear();
+            (SourceTopicRegex ??= new()).Clear();
+            (RepartitionSourceTopics ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Endpoint
@@ -590,7 +757,7 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -648,6 +815,14 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class KeyValue
@@ -661,8 +836,8 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Key");
-            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Value");
+            Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Key", Key);
+            Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Value", Value);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -719,6 +894,14 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Key = "";
+            Value = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Subtopology
@@ -742,14 +925,29 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SourceTopics");
                 {
-                    var list = new List<string>(count);
+                    var list = SourceTopics ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopics"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopics", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopics"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SourceTopics = list;
                 }
@@ -757,10 +955,25 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "SourceTopicRegex");
                 {
-                    var list = new List<string>(count);
+                    var list = SourceTopicRegex ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopicRegex"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopicRegex", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SourceTopicRegex"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     SourceTopicRegex = list;
                 }
@@ -768,12 +981,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StateChangelogTopics");
                 {
-                    var list = new List<TopicInfo>(count);
+                    var list = StateChangelogTopics ?? new List<TopicInfo>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicInfo();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicInfo();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StateChangelogTopics = list;
                 }
@@ -781,10 +1009,25 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RepartitionSinkTopics");
                 {
-                    var list = new List<string>(count);
+                    var list = RepartitionSinkTopics ?? new List<string>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RepartitionSinkTopics"));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RepartitionSinkTopics", list[i]);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "RepartitionSinkTopics"));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     RepartitionSinkTopics = list;
                 }
@@ -792,12 +1035,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RepartitionSourceTopics");
                 {
-                    var list = new List<TopicInfo>(count);
+                    var list = RepartitionSourceTopics ?? new List<TopicInfo>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicInfo();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicInfo();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     RepartitionSourceTopics = list;
                 }
@@ -805,12 +1063,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "CopartitionGroups");
                 {
-                    var list = new List<CopartitionGroup>(count);
+                    var list = CopartitionGroups ?? new List<CopartitionGroup>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new CopartitionGroup();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new CopartitionGroup();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     CopartitionGroups = list;
                 }
@@ -988,6 +1261,19 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || CopartitionGroups is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            (SourceTopics ??= new()).Clear();
+            (SourceTopicRegex ??= new()).Clear();
+            (StateChangelogTopics ??= new()).Clear();
+            (RepartitionSinkTopics ??= new()).Clear();
+            (RepartitionSourceTopics ??= new()).Clear();
+            (CopartitionGroups ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TaskIds
@@ -1001,14 +1287,29 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -1080,6 +1381,14 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TaskOffset
@@ -1095,7 +1404,7 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             Partition = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             Offset = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
             UnknownTaggedFields = null;
@@ -1157,6 +1466,15 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || Offset != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            Partition = 0;
+            Offset = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicInfo
@@ -1174,18 +1492,33 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             Partitions = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             ReplicationFactor = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "TopicConfigs");
                 {
-                    var list = new List<KeyValue>(count);
+                    var list = TopicConfigs ?? new List<KeyValue>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new KeyValue();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new KeyValue();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     TopicConfigs = list;
                 }
@@ -1269,6 +1602,16 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             || TopicConfigs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Partitions = 0;
+            ReplicationFactor = 0;
+            (TopicConfigs ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopologyData
@@ -1286,12 +1629,27 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Subtopologies");
                 {
-                    var list = new List<Subtopology>(count);
+                    var list = Subtopologies ?? new List<Subtopology>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Subtopology();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Subtopology();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Subtopologies = list;
                 }
@@ -1368,6 +1726,14 @@ public sealed partial class StreamsGroupHeartbeatRequest : global::KafkaCompatBr
             return Epoch != 0
             || Subtopologies is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Epoch = 0;
+            (Subtopologies ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -55,8 +55,8 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "MemberId", MemberId);
         MemberEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         HeartbeatIntervalMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         AcceptableRecoveryLag = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -69,12 +69,27 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             }
             else
             {
-                var list = new List<StatusData>(count);
+                var list = Status ?? new List<StatusData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new StatusData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new StatusData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Status = list;
             }
@@ -87,12 +102,27 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             }
             else
             {
-                var list = new List<TaskIds>(count);
+                var list = ActiveTasks ?? new List<TaskIds>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskIds();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskIds();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 ActiveTasks = list;
             }
@@ -105,12 +135,27 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             }
             else
             {
-                var list = new List<TaskIds>(count);
+                var list = StandbyTasks ?? new List<TaskIds>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskIds();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskIds();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 StandbyTasks = list;
             }
@@ -123,12 +168,27 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             }
             else
             {
-                var list = new List<TaskIds>(count);
+                var list = WarmupTasks ?? new List<TaskIds>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TaskIds();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TaskIds();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 WarmupTasks = list;
             }
@@ -142,12 +202,27 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             }
             else
             {
-                var list = new List<EndpointToPartitions>(count);
+                var list = PartitionsByUserEndpoint ?? new List<EndpointToPartitions>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new EndpointToPartitions();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new EndpointToPartitions();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 PartitionsByUserEndpoint = list;
             }
@@ -352,6 +427,26 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = null;
+        MemberId = "";
+        MemberEpoch = 0;
+        HeartbeatIntervalMs = 0;
+        AcceptableRecoveryLag = 0;
+        TaskOffsetIntervalMs = 0;
+        (Status ??= new()).Clear();
+        ActiveTasks = null;
+        StandbyTasks = null;
+        WarmupTasks = null;
+        EndpointInformationEpoch = 0;
+        PartitionsByUserEndpoint = null;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Endpoint
     {
         public string Host { get; set; } = "";
@@ -363,7 +458,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -421,6 +516,14 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class EndpointToPartitions
@@ -436,17 +539,31 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            UserEndpoint = new Endpoint();
-            UserEndpoint.Read(ref reader, version);
+            (UserEndpoint ??= new Endpoint()).Read(ref reader, version);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "ActivePartitions");
                 {
-                    var list = new List<TopicPartition>(count);
+                    var list = ActivePartitions ?? new List<TopicPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     ActivePartitions = list;
                 }
@@ -454,12 +571,27 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StandbyPartitions");
                 {
-                    var list = new List<TopicPartition>(count);
+                    var list = StandbyPartitions ?? new List<TopicPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TopicPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TopicPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StandbyPartitions = list;
                 }
@@ -561,6 +693,15 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             || StandbyPartitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            (UserEndpoint ??= new()).Reset();
+            (ActivePartitions ??= new()).Clear();
+            (StandbyPartitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class StatusData
@@ -575,7 +716,7 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
             StatusCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-            StatusDetail = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "StatusDetail");
+            StatusDetail = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "StatusDetail", StatusDetail);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -632,6 +773,14 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             || !string.Equals(StatusDetail, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            StatusCode = 0;
+            StatusDetail = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TaskIds
@@ -645,14 +794,29 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId");
+            SubtopologyId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "SubtopologyId", SubtopologyId);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -724,6 +888,14 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            SubtopologyId = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicPartition
@@ -737,14 +909,29 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<int>(count);
+                    var list = Partitions ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -815,6 +1002,14 @@ public sealed partial class StreamsGroupHeartbeatResponse : global::KafkaCompatB
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

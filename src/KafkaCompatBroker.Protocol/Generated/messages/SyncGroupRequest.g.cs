@@ -39,12 +39,12 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read SyncGroupRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "GroupId", GroupId);
         GenerationId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId");
+        MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId", MemberId);
         if (version >= 3)
         {
-            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "GroupInstanceId");
+            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "GroupInstanceId", GroupInstanceId);
         }
         else
         {
@@ -52,7 +52,7 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
         }
         if (version == 5)
         {
-            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolType");
+            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolType", ProtocolType);
         }
         else
         {
@@ -60,7 +60,7 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
         }
         if (version == 5)
         {
-            ProtocolName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolName");
+            ProtocolName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolName", ProtocolName);
         }
         else
         {
@@ -69,12 +69,27 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 4, false, "Assignments");
             {
-                var list = new List<SyncGroupRequestAssignment>(count);
+                var list = Assignments ?? new List<SyncGroupRequestAssignment>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new SyncGroupRequestAssignment();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new SyncGroupRequestAssignment();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Assignments = list;
             }
@@ -220,6 +235,19 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        GenerationId = 0;
+        MemberId = "";
+        GroupInstanceId = null;
+        ProtocolType = null;
+        ProtocolName = null;
+        (Assignments ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class SyncGroupRequestAssignment
     {
         public string MemberId { get; set; } = "";
@@ -231,7 +259,7 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 4, "MemberId", MemberId);
             Assignment = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, version >= 4, "Assignment");
             UnknownTaggedFields = null;
             if (version >= 4)
@@ -301,6 +329,14 @@ public sealed partial class SyncGroupRequest : global::KafkaCompatBroker.Protoco
             return !string.Equals(MemberId, "", StringComparison.Ordinal)
             || Assignment is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MemberId = "";
+            Assignment = [];
+            UnknownTaggedFields = null;
         }
     }
 }

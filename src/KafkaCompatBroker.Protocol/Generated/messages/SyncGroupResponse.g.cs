@@ -46,7 +46,7 @@ public sealed partial class SyncGroupResponse : global::KafkaCompatBroker.Protoc
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
         if (version == 5)
         {
-            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolType");
+            ProtocolType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolType", ProtocolType);
         }
         else
         {
@@ -54,7 +54,7 @@ public sealed partial class SyncGroupResponse : global::KafkaCompatBroker.Protoc
         }
         if (version == 5)
         {
-            ProtocolName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolName");
+            ProtocolName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 4, true, "ProtocolName", ProtocolName);
         }
         else
         {
@@ -173,5 +173,16 @@ public sealed partial class SyncGroupResponse : global::KafkaCompatBroker.Protoc
             || ProtocolName is not null
             || Assignment is not { Length: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ProtocolType = null;
+        ProtocolName = null;
+        Assignment = [];
+        UnknownTaggedFields = null;
     }
 }

@@ -41,8 +41,8 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read TxnOffsetCommitRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId");
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupId");
+        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "TransactionalId", TransactionalId);
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "GroupId", GroupId);
         ProducerId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         ProducerEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
         if (version >= 3)
@@ -55,7 +55,7 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
         }
         if (version >= 3)
         {
-            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "MemberId");
+            MemberId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "MemberId", MemberId);
         }
         else
         {
@@ -63,7 +63,7 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
         }
         if (version >= 3)
         {
-            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "GroupInstanceId");
+            GroupInstanceId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "GroupInstanceId", GroupInstanceId);
         }
         else
         {
@@ -72,12 +72,27 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Topics");
             {
-                var list = new List<TxnOffsetCommitRequestTopic>(count);
+                var list = Topics ?? new List<TxnOffsetCommitRequestTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TxnOffsetCommitRequestTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TxnOffsetCommitRequestTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -234,6 +249,20 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TransactionalId = "";
+        GroupId = "";
+        ProducerId = 0;
+        ProducerEpoch = 0;
+        GenerationId = -1;
+        MemberId = "";
+        GroupInstanceId = null;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TxnOffsetCommitRequestPartition
     {
         public int PartitionIndex { get; set; }
@@ -259,7 +288,7 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
             {
                 CommittedLeaderEpoch = -1;
             }
-            CommittedMetadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "CommittedMetadata");
+            CommittedMetadata = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, version >= 3, true, "CommittedMetadata", CommittedMetadata);
             UnknownTaggedFields = null;
             if (version >= 3)
             {
@@ -341,6 +370,16 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
             || !string.Equals(CommittedMetadata, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            CommittedOffset = 0;
+            CommittedLeaderEpoch = -1;
+            CommittedMetadata = "";
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TxnOffsetCommitRequestTopic
@@ -354,16 +393,31 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Partitions");
                 {
-                    var list = new List<TxnOffsetCommitRequestPartition>(count);
+                    var list = Partitions ?? new List<TxnOffsetCommitRequestPartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TxnOffsetCommitRequestPartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TxnOffsetCommitRequestPartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -453,6 +507,14 @@ public sealed partial class TxnOffsetCommitRequest : global::KafkaCompatBroker.P
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -33,12 +33,27 @@ public sealed partial class TxnOffsetCommitResponse : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Topics");
             {
-                var list = new List<TxnOffsetCommitResponseTopic>(count);
+                var list = Topics ?? new List<TxnOffsetCommitResponseTopic>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TxnOffsetCommitResponseTopic();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TxnOffsetCommitResponseTopic();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -147,6 +162,14 @@ public sealed partial class TxnOffsetCommitResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class TxnOffsetCommitResponsePartition
     {
         public int PartitionIndex { get; set; }
@@ -229,6 +252,14 @@ public sealed partial class TxnOffsetCommitResponse : global::KafkaCompatBroker.
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TxnOffsetCommitResponseTopic
@@ -242,16 +273,31 @@ public sealed partial class TxnOffsetCommitResponse : global::KafkaCompatBroker.
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 3, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 3, false, "Partitions");
                 {
-                    var list = new List<TxnOffsetCommitResponsePartition>(count);
+                    var list = Partitions ?? new List<TxnOffsetCommitResponsePartition>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new TxnOffsetCommitResponsePartition();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new TxnOffsetCommitResponsePartition();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -341,6 +387,14 @@ public sealed partial class TxnOffsetCommitResponse : global::KafkaCompatBroker.
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

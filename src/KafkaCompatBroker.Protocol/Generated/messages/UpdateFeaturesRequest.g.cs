@@ -35,12 +35,27 @@ public sealed partial class UpdateFeaturesRequest : global::KafkaCompatBroker.Pr
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "FeatureUpdates");
             {
-                var list = new List<FeatureUpdateKey>(count);
+                var list = FeatureUpdates ?? new List<FeatureUpdateKey>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new FeatureUpdateKey();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new FeatureUpdateKey();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 FeatureUpdates = list;
             }
@@ -157,6 +172,15 @@ public sealed partial class UpdateFeaturesRequest : global::KafkaCompatBroker.Pr
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        timeoutMs = 60000;
+        (FeatureUpdates ??= new()).Clear();
+        ValidateOnly = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class FeatureUpdateKey
     {
         public string Feature { get; set; } = "";
@@ -172,7 +196,7 @@ public sealed partial class UpdateFeaturesRequest : global::KafkaCompatBroker.Pr
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Feature = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Feature");
+            Feature = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Feature", Feature);
             MaxVersionLevel = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             if (version == 0)
             {
@@ -271,6 +295,16 @@ public sealed partial class UpdateFeaturesRequest : global::KafkaCompatBroker.Pr
             || AllowDowngrade != false
             || UpgradeType != 1
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Feature = "";
+            MaxVersionLevel = 0;
+            AllowDowngrade = false;
+            UpgradeType = 1;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -35,18 +35,33 @@ public sealed partial class UpdateFeaturesResponse : global::KafkaCompatBroker.P
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+        ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
         if (version <= 1)
         {
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Results");
                 {
-                    var list = new List<UpdatableFeatureResult>(count);
+                    var list = Results ?? new List<UpdatableFeatureResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new UpdatableFeatureResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new UpdatableFeatureResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Results = list;
                 }
@@ -54,7 +69,7 @@ public sealed partial class UpdateFeaturesResponse : global::KafkaCompatBroker.P
         }
         else
         {
-            Results = new();
+            (Results ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -159,6 +174,16 @@ public sealed partial class UpdateFeaturesResponse : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        ErrorMessage = "";
+        (Results ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class UpdatableFeatureResult
     {
         public string Feature { get; set; } = "";
@@ -172,9 +197,9 @@ public sealed partial class UpdateFeaturesResponse : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Feature = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Feature");
+            Feature = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Feature", Feature);
             ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage");
+            ErrorMessage = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ErrorMessage", ErrorMessage);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -233,6 +258,15 @@ public sealed partial class UpdateFeaturesResponse : global::KafkaCompatBroker.P
             || ErrorCode != 0
             || !string.Equals(ErrorMessage, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Feature = "";
+            ErrorCode = 0;
+            ErrorMessage = "";
+            UnknownTaggedFields = null;
         }
     }
 }

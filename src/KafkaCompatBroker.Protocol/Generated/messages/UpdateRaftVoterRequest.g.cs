@@ -37,25 +37,39 @@ public sealed partial class UpdateRaftVoterRequest : global::KafkaCompatBroker.P
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read UpdateRaftVoterRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId", ClusterId);
         CurrentLeaderEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         VoterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         VoterDirectoryId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Listeners");
             {
-                var list = new List<Listener>(count);
+                var list = Listeners ?? new List<Listener>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Listener();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Listener();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Listeners = list;
             }
         }
-        KRaftVersionFeature = new KRaftVersionFeatureData();
-        KRaftVersionFeature.Read(ref reader, version);
+        (KRaftVersionFeature ??= new KRaftVersionFeatureData()).Read(ref reader, version);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
         for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -163,6 +177,18 @@ public sealed partial class UpdateRaftVoterRequest : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = "";
+        CurrentLeaderEpoch = 0;
+        VoterId = 0;
+        VoterDirectoryId = default;
+        (Listeners ??= new()).Clear();
+        (KRaftVersionFeature ??= new()).Reset();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class KRaftVersionFeatureData
     {
         public short MinSupportedVersion { get; set; }
@@ -232,6 +258,14 @@ public sealed partial class UpdateRaftVoterRequest : global::KafkaCompatBroker.P
             || MaxSupportedVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MinSupportedVersion = 0;
+            MaxSupportedVersion = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Listener
@@ -247,8 +281,8 @@ public sealed partial class UpdateRaftVoterRequest : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -308,6 +342,15 @@ public sealed partial class UpdateRaftVoterRequest : global::KafkaCompatBroker.P
             || !string.Equals(Host, "", StringComparison.Ordinal)
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

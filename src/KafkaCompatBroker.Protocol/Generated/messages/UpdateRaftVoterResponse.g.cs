@@ -33,7 +33,7 @@ public sealed partial class UpdateRaftVoterResponse : global::KafkaCompatBroker.
 
         ThrottleTimeMs = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
         ErrorCode = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
-        CurrentLeader = new();
+        (CurrentLeader ??= new()).Reset();
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
         for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -45,8 +45,7 @@ public sealed partial class UpdateRaftVoterResponse : global::KafkaCompatBroker.
                 case 0:
                 {
                     var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                    CurrentLeader = new CurrentLeaderData();
-                    CurrentLeader.Read(ref tagged, version);
+                    (CurrentLeader ??= new CurrentLeaderData()).Read(ref tagged, version);
                     break;
                 }
                 default:
@@ -139,6 +138,15 @@ public sealed partial class UpdateRaftVoterResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ThrottleTimeMs = 0;
+        ErrorCode = 0;
+        (CurrentLeader ??= new()).Reset();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class CurrentLeaderData
     {
         public int LeaderId { get; set; } = -1;
@@ -156,7 +164,7 @@ public sealed partial class UpdateRaftVoterResponse : global::KafkaCompatBroker.
         {
             LeaderId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             LeaderEpoch = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -219,6 +227,16 @@ public sealed partial class UpdateRaftVoterResponse : global::KafkaCompatBroker.
             || !string.Equals(Host, "", StringComparison.Ordinal)
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            LeaderId = -1;
+            LeaderEpoch = -1;
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

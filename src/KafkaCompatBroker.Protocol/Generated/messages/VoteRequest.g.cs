@@ -31,7 +31,7 @@ public sealed partial class VoteRequest : global::KafkaCompatBroker.Protocol.IKa
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read VoteRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId");
+        ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "ClusterId", ClusterId);
         if (version >= 1)
         {
             VoterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
@@ -43,12 +43,27 @@ public sealed partial class VoteRequest : global::KafkaCompatBroker.Protocol.IKa
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -151,6 +166,15 @@ public sealed partial class VoteRequest : global::KafkaCompatBroker.Protocol.IKa
             || VoterId != -1
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = null;
+        VoterId = -1;
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 
     public sealed partial class PartitionData
@@ -301,6 +325,20 @@ public sealed partial class VoteRequest : global::KafkaCompatBroker.Protocol.IKa
             || PreVote != false
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ReplicaEpoch = 0;
+            ReplicaId = 0;
+            ReplicaDirectoryId = default;
+            VoterDirectoryId = default;
+            LastOffsetEpoch = 0;
+            LastOffset = 0;
+            PreVote = false;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -314,16 +352,31 @@ public sealed partial class VoteRequest : global::KafkaCompatBroker.Protocol.IKa
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -400,6 +453,14 @@ public sealed partial class VoteRequest : global::KafkaCompatBroker.Protocol.IKa
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

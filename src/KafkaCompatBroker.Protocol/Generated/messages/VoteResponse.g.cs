@@ -35,12 +35,27 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<TopicData>(count);
+                var list = Topics ?? new List<TopicData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new TopicData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new TopicData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -50,12 +65,27 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "NodeEndpoints");
                 {
-                    var list = new List<NodeEndpoint>(count);
+                    var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new NodeEndpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new NodeEndpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     NodeEndpoints = list;
                 }
@@ -63,7 +93,7 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
         }
         else
         {
-            NodeEndpoints = new();
+            (NodeEndpoints ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -79,12 +109,27 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
                     {
                         var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "NodeEndpoints");
                         {
-                            var list = new List<NodeEndpoint>(count);
+                            var list = NodeEndpoints ?? new List<NodeEndpoint>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                var item = new NodeEndpoint();
-                                item.Read(ref tagged, version);
-                                list.Add(item);
+                                if (i < list.Count)
+                                {
+                                    list[i].Read(ref tagged, version);
+                                }
+                                else
+                                {
+                                    var item = new NodeEndpoint();
+                                    item.Read(ref tagged, version);
+                                    list.Add(item);
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             NodeEndpoints = list;
                         }
@@ -222,6 +267,15 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ErrorCode = 0;
+        (Topics ??= new()).Clear();
+        (NodeEndpoints ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class NodeEndpoint
     {
         public int NodeId { get; set; }
@@ -245,7 +299,7 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
             }
             if (version >= 1)
             {
-                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+                Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             }
             else
             {
@@ -348,6 +402,15 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            NodeId = 0;
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class PartitionData
@@ -437,6 +500,17 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
             || VoteGranted != false
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            LeaderId = 0;
+            LeaderEpoch = 0;
+            VoteGranted = false;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class TopicData
@@ -450,16 +524,31 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName");
+            TopicName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TopicName", TopicName);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -536,6 +625,14 @@ public sealed partial class VoteResponse : global::KafkaCompatBroker.Protocol.IK
             return !string.Equals(TopicName, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicName = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

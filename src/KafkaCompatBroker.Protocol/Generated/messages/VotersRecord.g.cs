@@ -33,12 +33,27 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Voters");
             {
-                var list = new List<Voter>(count);
+                var list = Voters ?? new List<Voter>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new Voter();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new Voter();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Voters = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Version = 0;
+        (Voters ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Endpoint
     {
         public string Name { get; set; } = "";
@@ -147,8 +170,8 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -208,6 +231,15 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
             || !string.Equals(Host, "", StringComparison.Ordinal)
             || Port != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            UnknownTaggedFields = null;
         }
     }
 
@@ -280,6 +312,14 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
             || MaxSupportedVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            MinSupportedVersion = 0;
+            MaxSupportedVersion = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class Voter
@@ -302,18 +342,32 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Endpoints");
                 {
-                    var list = new List<Endpoint>(count);
+                    var list = Endpoints ?? new List<Endpoint>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Endpoint();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Endpoint();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Endpoints = list;
                 }
             }
-            KRaftVersionFeature = new KRaftVersionFeature();
-            KRaftVersionFeature.Read(ref reader, version);
+            (KRaftVersionFeature ??= new KRaftVersionFeature()).Read(ref reader, version);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -396,6 +450,16 @@ public sealed partial class VotersRecord : global::KafkaCompatBroker.Protocol.IK
             || Endpoints is not { Count: 0 }
             || (KRaftVersionFeature is null || KRaftVersionFeature.HasNonDefaultValues())
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            VoterId = 0;
+            VoterDirectoryId = default;
+            (Endpoints ??= new()).Clear();
+            (KRaftVersionFeature ??= new()).Reset();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -29,16 +29,31 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read WriteShareGroupStateRequest version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId");
+        GroupId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "GroupId", GroupId);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Topics");
             {
-                var list = new List<WriteStateData>(count);
+                var list = Topics ?? new List<WriteStateData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new WriteStateData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new WriteStateData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Topics = list;
             }
@@ -134,6 +149,14 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        GroupId = "";
+        (Topics ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionData
     {
         public int Partition { get; set; }
@@ -168,12 +191,27 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "StateBatches");
                 {
-                    var list = new List<StateBatch>(count);
+                    var list = StateBatches ?? new List<StateBatch>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new StateBatch();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new StateBatch();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     StateBatches = list;
                 }
@@ -269,6 +307,18 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             || StateBatches is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Partition = 0;
+            StateEpoch = 0;
+            LeaderEpoch = 0;
+            StartOffset = 0;
+            DeliveryCompleteCount = -1;
+            (StateBatches ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class StateBatch
@@ -352,6 +402,16 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             || DeliveryCount != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            FirstOffset = 0;
+            LastOffset = 0;
+            DeliveryState = 0;
+            DeliveryCount = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class WriteStateData
@@ -369,12 +429,27 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Partitions");
                 {
-                    var list = new List<PartitionData>(count);
+                    var list = Partitions ?? new List<PartitionData>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new PartitionData();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new PartitionData();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -451,6 +526,14 @@ public sealed partial class WriteShareGroupStateRequest : global::KafkaCompatBro
             return TopicId != default
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            TopicId = default;
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

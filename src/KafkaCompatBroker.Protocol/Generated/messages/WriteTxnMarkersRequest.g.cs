@@ -30,12 +30,27 @@ public sealed partial class WriteTxnMarkersRequest : global::KafkaCompatBroker.P
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 1, false, "Markers");
             {
-                var list = new List<WritableTxnMarker>(count);
+                var list = Markers ?? new List<WritableTxnMarker>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new WritableTxnMarker();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new WritableTxnMarker();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Markers = list;
             }
@@ -141,6 +156,13 @@ public sealed partial class WriteTxnMarkersRequest : global::KafkaCompatBroker.P
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Markers ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class WritableTxnMarker
     {
         public long ProducerId { get; set; }
@@ -166,12 +188,27 @@ public sealed partial class WriteTxnMarkersRequest : global::KafkaCompatBroker.P
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 1, false, "Topics");
                 {
-                    var list = new List<WritableTxnMarkerTopic>(count);
+                    var list = Topics ?? new List<WritableTxnMarkerTopic>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new WritableTxnMarkerTopic();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new WritableTxnMarkerTopic();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -289,6 +326,18 @@ public sealed partial class WriteTxnMarkersRequest : global::KafkaCompatBroker.P
             || TransactionVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ProducerId = 0;
+            ProducerEpoch = 0;
+            TransactionResult = false;
+            (Topics ??= new()).Clear();
+            CoordinatorEpoch = 0;
+            TransactionVersion = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class WritableTxnMarkerTopic
@@ -302,14 +351,29 @@ public sealed partial class WriteTxnMarkersRequest : global::KafkaCompatBroker.P
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 1, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 1, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 1, false, "PartitionIndexes");
                 {
-                    var list = new List<int>(count);
+                    var list = PartitionIndexes ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionIndexes = list;
                 }
@@ -393,6 +457,14 @@ public sealed partial class WriteTxnMarkersRequest : global::KafkaCompatBroker.P
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || PartitionIndexes is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (PartitionIndexes ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -30,12 +30,27 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 1, false, "Markers");
             {
-                var list = new List<WritableTxnMarkerResult>(count);
+                var list = Markers ?? new List<WritableTxnMarkerResult>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new WritableTxnMarkerResult();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new WritableTxnMarkerResult();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Markers = list;
             }
@@ -141,6 +156,13 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Markers ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class WritableTxnMarkerPartitionResult
     {
         public int PartitionIndex { get; set; }
@@ -223,6 +245,14 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
             || ErrorCode != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            PartitionIndex = 0;
+            ErrorCode = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class WritableTxnMarkerResult
@@ -240,12 +270,27 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 1, false, "Topics");
                 {
-                    var list = new List<WritableTxnMarkerTopicResult>(count);
+                    var list = Topics ?? new List<WritableTxnMarkerTopicResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new WritableTxnMarkerTopicResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new WritableTxnMarkerTopicResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Topics = list;
                 }
@@ -336,6 +381,14 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
             || Topics is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            ProducerId = 0;
+            (Topics ??= new()).Clear();
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class WritableTxnMarkerTopicResult
@@ -349,16 +402,31 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 1, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version >= 1, "Name", Name);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version >= 1, false, "Partitions");
                 {
-                    var list = new List<WritableTxnMarkerPartitionResult>(count);
+                    var list = Partitions ?? new List<WritableTxnMarkerPartitionResult>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new WritableTxnMarkerPartitionResult();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new WritableTxnMarkerPartitionResult();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Partitions = list;
                 }
@@ -448,6 +516,14 @@ public sealed partial class WriteTxnMarkersResponse : global::KafkaCompatBroker.
             return !string.Equals(Name, "", StringComparison.Ordinal)
             || Partitions is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            (Partitions ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }

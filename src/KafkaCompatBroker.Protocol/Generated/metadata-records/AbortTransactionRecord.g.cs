@@ -39,7 +39,7 @@ public sealed partial class AbortTransactionRecord : global::KafkaCompatBroker.P
                 case 0:
                 {
                     var tagged = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadTaggedSlice(ref reader, size);
-                    Reason = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref tagged, true, true, "Reason");
+                    Reason = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref tagged, true, true, "Reason", Reason);
                     break;
                 }
                 default:
@@ -120,5 +120,12 @@ public sealed partial class AbortTransactionRecord : global::KafkaCompatBroker.P
     {
         return Reason is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Reason = null;
+        UnknownTaggedFields = null;
     }
 }

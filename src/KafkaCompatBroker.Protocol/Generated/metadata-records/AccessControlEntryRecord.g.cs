@@ -43,10 +43,10 @@ public sealed partial class AccessControlEntryRecord : global::KafkaCompatBroker
 
         Id = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
         ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-        ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ResourceName");
+        ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ResourceName", ResourceName);
         PatternType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-        Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Principal");
-        Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+        Principal = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Principal", Principal);
+        Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
         Operation = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
         PermissionType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
         UnknownTaggedFields = null;
@@ -139,5 +139,19 @@ public sealed partial class AccessControlEntryRecord : global::KafkaCompatBroker
             || Operation != 0
             || PermissionType != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Id = default;
+        ResourceType = 0;
+        ResourceName = "";
+        PatternType = 0;
+        Principal = "";
+        Host = "";
+        Operation = 0;
+        PermissionType = 0;
+        UnknownTaggedFields = null;
     }
 }

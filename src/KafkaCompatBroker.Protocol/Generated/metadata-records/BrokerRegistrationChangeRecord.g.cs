@@ -51,10 +51,25 @@ public sealed partial class BrokerRegistrationChangeRecord : global::KafkaCompat
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "LogDirs");
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = LogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LogDirs = list;
                 }
@@ -62,7 +77,7 @@ public sealed partial class BrokerRegistrationChangeRecord : global::KafkaCompat
         }
         else
         {
-            LogDirs = new();
+            (LogDirs ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -90,10 +105,25 @@ public sealed partial class BrokerRegistrationChangeRecord : global::KafkaCompat
                     {
                         var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "LogDirs");
                         {
-                            var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            var list = LogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             LogDirs = list;
                         }
@@ -244,5 +274,16 @@ public sealed partial class BrokerRegistrationChangeRecord : global::KafkaCompat
             || InControlledShutdown != 0
             || LogDirs is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        BrokerEpoch = 0;
+        Fenced = 0;
+        InControlledShutdown = 0;
+        (LogDirs ??= new()).Clear();
+        UnknownTaggedFields = null;
     }
 }

@@ -36,17 +36,32 @@ public sealed partial class ClientQuotaRecord : global::KafkaCompatBroker.Protoc
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Entity");
             {
-                var list = new List<EntityData>(count);
+                var list = Entity ?? new List<EntityData>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new EntityData();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new EntityData();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Entity = list;
             }
         }
-        Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Key");
+        Key = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Key", Key);
         Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadFloat64(ref reader);
         Remove = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
         UnknownTaggedFields = null;
@@ -146,6 +161,16 @@ public sealed partial class ClientQuotaRecord : global::KafkaCompatBroker.Protoc
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        (Entity ??= new()).Clear();
+        Key = "";
+        Value = 0d;
+        Remove = false;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class EntityData
     {
         public string EntityType { get; set; } = "";
@@ -157,8 +182,8 @@ public sealed partial class ClientQuotaRecord : global::KafkaCompatBroker.Protoc
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "EntityType");
-            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "EntityName");
+            EntityType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "EntityType", EntityType);
+            EntityName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "EntityName", EntityName);
             UnknownTaggedFields = null;
             var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
             for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -214,6 +239,14 @@ public sealed partial class ClientQuotaRecord : global::KafkaCompatBroker.Protoc
             return !string.Equals(EntityType, "", StringComparison.Ordinal)
             || !string.Equals(EntityName, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            EntityType = "";
+            EntityName = "";
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -34,9 +34,9 @@ public sealed partial class ConfigRecord : global::KafkaCompatBroker.Protocol.IK
         }
 
         ResourceType = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
-        ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ResourceName");
-        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-        Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Value");
+        ResourceName = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ResourceName", ResourceName);
+        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+        Value = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Value", Value);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
         for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -115,5 +115,15 @@ public sealed partial class ConfigRecord : global::KafkaCompatBroker.Protocol.IK
             || !string.Equals(Name, "", StringComparison.Ordinal)
             || !string.Equals(Value, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ResourceType = 0;
+        ResourceName = "";
+        Name = "";
+        Value = "";
+        UnknownTaggedFields = null;
     }
 }

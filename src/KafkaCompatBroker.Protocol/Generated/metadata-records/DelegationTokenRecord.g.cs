@@ -39,15 +39,30 @@ public sealed partial class DelegationTokenRecord : global::KafkaCompatBroker.Pr
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read DelegationTokenRecord version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Owner = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Owner");
-        Requester = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Requester");
+        Owner = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Owner", Owner);
+        Requester = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Requester", Requester);
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Renewers");
             {
-                var list = new List<string>(count);
+                var list = Renewers ?? new List<string>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Renewers"));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Renewers", list[i]);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Renewers"));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Renewers = list;
             }
@@ -55,7 +70,7 @@ public sealed partial class DelegationTokenRecord : global::KafkaCompatBroker.Pr
         IssueTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         MaxTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
         ExpirationTimestamp = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt64(ref reader);
-        TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TokenId");
+        TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TokenId", TokenId);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
         for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -160,5 +175,18 @@ public sealed partial class DelegationTokenRecord : global::KafkaCompatBroker.Pr
             || ExpirationTimestamp != 0
             || !string.Equals(TokenId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Owner = "";
+        Requester = "";
+        (Renewers ??= new()).Clear();
+        IssueTimestamp = 0;
+        MaxTimestamp = 0;
+        ExpirationTimestamp = 0;
+        TokenId = "";
+        UnknownTaggedFields = null;
     }
 }

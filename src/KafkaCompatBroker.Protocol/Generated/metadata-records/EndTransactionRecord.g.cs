@@ -92,4 +92,10 @@ public sealed partial class EndTransactionRecord : global::KafkaCompatBroker.Pro
     {
         return UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        UnknownTaggedFields = null;
+    }
 }

@@ -29,7 +29,7 @@ public sealed partial class FeatureLevelRecord : global::KafkaCompatBroker.Proto
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read FeatureLevelRecord version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
         FeatureLevel = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -103,5 +103,13 @@ public sealed partial class FeatureLevelRecord : global::KafkaCompatBroker.Proto
         return !string.Equals(Name, "", StringComparison.Ordinal)
             || FeatureLevel != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Name = "";
+        FeatureLevel = 0;
+        UnknownTaggedFields = null;
     }
 }

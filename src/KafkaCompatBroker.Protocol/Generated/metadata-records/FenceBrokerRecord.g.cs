@@ -104,4 +104,12 @@ public sealed partial class FenceBrokerRecord : global::KafkaCompatBroker.Protoc
             || Epoch != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Id = 0;
+        Epoch = 0;
+        UnknownTaggedFields = null;
+    }
 }

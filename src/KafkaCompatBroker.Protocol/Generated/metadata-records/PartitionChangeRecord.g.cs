@@ -65,10 +65,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                 }
                 else
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = Directories ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Directories = list;
                 }
@@ -88,10 +103,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                 }
                 else
                 {
-                    var list = new List<int>(count);
+                    var list = EligibleLeaderReplicas ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     EligibleLeaderReplicas = list;
                 }
@@ -111,10 +141,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                 }
                 else
                 {
-                    var list = new List<int>(count);
+                    var list = LastKnownElr ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LastKnownElr = list;
                 }
@@ -143,10 +188,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = Isr ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             Isr = list;
                         }
@@ -170,10 +230,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = Replicas ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             Replicas = list;
                         }
@@ -191,10 +266,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = RemovingReplicas ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             RemovingReplicas = list;
                         }
@@ -212,10 +302,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = AddingReplicas ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             AddingReplicas = list;
                         }
@@ -239,10 +344,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = EligibleLeaderReplicas ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             EligibleLeaderReplicas = list;
                         }
@@ -260,10 +380,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = LastKnownElr ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             LastKnownElr = list;
                         }
@@ -281,10 +416,25 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
                         }
                         else
                         {
-                            var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            var list = Directories ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             Directories = list;
                         }
@@ -638,5 +788,22 @@ public sealed partial class PartitionChangeRecord : global::KafkaCompatBroker.Pr
             || EligibleLeaderReplicas is not null
             || LastKnownElr is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        PartitionId = -1;
+        TopicId = default;
+        Isr = null;
+        Leader = -2;
+        Replicas = null;
+        RemovingReplicas = null;
+        AddingReplicas = null;
+        LeaderRecoveryState = -1;
+        Directories = null;
+        EligibleLeaderReplicas = null;
+        LastKnownElr = null;
+        UnknownTaggedFields = null;
     }
 }

@@ -56,10 +56,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Replicas");
             {
-                var list = new List<int>(count);
+                var list = Replicas ?? new List<int>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Replicas = list;
             }
@@ -67,10 +82,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Isr");
             {
-                var list = new List<int>(count);
+                var list = Isr ?? new List<int>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Isr = list;
             }
@@ -78,10 +108,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "RemovingReplicas");
             {
-                var list = new List<int>(count);
+                var list = RemovingReplicas ?? new List<int>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 RemovingReplicas = list;
             }
@@ -89,10 +134,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "AddingReplicas");
             {
-                var list = new List<int>(count);
+                var list = AddingReplicas ?? new List<int>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    if (i < list.Count)
+                    {
+                        list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                    }
+                    else
+                    {
+                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 AddingReplicas = list;
             }
@@ -106,10 +166,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Directories");
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = Directories ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     Directories = list;
                 }
@@ -117,7 +192,7 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
         }
         else
         {
-            Directories = new();
+            (Directories ??= new()).Clear();
         }
         if ((version == 2) && (!(version == 2)))
         {
@@ -129,10 +204,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
                 }
                 else
                 {
-                    var list = new List<int>(count);
+                    var list = EligibleLeaderReplicas ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     EligibleLeaderReplicas = list;
                 }
@@ -152,10 +242,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
                 }
                 else
                 {
-                    var list = new List<int>(count);
+                    var list = LastKnownElr ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LastKnownElr = list;
                 }
@@ -190,10 +295,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = EligibleLeaderReplicas ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             EligibleLeaderReplicas = list;
                         }
@@ -211,10 +331,25 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
                         }
                         else
                         {
-                            var list = new List<int>(count);
+                            var list = LastKnownElr ?? new List<int>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             LastKnownElr = list;
                         }
@@ -468,5 +603,24 @@ public sealed partial class PartitionRecord : global::KafkaCompatBroker.Protocol
             || EligibleLeaderReplicas is not null
             || LastKnownElr is not null
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        PartitionId = -1;
+        TopicId = default;
+        (Replicas ??= new()).Clear();
+        (Isr ??= new()).Clear();
+        (RemovingReplicas ??= new()).Clear();
+        (AddingReplicas ??= new()).Clear();
+        Leader = -1;
+        LeaderRecoveryState = 0;
+        LeaderEpoch = -1;
+        PartitionEpoch = -1;
+        (Directories ??= new()).Clear();
+        EligibleLeaderReplicas = null;
+        LastKnownElr = null;
+        UnknownTaggedFields = null;
     }
 }

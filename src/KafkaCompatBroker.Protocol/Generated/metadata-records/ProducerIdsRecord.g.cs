@@ -110,4 +110,13 @@ public sealed partial class ProducerIdsRecord : global::KafkaCompatBroker.Protoc
             || NextProducerId != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        BrokerEpoch = -1;
+        NextProducerId = 0;
+        UnknownTaggedFields = null;
+    }
 }

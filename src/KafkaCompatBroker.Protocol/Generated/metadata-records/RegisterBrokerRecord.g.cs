@@ -59,12 +59,27 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "EndPoints");
             {
-                var list = new List<BrokerEndpoint>(count);
+                var list = EndPoints ?? new List<BrokerEndpoint>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new BrokerEndpoint();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new BrokerEndpoint();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 EndPoints = list;
             }
@@ -72,17 +87,32 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Features");
             {
-                var list = new List<BrokerFeature>(count);
+                var list = Features ?? new List<BrokerFeature>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new BrokerFeature();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new BrokerFeature();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Features = list;
             }
         }
-        Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack");
+        Rack = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadNullableString(ref reader, true, true, "Rack", Rack);
         Fenced = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBool(ref reader);
         if (version >= 1)
         {
@@ -97,10 +127,25 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "LogDirs");
                 {
-                    var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    var list = LogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     LogDirs = list;
                 }
@@ -108,7 +153,7 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
         }
         else
         {
-            LogDirs = new();
+            (LogDirs ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -124,10 +169,25 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
                     {
                         var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref tagged, true, false, "LogDirs");
                         {
-                            var list = new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            var list = LogDirs ?? new List<global::KafkaCompatBroker.Protocol.KafkaUuid>(count);
+                            if (list.Capacity < count)
+                            {
+                                list.Capacity = count;
+                            }
                             for (var i = 0; i < count; i++)
                             {
-                                list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                if (i < list.Count)
+                                {
+                                    list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged);
+                                }
+                                else
+                                {
+                                    list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref tagged));
+                                }
+                            }
+                            if (list.Count > count)
+                            {
+                                list.RemoveRange(count, list.Count - count);
                             }
                             LogDirs = list;
                         }
@@ -311,6 +371,22 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        IsMigratingZkBroker = false;
+        IncarnationId = default;
+        BrokerEpoch = 0;
+        (EndPoints ??= new()).Clear();
+        (Features ??= new()).Clear();
+        Rack = "";
+        Fenced = true;
+        InControlledShutdown = false;
+        (LogDirs ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class BrokerEndpoint
     {
         public string Name { get; set; } = "";
@@ -326,8 +402,8 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             SecurityProtocol = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -392,6 +468,16 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
             || SecurityProtocol != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            SecurityProtocol = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class BrokerFeature
@@ -407,7 +493,7 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             MinSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             MaxSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -468,6 +554,15 @@ public sealed partial class RegisterBrokerRecord : global::KafkaCompatBroker.Pro
             || MinSupportedVersion != 0
             || MaxSupportedVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            MinSupportedVersion = 0;
+            MaxSupportedVersion = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

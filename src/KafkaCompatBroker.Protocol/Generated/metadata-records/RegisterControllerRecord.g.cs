@@ -41,12 +41,27 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "EndPoints");
             {
-                var list = new List<ControllerEndpoint>(count);
+                var list = EndPoints ?? new List<ControllerEndpoint>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ControllerEndpoint();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ControllerEndpoint();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 EndPoints = list;
             }
@@ -54,12 +69,27 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
         {
             var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, true, false, "Features");
             {
-                var list = new List<ControllerFeature>(count);
+                var list = Features ?? new List<ControllerFeature>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new ControllerFeature();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new ControllerFeature();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 Features = list;
             }
@@ -181,6 +211,17 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ControllerId = 0;
+        IncarnationId = default;
+        ZkMigrationReady = false;
+        (EndPoints ??= new()).Clear();
+        (Features ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class ControllerEndpoint
     {
         public string Name { get; set; } = "";
@@ -196,8 +237,8 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
-            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
+            Host = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Host", Host);
             Port = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUInt16(ref reader);
             SecurityProtocol = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -262,6 +303,16 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
             || SecurityProtocol != 0
             || UnknownTaggedFields is { Count: > 0 };
         }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            Host = "";
+            Port = 0;
+            SecurityProtocol = 0;
+            UnknownTaggedFields = null;
+        }
     }
 
     public sealed partial class ControllerFeature
@@ -277,7 +328,7 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+            Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
             MinSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             MaxSupportedVersion = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt16(ref reader);
             UnknownTaggedFields = null;
@@ -338,6 +389,15 @@ public sealed partial class RegisterControllerRecord : global::KafkaCompatBroker
             || MinSupportedVersion != 0
             || MaxSupportedVersion != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Name = "";
+            MinSupportedVersion = 0;
+            MaxSupportedVersion = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

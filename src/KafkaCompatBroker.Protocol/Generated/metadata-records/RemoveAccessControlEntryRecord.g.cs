@@ -98,4 +98,11 @@ public sealed partial class RemoveAccessControlEntryRecord : global::KafkaCompat
         return Id != default
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Id = default;
+        UnknownTaggedFields = null;
+    }
 }

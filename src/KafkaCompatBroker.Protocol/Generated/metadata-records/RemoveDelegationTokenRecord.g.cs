@@ -27,7 +27,7 @@ public sealed partial class RemoveDelegationTokenRecord : global::KafkaCompatBro
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read RemoveDelegationTokenRecord version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TokenId");
+        TokenId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "TokenId", TokenId);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
         for (uint tagIndex = 0; tagIndex < taggedCount; tagIndex++)
@@ -97,5 +97,12 @@ public sealed partial class RemoveDelegationTokenRecord : global::KafkaCompatBro
     {
         return !string.Equals(TokenId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TokenId = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -29,7 +29,7 @@ public sealed partial class RemoveUserScramCredentialRecord : global::KafkaCompa
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read RemoveUserScramCredentialRecord version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
         Mechanism = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -103,5 +103,13 @@ public sealed partial class RemoveUserScramCredentialRecord : global::KafkaCompa
         return !string.Equals(Name, "", StringComparison.Ordinal)
             || Mechanism != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Name = "";
+        Mechanism = 0;
+        UnknownTaggedFields = null;
     }
 }

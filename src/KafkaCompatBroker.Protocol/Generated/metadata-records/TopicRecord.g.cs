@@ -29,7 +29,7 @@ public sealed partial class TopicRecord : global::KafkaCompatBroker.Protocol.IKa
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read TopicRecord version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
         TopicId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUuid(ref reader);
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -103,5 +103,13 @@ public sealed partial class TopicRecord : global::KafkaCompatBroker.Protocol.IKa
         return !string.Equals(Name, "", StringComparison.Ordinal)
             || TopicId != default
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Name = "";
+        TopicId = default;
+        UnknownTaggedFields = null;
     }
 }

@@ -104,4 +104,12 @@ public sealed partial class UnregisterBrokerRecord : global::KafkaCompatBroker.P
             || BrokerEpoch != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        BrokerId = 0;
+        BrokerEpoch = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -37,7 +37,7 @@ public sealed partial class UserScramCredentialRecord : global::KafkaCompatBroke
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read UserScramCredentialRecord version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name");
+        Name = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "Name", Name);
         Mechanism = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt8(ref reader);
         Salt = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, true, "Salt");
         StoredKey = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadBytes(ref reader, true, "StoredKey");
@@ -127,5 +127,17 @@ public sealed partial class UserScramCredentialRecord : global::KafkaCompatBroke
             || ServerKey is not { Length: 0 }
             || Iterations != 0
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        Name = "";
+        Mechanism = 0;
+        Salt = [];
+        StoredKey = [];
+        ServerKey = [];
+        Iterations = 0;
+        UnknownTaggedFields = null;
     }
 }

@@ -98,4 +98,11 @@ public sealed partial class ZkMigrationStateRecord : global::KafkaCompatBroker.P
         return ZkMigrationState != 0
             || UnknownTaggedFields is { Count: > 0 };
     }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ZkMigrationState = 0;
+        UnknownTaggedFields = null;
+    }
 }

@@ -41,7 +41,7 @@ public sealed partial class QuorumStateData : global::KafkaCompatBroker.Protocol
 
         if (version == 0)
         {
-            ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClusterId");
+            ClusterId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, true, "ClusterId", ClusterId);
         }
         else
         {
@@ -76,12 +76,27 @@ public sealed partial class QuorumStateData : global::KafkaCompatBroker.Protocol
                 }
                 else
                 {
-                    var list = new List<Voter>(count);
+                    var list = CurrentVoters ?? new List<Voter>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        var item = new Voter();
-                        item.Read(ref reader, version);
-                        list.Add(item);
+                        if (i < list.Count)
+                        {
+                            list[i].Read(ref reader, version);
+                        }
+                        else
+                        {
+                            var item = new Voter();
+                            item.Read(ref reader, version);
+                            list.Add(item);
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     CurrentVoters = list;
                 }
@@ -89,7 +104,7 @@ public sealed partial class QuorumStateData : global::KafkaCompatBroker.Protocol
         }
         else
         {
-            CurrentVoters = new();
+            (CurrentVoters ??= new()).Clear();
         }
         UnknownTaggedFields = null;
         var taggedCount = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadUnsignedVarint(ref reader);
@@ -238,6 +253,19 @@ public sealed partial class QuorumStateData : global::KafkaCompatBroker.Protocol
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ClusterId = "";
+        LeaderId = -1;
+        LeaderEpoch = -1;
+        VotedId = -1;
+        VotedDirectoryId = default;
+        AppliedOffset = 0;
+        (CurrentVoters ??= new()).Clear();
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class Voter
     {
         public int VoterId { get; set; }
@@ -317,6 +345,13 @@ public sealed partial class QuorumStateData : global::KafkaCompatBroker.Protocol
         {
             return VoterId != 0
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            VoterId = 0;
+            UnknownTaggedFields = null;
         }
     }
 }

@@ -27,7 +27,7 @@ public sealed partial class TransactionLogKey : global::KafkaCompatBroker.Protoc
             throw new global::KafkaCompatBroker.Protocol.KafkaProtocolException($"cannot read TransactionLogKey version {version}: supported versions are {LowestVersion} to {HighestVersion}");
         }
 
-        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "TransactionalId");
+        TransactionalId = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, false, "TransactionalId", TransactionalId);
         UnknownTaggedFields = null;
     }
 
@@ -69,5 +69,12 @@ public sealed partial class TransactionLogKey : global::KafkaCompatBroker.Protoc
     {
         return !string.Equals(TransactionalId, "", StringComparison.Ordinal)
             || UnknownTaggedFields is { Count: > 0 };
+    }
+
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        TransactionalId = "";
+        UnknownTaggedFields = null;
     }
 }

@@ -73,12 +73,27 @@ public sealed partial class TransactionLogValue : global::KafkaCompatBroker.Prot
             }
             else
             {
-                var list = new List<PartitionsSchema>(count);
+                var list = TransactionPartitions ?? new List<PartitionsSchema>(count);
+                if (list.Capacity < count)
+                {
+                    list.Capacity = count;
+                }
                 for (var i = 0; i < count; i++)
                 {
-                    var item = new PartitionsSchema();
-                    item.Read(ref reader, version);
-                    list.Add(item);
+                    if (i < list.Count)
+                    {
+                        list[i].Read(ref reader, version);
+                    }
+                    else
+                    {
+                        var item = new PartitionsSchema();
+                        item.Read(ref reader, version);
+                        list.Add(item);
+                    }
+                }
+                if (list.Count > count)
+                {
+                    list.RemoveRange(count, list.Count - count);
                 }
                 TransactionPartitions = list;
             }
@@ -303,6 +318,22 @@ public sealed partial class TransactionLogValue : global::KafkaCompatBroker.Prot
             || UnknownTaggedFields is { Count: > 0 };
     }
 
+    /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+    public void Reset()
+    {
+        ProducerId = 0;
+        PreviousProducerId = -1;
+        NextProducerId = -1;
+        ProducerEpoch = 0;
+        TransactionTimeoutMs = 0;
+        TransactionStatus = 0;
+        (TransactionPartitions ??= new()).Clear();
+        TransactionLastUpdateTimestampMs = 0;
+        TransactionStartTimestampMs = 0;
+        ClientTransactionVersion = 0;
+        UnknownTaggedFields = null;
+    }
+
     public sealed partial class PartitionsSchema
     {
         public string Topic { get; set; } = "";
@@ -314,14 +345,29 @@ public sealed partial class TransactionLogValue : global::KafkaCompatBroker.Prot
 
         internal void Read(ref SequenceReader<byte> reader, short version)
         {
-            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Topic");
+            Topic = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadString(ref reader, version == 1, "Topic", Topic);
             {
                 var count = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadArrayLength(ref reader, version == 1, false, "PartitionIds");
                 {
-                    var list = new List<int>(count);
+                    var list = PartitionIds ?? new List<int>(count);
+                    if (list.Capacity < count)
+                    {
+                        list.Capacity = count;
+                    }
                     for (var i = 0; i < count; i++)
                     {
-                        list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        if (i < list.Count)
+                        {
+                            list[i] = global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader);
+                        }
+                        else
+                        {
+                            list.Add(global::KafkaCompatBroker.Protocol.ProtocolReader.ReadInt32(ref reader));
+                        }
+                    }
+                    if (list.Count > count)
+                    {
+                        list.RemoveRange(count, list.Count - count);
                     }
                     PartitionIds = list;
                 }
@@ -405,6 +451,14 @@ public sealed partial class TransactionLogValue : global::KafkaCompatBroker.Prot
             return !string.Equals(Topic, "", StringComparison.Ordinal)
             || PartitionIds is not { Count: 0 }
             || UnknownTaggedFields is { Count: > 0 };
+        }
+
+        /// <summary>Sets every field to its initial value, keeping (emptied) lists and (reset) structs for reuse.</summary>
+        public void Reset()
+        {
+            Topic = "";
+            (PartitionIds ??= new()).Clear();
+            UnknownTaggedFields = null;
         }
     }
 }
