@@ -9,13 +9,13 @@ namespace KafkaCompatBroker.Broker;
 /// A Fetch response whose partitions' records are segment file regions (<see cref="FileRegionMemory"/>):
 /// written to a socket they go out with sendfile, never copied through managed memory; written anywhere
 /// else they are read into pooled buffers. The regions keep their segment files open until the dispatcher
-/// disposes this wrapper after writing the response.
+/// disposes this wrapper after writing the response. A connection reuses one wrapper and its region objects
+/// from fetch to fetch (disposing releases the files and keeps the objects).
 /// </summary>
 public sealed class FetchResponseBuffers : IKafkaMessage, IDisposable
 {
-    // The first region in a field: most fetches return data from one partition, and then no list is allocated.
-    private FileRegionMemory? _first;
-    private List<FileRegionMemory>? _more;
+    private readonly List<FileRegionMemory> _regions = [];
+    private int _used;
 
     public FetchResponseBuffers(FetchResponse response) => Response = response;
 
@@ -28,16 +28,19 @@ public sealed class FetchResponseBuffers : IKafkaMessage, IDisposable
     /// <summary>The records field for <paramref name="region"/>: its bytes stay in the file until written.</summary>
     public ReadOnlySequence<byte> AddRecords(FileRegion region)
     {
-        var memory = new FileRegionMemory(region);
-        if (_first is null)
+        FileRegionMemory memory;
+        if (_used < _regions.Count)
         {
-            _first = memory;
+            memory = _regions[_used];
+            memory.Attach(region);
         }
         else
         {
-            (_more ??= []).Add(memory);
+            memory = new FileRegionMemory(region);
+            _regions.Add(memory);
         }
 
+        _used++;
         return new ReadOnlySequence<byte>(memory.Memory);
     }
 
@@ -50,16 +53,11 @@ public sealed class FetchResponseBuffers : IKafkaMessage, IDisposable
     /// <summary>Releases the regions (their files and any copies); the response's records must not be used afterwards.</summary>
     public void Dispose()
     {
-        ((IDisposable?)_first)?.Dispose();
-        _first = null;
-        if (_more is not null)
+        for (var i = 0; i < _used; i++)
         {
-            foreach (var region in _more)
-            {
-                ((IDisposable)region).Dispose();
-            }
-
-            _more = null;
+            ((IDisposable)_regions[i]).Dispose();
         }
+
+        _used = 0;
     }
 }

@@ -11,16 +11,25 @@ namespace KafkaCompatBroker.Storage;
 /// touches the bytes; any other reader gets them read lazily into a pooled buffer on first access
 /// (<see cref="GetSpan"/>). The file handle is kept open (a SafeHandle reference) until
 /// <see cref="IDisposable.Dispose"/>, so a segment deleted or closed meanwhile is really closed only afterwards.
+/// A disposed instance can be given another region with <see cref="Attach"/> (a connection reuses them per fetch).
 /// </summary>
 public sealed class FileRegionMemory : MemoryManager<byte>, IFileBackedMemory
 {
-    private readonly FileRegion _region;
+    private FileRegion _region;
     private byte[]? _copy;
     private bool _referenced;
 
     /// <summary>Takes a reference on the region's file; throws <see cref="ObjectDisposedException"/> when it is already closed.</summary>
-    public FileRegionMemory(FileRegion region)
+    public FileRegionMemory(FileRegion region) => Attach(region);
+
+    /// <summary>Points this (new or disposed) instance at <paramref name="region"/> and takes a reference on its file.</summary>
+    public void Attach(FileRegion region)
     {
+        if (_referenced)
+        {
+            throw new InvalidOperationException("the previous region is still attached: dispose it first");
+        }
+
         _region = region;
         region.File.DangerousAddRef(ref _referenced);
     }
