@@ -100,7 +100,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = config.GetInt("socket.request.max.bytes") });
+        builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = config.GetInt("socket.request.max.bytes"), SendFile = config.GetBool("socket.sendfile.enable") });
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPoolFactory>();
         builder.Services.AddSingleton<IKafkaRequestProcessor>(sp =>
             new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()));

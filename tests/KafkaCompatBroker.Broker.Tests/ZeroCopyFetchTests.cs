@@ -23,7 +23,7 @@ public sealed class ZeroCopyFetchTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dataDir);
-        var config = Configuration.BrokerConfig.Load($"log.dirs={_dataDir}\nlisteners=PLAINTEXT://127.0.0.1:0\n", [], new System.Collections.Hashtable());
+        var config = Configuration.BrokerConfig.Load($"log.dirs={_dataDir}\nlisteners=PLAINTEXT://127.0.0.1:0\nsocket.sendfile.enable=true\n", [], new System.Collections.Hashtable());
         _broker = await KafkaBroker.StartAsync(config, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await _socket.ConnectAsync(IPAddress.Loopback, _broker.Ports[0]);

@@ -23,7 +23,7 @@ public sealed class ConnectionHandlerTests : IAsyncLifetime
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IKafkaRequestProcessor>(_processor);
-        builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = 1024 });
+        builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = 1024, SendFile = true });
         builder.WebHost.ConfigureKestrel(k => k.ListenKafka(new IPEndPoint(IPAddress.Loopback, 0)));
         _app = builder.Build();
         await _app.StartAsync();

@@ -69,6 +69,7 @@ public static class BrokerConfigKeys
         new("socket.send.buffer.bytes", ConfigType.Int, "102400", -1, Int),
         new("socket.receive.buffer.bytes", ConfigType.Int, "102400", -1, Int),
         new("socket.request.max.bytes", ConfigType.Int, "104857600", 1, Int),
+        new("socket.sendfile.enable", ConfigType.Boolean, "false"),
         new("connections.max.idle.ms", ConfigType.Long, "600000"),
         new("offsets.topic.num.partitions", ConfigType.Int, "50", 1, Int),
         new("offsets.topic.replication.factor", ConfigType.Int, "3", 1, short.MaxValue),
