@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Storage;
@@ -88,6 +89,7 @@ public sealed class BrokerContext(
     private TransactionCoordinator CreateTransactionCoordinator()
     {
         var config = Settings.Config;
+        var effective = DynamicBrokerConfig.Effective(config, Metadata.Image, Settings.NodeId);
         return new TransactionCoordinator(
             new TransactionCoordinatorConfig
             {
@@ -95,7 +97,7 @@ public sealed class BrokerContext(
                 TransactionalIdExpirationMs = config.GetInt("transactional.id.expiration.ms"),
                 AbortTimedOutTransactionsIntervalMs = config.GetInt("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
                 RemoveExpiredTransactionalIdsIntervalMs = config.GetInt("transaction.remove.expired.transaction.cleanup.interval.ms"),
-                PartitionVerificationEnable = config.GetBool("transaction.partition.verification.enable"),
+                PartitionVerificationEnable = effective.GetBool("transaction.partition.verification.enable"),
                 TwoPhaseCommitEnable = config.GetBool("transaction.two.phase.commit.enable"),
                 TransactionVersionLevel = Metadata.Image.Features.GetValueOrDefault(MetadataStore.TransactionVersionFeature),
             },

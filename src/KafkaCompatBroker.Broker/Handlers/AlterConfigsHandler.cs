@@ -10,13 +10,12 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// <see cref="MetadataStore.AlterConfigs"/> as one batch (validate_only checks without writing), and the
 /// partition logs pick up the change when the image changes. Per resource, as Kafka's controller answers:
 /// UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource." when a resource
-/// appears twice, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG for unknown keys or bad values. Dynamic broker
-/// configs are not supported: BROKER resources get INVALID_REQUEST saying so.
+/// appears twice, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG for unknown keys or bad values. BROKER resources
+/// ("" for the cluster default, or this broker's id) set dynamic broker configs through <see cref="BrokerConfigAdmin"/>,
+/// the given set replacing the resource's whole set.
 /// </summary>
 public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
 {
-    internal const string BrokerConfigsUnsupported = "Updating broker configs is not supported yet";
-
     public override ApiKey Key => ApiKey.AlterConfigs;
 
     public override short MinVersion => 0;
@@ -92,7 +91,13 @@ public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<Alter
 
                 return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), ops, validateOnly);
             case ConfigResourceType.Broker:
-                return new MetadataResult(ErrorCode.InvalidRequest, BrokerConfigsUnsupported);
+                var brokerOps = new List<AlterConfigOp>(resource.Configs.Count);
+                foreach (var config in resource.Configs)
+                {
+                    brokerOps.Add(new AlterConfigOp(config.Name, AlterConfigOpType.Set, config.Value));
+                }
+
+                return BrokerConfigAdmin.Alter(broker, resource.ResourceName, brokerOps, incremental: false, validateOnly);
             case ConfigResourceType.BrokerLogger:
                 return new MetadataResult(ErrorCode.InvalidRequest, "Unexpected resource type BROKER_LOGGER.");
             default:

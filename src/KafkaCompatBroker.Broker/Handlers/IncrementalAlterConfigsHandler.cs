@@ -11,7 +11,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// validate_only); the partition logs pick up the change when the image changes. Per resource, as Kafka
 /// answers: UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource.",
 /// UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG with Kafka's messages, INVALID_REQUEST for duplicate keys or an
-/// unknown operation. Dynamic broker configs and broker loggers are not supported: INVALID_REQUEST saying so.
+/// unknown operation. BROKER resources ("" for the cluster default, or this broker's id) change dynamic broker
+/// configs through <see cref="BrokerConfigAdmin"/>. Broker loggers are not supported: INVALID_REQUEST saying so.
 /// </summary>
 public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
 {
@@ -65,18 +66,23 @@ public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHa
         switch (type)
         {
             case ConfigResourceType.Topic:
-                var ops = new List<AlterConfigOp>(resource.Configs.Count);
-                foreach (var config in resource.Configs)
-                {
-                    ops.Add(new AlterConfigOp(config.Name, (AlterConfigOpType)config.ConfigOperation, config.Value));
-                }
-
-                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), ops, validateOnly);
+                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), Ops(resource), validateOnly);
             case ConfigResourceType.Broker:
-                return new MetadataResult(ErrorCode.InvalidRequest, AlterConfigsHandler.BrokerConfigsUnsupported);
+                return BrokerConfigAdmin.Alter(broker, resource.ResourceName, Ops(resource), incremental: true, validateOnly);
             default:
                 return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
         }
+    }
+
+    private static List<AlterConfigOp> Ops(IncrementalAlterConfigsRequest.AlterConfigsResource resource)
+    {
+        var ops = new List<AlterConfigOp>(resource.Configs.Count);
+        foreach (var config in resource.Configs)
+        {
+            ops.Add(new AlterConfigOp(config.Name, (AlterConfigOpType)config.ConfigOperation, config.Value));
+        }
+
+        return ops;
     }
 
     private static IncrementalAlterConfigsResponse.AlterConfigsResourceResponse Result(IncrementalAlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) =>
