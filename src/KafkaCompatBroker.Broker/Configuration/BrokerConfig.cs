@@ -130,6 +130,34 @@ public sealed class BrokerConfig
                 Check(key, entry.Value);
             }
         }
+
+        // Kafka's GroupCoordinatorConfig requirements on the consumer group timeouts.
+        RequireAtLeast("group.consumer.max.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms");
+        RequireAtLeast("group.consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms");
+        RequireAtMost("group.consumer.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms");
+        RequireAtLeast("group.consumer.max.session.timeout.ms", "group.consumer.min.session.timeout.ms");
+        RequireAtLeast("group.consumer.session.timeout.ms", "group.consumer.min.session.timeout.ms");
+        RequireAtMost("group.consumer.session.timeout.ms", "group.consumer.max.session.timeout.ms");
+        if (GetInt("group.consumer.heartbeat.interval.ms") >= GetInt("group.consumer.session.timeout.ms"))
+        {
+            throw new ConfigException("group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms");
+        }
+    }
+
+    private void RequireAtLeast(string key, string bound)
+    {
+        if (GetInt(key) < GetInt(bound))
+        {
+            throw new ConfigException($"{key} must be greater than or equal to {bound}");
+        }
+    }
+
+    private void RequireAtMost(string key, string bound)
+    {
+        if (GetInt(key) > GetInt(bound))
+        {
+            throw new ConfigException($"{key} must be less than or equal to {bound}");
+        }
     }
 
     private static void Check(ConfigKey key, string value)

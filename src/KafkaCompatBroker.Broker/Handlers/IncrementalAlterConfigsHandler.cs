@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -12,7 +13,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// answers: UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource.",
 /// UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG with Kafka's messages, INVALID_REQUEST for duplicate keys or an
 /// unknown operation. BROKER resources ("" for the cluster default, or this broker's id) change dynamic broker
-/// configs through <see cref="BrokerConfigAdmin"/>. Broker loggers are not supported: INVALID_REQUEST saying so.
+/// configs through <see cref="BrokerConfigAdmin"/>. GROUP resources hold KIP-848 group configs (<see cref="GroupConfigDefinitions"/>;
+/// INVALID_CONFIG with Kafka's GroupConfig messages). Broker loggers are not supported: INVALID_REQUEST saying so.
 /// </summary>
 public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
 {
@@ -69,6 +71,9 @@ public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHa
                 return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), Ops(resource), validateOnly);
             case ConfigResourceType.Broker:
                 return BrokerConfigAdmin.Alter(broker, resource.ResourceName, Ops(resource), incremental: true, validateOnly);
+            case ConfigResourceType.Group:
+                return broker.Metadata.AlterConfigs(
+                    new ConfigResource(ConfigResourceType.Group, resource.ResourceName), Ops(resource), validateOnly, configs => GroupConfigDefinitions.Validate(configs, broker.Settings.Config));
             default:
                 return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
         }
