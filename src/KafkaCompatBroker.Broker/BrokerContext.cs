@@ -1,4 +1,3 @@
-using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Storage;
@@ -90,7 +89,6 @@ public sealed class BrokerContext(
     private TransactionCoordinator CreateTransactionCoordinator()
     {
         var config = Settings.Config;
-        var effective = DynamicBrokerConfig.Effective(config, Metadata.Image, Settings.NodeId);
         return new TransactionCoordinator(
             new TransactionCoordinatorConfig
             {
@@ -98,7 +96,7 @@ public sealed class BrokerContext(
                 TransactionalIdExpirationMs = config.GetInt("transactional.id.expiration.ms"),
                 AbortTimedOutTransactionsIntervalMs = config.GetInt("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
                 RemoveExpiredTransactionalIdsIntervalMs = config.GetInt("transaction.remove.expired.transaction.cleanup.interval.ms"),
-                PartitionVerificationEnable = effective.GetBool("transaction.partition.verification.enable"),
+                PartitionVerificationEnable = config.GetBool("transaction.partition.verification.enable"),
                 TwoPhaseCommitEnable = config.GetBool("transaction.two.phase.commit.enable"),
                 TransactionVersionLevel = Metadata.Image.Features.GetValueOrDefault(MetadataStore.TransactionVersionFeature),
             },

@@ -59,6 +59,7 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     [Theory]
     [InlineData(0, "", "log.dirs", "/x", "Cannot update these configs dynamically: Set(log.dirs)")]
     [InlineData(1, "1", "listeners", "PLAINTEXT://:1", "Cannot update these configs dynamically: Set(listeners)")]
+    [InlineData(1, "", "producer.id.expiration.ms", "1000", "Cannot update these configs dynamically: Set(producer.id.expiration.ms)")]
     [InlineData(2, "1", "message.max.bytes", "abc", "Invalid value abc for configuration message.max.bytes: Not a number of type INT")]
     [InlineData(2, "", "log.cleanup.policy", "shred", "Invalid value shred for configuration log.cleanup.policy: String must be one of: delete, compact")]
     [InlineData(2, "2", "message.max.bytes", "1", "Unexpected broker id, expected 1, but received 2")]

@@ -96,9 +96,10 @@ public static class TopicConfigDefinitions
 
     /// <summary>
     /// Broker configs (of <see cref="BrokerConfigKeys"/>) that can be updated dynamically: Kafka's reconfigurable
-    /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus listeners and listener.security.protocol.map, which this
-    /// broker cannot rebind at run time. DescribeConfigs reports every other broker config as read-only, and
-    /// AlterConfigs refuses them.
+    /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus what this broker cannot apply at run time yet (listeners and
+    /// listener.security.protocol.map, log.cleaner.backoff.ms, producer.id.expiration.ms,
+    /// transaction.partition.verification.enable: the listeners, the log manager and the transaction coordinator read
+    /// them once at start-up). DescribeConfigs reports every other broker config as read-only, and AlterConfigs refuses them.
     /// </summary>
     public static readonly IReadOnlySet<string> DynamicBrokerConfigs = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -109,9 +110,8 @@ public static class TopicConfigDefinitions
         "log.cleaner.min.cleanable.ratio", "log.cleanup.policy", "unclean.leader.election.enable", "min.insync.replicas",
         "compression.type", "log.message.timestamp.type",
 
-        // the log cleaner (LogCleaner), thread pools (DynamicThreadPool, DynamicListenerConfig), producer state
-        "log.cleaner.backoff.ms", "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
-        "producer.id.expiration.ms", "transaction.partition.verification.enable",
+        // thread pools (DynamicThreadPool, DynamicListenerConfig); recovery threads are used at start-up
+        "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
     };
 
     /// <summary>Broker synonyms of each broker config (Kafka's DynamicBrokerConfig.brokerConfigSynonyms): the time units of one setting.</summary>
