@@ -171,6 +171,24 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     }
 
     [Fact]
+    public void WithDynamic_PerBrokerOverDefaultOverStatic_HidesSynonymsAndSkipsReadOnlyOrInvalid()
+    {
+        var config = BrokerConfig.Load($"log.dirs={_broker.DataDir}\nlog.retention.hours=24\nmessage.max.bytes=1500000", [], new System.Collections.Hashtable());
+
+        var effective = config.WithDynamic(
+            new Dictionary<string, string> { ["log.retention.ms"] = "5000", ["log.dirs"] = "/elsewhere", ["message.max.bytes"] = "abc", ["log.segment.bytes"] = "2097152" },
+            new Dictionary<string, string> { ["log.retention.ms"] = "6000" });
+
+        Assert.Equal(("6000", ConfigSource.DynamicBroker), effective.Get("log.retention.ms"));
+        Assert.False(effective.IsSet("log.retention.hours"));
+        Assert.Equal(6000, effective.LogRetentionMs);
+        Assert.Equal(("2097152", ConfigSource.DynamicDefaultBroker), effective.Get("log.segment.bytes"));
+        Assert.Equal((_broker.DataDir, ConfigSource.StaticBrokerConfig), effective.Get("log.dirs"));
+        Assert.Equal(("1500000", ConfigSource.StaticBrokerConfig), effective.Get("message.max.bytes"));
+        Assert.Equal(("24", ConfigSource.StaticBrokerConfig), config.Get("log.retention.hours"));
+    }
+
+    [Fact]
     public async Task DynamicBrokerConfigs_AfterRestart_StillOverrideServerProperties()
     {
         var dir = Path.Combine(Path.GetTempPath(), "kcb-dyn-" + Guid.NewGuid().ToString("N"));
