@@ -69,6 +69,7 @@ public sealed class BrokerContext(
             ConsumerOffsets)
         {
             TopicView = new MetadataGroupTopicView(Metadata),
+            GroupConfigs = new MetadataGroupConfigView(Metadata),
         };
     }
 

@@ -25,9 +25,6 @@ public sealed record BrokerSettings
 
     public short DefaultReplicationFactor { get; init; } = 1;
 
-    /// <summary>Topic-level defaults from the broker's log.* configs (a topic's own configs override them).</summary>
-    public LogConfig LogDefaults { get; init; } = LogConfig.Default;
-
     /// <summary>
     /// Kafka's mapping of broker configs to the topic-level defaults: segment.bytes ← log.segment.bytes,
     /// retention.ms ← log.retention.{ms,minutes,hours}, max.message.bytes ← message.max.bytes, and so on.

@@ -61,27 +61,6 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
 
         var clusterId = MetaProperties.EnsureFormatted(config.LogDirs, nodeId, config.GetString("cluster.id"));
-        var logDefaults = BrokerSettings.LogDefaultsFrom(config);
-        var logs = new LogManager(
-            new LogManagerOptions
-            {
-                LogDirs = config.LogDirs,
-                NumRecoveryThreadsPerDataDir = config.GetInt("num.recovery.threads.per.data.dir"),
-                LogRetentionCheckIntervalMs = config.GetLong("log.retention.check.interval.ms"),
-                LogFlushSchedulerIntervalMs = config.GetLong("log.flush.scheduler.interval.ms"),
-                LogFlushOffsetCheckpointIntervalMs = config.GetLong("log.flush.offset.checkpoint.interval.ms"),
-                LogFlushStartOffsetCheckpointIntervalMs = config.GetLong("log.flush.start.offset.checkpoint.interval.ms"),
-                LogCleanerEnable = config.GetBool("log.cleaner.enable"),
-                LogCleanerBackoffMs = config.GetLong("log.cleaner.backoff.ms"),
-                ProducerIdExpirationMs = config.GetInt("producer.id.expiration.ms"),
-                ProducerIdExpirationCheckIntervalMs = config.GetInt("producer.id.expiration.check.interval.ms"),
-                Cleaner = new LogCleaner().MaybeClean,
-            },
-            logDefaults,
-            loggerFactory.CreateLogger<LogManager>(),
-            time);
-        logs.Startup();
-
         var metadata = MetadataStore.Open(
             new MetadataStoreOptions
             {
@@ -92,6 +71,28 @@ public sealed class KafkaBroker : IAsyncDisposable
                 Time = time,
             },
             loggerFactory.CreateLogger<MetadataStore>());
+
+        // The metadata is loaded before the logs, as Kafka does, so dynamic broker configs in it apply from the start.
+        var effective = DynamicBrokerConfig.Effective(config, metadata.Image, nodeId);
+        var logs = new LogManager(
+            new LogManagerOptions
+            {
+                LogDirs = config.LogDirs,
+                NumRecoveryThreadsPerDataDir = effective.GetInt("num.recovery.threads.per.data.dir"),
+                LogRetentionCheckIntervalMs = config.GetLong("log.retention.check.interval.ms"),
+                LogFlushSchedulerIntervalMs = config.GetLong("log.flush.scheduler.interval.ms"),
+                LogFlushOffsetCheckpointIntervalMs = config.GetLong("log.flush.offset.checkpoint.interval.ms"),
+                LogFlushStartOffsetCheckpointIntervalMs = config.GetLong("log.flush.start.offset.checkpoint.interval.ms"),
+                LogCleanerEnable = config.GetBool("log.cleaner.enable"),
+                LogCleanerBackoffMs = config.GetLong("log.cleaner.backoff.ms"),
+                ProducerIdExpirationMs = config.GetInt("producer.id.expiration.ms"),
+                ProducerIdExpirationCheckIntervalMs = config.GetInt("producer.id.expiration.check.interval.ms"),
+                Cleaner = new LogCleaner().MaybeClean,
+            },
+            BrokerSettings.LogDefaultsFrom(effective),
+            loggerFactory.CreateLogger<LogManager>(),
+            time);
+        logs.Startup();
 
         // Connections may arrive as soon as the listeners bind; requests wait until the broker is registered.
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -131,7 +132,6 @@ public sealed class KafkaBroker : IAsyncDisposable
             AutoCreateTopics = config.GetBool("auto.create.topics.enable"),
             DefaultNumPartitions = config.GetInt("num.partitions"),
             DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
-            LogDefaults = logDefaults,
         };
         var registration = metadata.RegisterBroker(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
         if (registration.Error != ErrorCode.None)

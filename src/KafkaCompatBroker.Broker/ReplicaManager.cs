@@ -1,4 +1,5 @@
 using System.Buffers;
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Storage;
@@ -20,6 +21,7 @@ public sealed class ReplicaManager : IDisposable
     private readonly MetadataStore _metadata;
     private readonly LogManager _logs;
     private readonly ILogger _logger;
+    private CachedLogDefaults? _logDefaults;
 
     public ReplicaManager(BrokerSettings settings, MetadataStore metadata, LogManager logs, ILogger<ReplicaManager> logger)
     {
@@ -36,8 +38,30 @@ public sealed class ReplicaManager : IDisposable
     public ClusterImage Image => _metadata.Image;
 
     /// <summary>The effective log config of a topic: the broker's defaults with the topic's own configs applied.</summary>
-    public LogConfig ConfigFor(string topic) =>
-        _settings.LogDefaults.With(_metadata.Image.GetTopicConfigs(topic).Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)));
+    public LogConfig ConfigFor(string topic) => ConfigFor(_metadata.Image, topic);
+
+    private LogConfig ConfigFor(ClusterImage image, string topic) =>
+        LogDefaults(image).With(image.GetTopicConfigs(topic).Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)));
+
+    /// <summary>
+    /// The topic defaults in effect: the broker's log.* configs with the image's dynamic broker configs applied
+    /// (Kafka's DynamicLogConfig), so a dynamic log.retention.ms or message.max.bytes reaches every topic without
+    /// its own override. Rebuilt only when the image's broker config maps change.
+    /// </summary>
+    public LogConfig LogDefaults(ClusterImage image)
+    {
+        var clusterDefaults = DynamicBrokerConfig.ClusterDefaults(image);
+        var perBroker = DynamicBrokerConfig.PerBroker(image, _settings.NodeId);
+        var cached = Volatile.Read(ref _logDefaults);
+        if (cached is not null && ReferenceEquals(cached.ClusterDefaults, clusterDefaults) && ReferenceEquals(cached.PerBroker, perBroker))
+        {
+            return cached.Config;
+        }
+
+        var config = BrokerSettings.LogDefaultsFrom(_settings.Config.WithDynamic(clusterDefaults, perBroker));
+        Volatile.Write(ref _logDefaults, new CachedLogDefaults(clusterDefaults, perBroker, config));
+        return config;
+    }
 
     /// <summary>The log of a partition this broker leads, or null (unknown topic or partition).</summary>
     public PartitionLog? GetLog(string topic, int partition)
@@ -165,7 +189,7 @@ public sealed class ReplicaManager : IDisposable
     {
         foreach (var topic in current.TopicsByName.Values)
         {
-            var config = ConfigFor(topic.Name);
+            var config = ConfigFor(current, topic.Name);
             foreach (var partition in topic.Partitions.Values)
             {
                 if (partition.Leader != _settings.NodeId)
@@ -215,4 +239,6 @@ public sealed class ReplicaManager : IDisposable
     }
 
     public void Dispose() => _metadata.ImageChanged -= OnImageChanged;
+
+    private sealed record CachedLogDefaults(IReadOnlyDictionary<string, string> ClusterDefaults, IReadOnlyDictionary<string, string> PerBroker, LogConfig Config);
 }

@@ -523,10 +523,12 @@ public sealed class MetadataStore : IDisposable
     // ------------------------------------------------------------------ configs
 
     /// <summary>
-    /// IncrementalAlterConfigs on one resource (a topic, or a broker: its id, or "" for the cluster default).
+    /// IncrementalAlterConfigs on one resource (a topic; a broker: its id, or "" for the cluster default; a group).
     /// All ops are validated together and committed as one batch of ConfigRecords (a null value deletes a key).
+    /// <paramref name="validate"/> checks the resource's resulting set of configs (null when valid, otherwise the
+    /// INVALID_CONFIG message): the broker's rules for resources whose keys the controller does not know (groups).
     /// </summary>
-    public MetadataResult AlterConfigs(ConfigResource resource, IReadOnlyList<AlterConfigOp> ops, bool validateOnly = false)
+    public MetadataResult AlterConfigs(ConfigResource resource, IReadOnlyList<AlterConfigOp> ops, bool validateOnly = false, Func<IReadOnlyDictionary<string, string>, string?>? validate = null)
     {
         ArgumentNullException.ThrowIfNull(ops);
         lock (_lock)
@@ -546,6 +548,14 @@ public sealed class MetadataStore : IDisposable
                     if (resource.Name.Length > 0 && !int.TryParse(resource.Name, NumberStyles.None, CultureInfo.InvariantCulture, out _))
                     {
                         return new MetadataResult(ErrorCode.InvalidRequest, $"Illegal broker id \"{resource.Name}\": it must be a non-negative integer, or empty for the cluster default.");
+                    }
+
+                    break;
+                case ConfigResourceType.Group:
+                    // Kafka's ControllerConfigurationValidator: group configs belong to a named group.
+                    if (resource.Name.Length == 0)
+                    {
+                        return new MetadataResult(ErrorCode.InvalidRequest, "Default group resources are not allowed.");
                     }
 
                     break;
@@ -616,6 +626,11 @@ public sealed class MetadataStore : IDisposable
             if (isTopic && TopicConfigs.Validate(after) is { } invalid)
             {
                 return new MetadataResult(ErrorCode.InvalidConfig, invalid);
+            }
+
+            if (validate?.Invoke(after) is { } rejected)
+            {
+                return new MetadataResult(ErrorCode.InvalidConfig, rejected);
             }
 
             var records = new List<MetadataRecord>();

@@ -418,7 +418,7 @@ public sealed partial class GroupCoordinator
         // The assignment is sent on a full request (joining, or every field set) or when it changed.
         var isFullRequest = memberEpoch == 0 || (request.RebalanceTimeoutMs != -1 && request.SubscribedTopicNames is not null && request.TopicPartitions is not null);
         var assignment = isFullRequest || !PartitionMap.SetEquals(previouslyAssigned, member.AssignedPartitions) ? PartitionMap.Copy(member.AssignedPartitions) : null;
-        return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, member.MemberId, member.MemberEpoch, _config.ConsumerHeartbeatIntervalMs, assignment);
+        return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, member.MemberId, member.MemberEpoch, ConsumerHeartbeatIntervalMs(group.GroupId), assignment);
     }
 
     private ConsumerGroup GetOrMaybeCreateConsumerGroup(string groupId, bool createIfNotExists, out bool classicToDelete)
@@ -843,7 +843,7 @@ public sealed partial class GroupCoordinator
 
     private void ScheduleConsumerSession(ConsumerGroup group, ConsumerGroupMember member)
     {
-        var due = TimeSpan.FromMilliseconds(_config.ConsumerSessionTimeoutMs);
+        var due = TimeSpan.FromMilliseconds(ConsumerSessionTimeoutMs(group.GroupId));
         if (member.SessionTimer is { } timer)
         {
             timer.Change(due, Timeout.InfiniteTimeSpan);
@@ -867,7 +867,7 @@ public sealed partial class GroupCoordinator
                 if (coordinator.IsCurrent(group, member))
                 {
                     coordinator._log.LogInformation(
-                        "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it", member.MemberId, group.GroupId, coordinator._config.ConsumerSessionTimeoutMs);
+                        "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it", member.MemberId, group.GroupId, coordinator.ConsumerSessionTimeoutMs(group.GroupId));
                     coordinator.FenceConsumerMemberAndStore(group, member);
                 }
             }

@@ -102,7 +102,7 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
     [Fact]
     public async Task ConsumerGroupHeartbeat_MemberDoesNotReturnAfterRestart_FencedAndOthersTakeItsPartitions()
     {
-        const string Config = "group.consumer.session.timeout.ms=1500\ngroup.consumer.heartbeat.interval.ms=200";
+        const string Config = "group.consumer.session.timeout.ms=1500\ngroup.consumer.heartbeat.interval.ms=200\ngroup.consumer.min.session.timeout.ms=1000\ngroup.consumer.min.heartbeat.interval.ms=100";
         string dir;
         KafkaUuid topicId;
         using (var broker = Start(config: Config))

@@ -220,6 +220,10 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
                 print('cleanup.policy', configs['cleanup.policy'])
                 b = admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, '1')])
                 print('log.retention.hours', {c[0]: c[1] for c in b[0].resources[0][4]}['log.retention.hours'])
+                r = admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, '', configs={'message.max.bytes': '2000000'})])
+                print('alter broker', r.resources[0][0])
+                b = admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, '1')])
+                print('message.max.bytes', {c[0]: c[1] for c in b[0].resources[0][4]}['message.max.bytes'])
                 admin.close()
                 """;
             var scriptPath = Path.Combine(dir, "admin.py");
@@ -240,7 +244,9 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
             Assert.Contains("retention.ms 12345", output, StringComparison.Ordinal);
             Assert.Contains("cleanup.policy compact", output, StringComparison.Ordinal);
             Assert.Contains("log.retention.hours 48", output, StringComparison.Ordinal);
-            Assert.Equal(12345, broker.Context.Replicas.GetLog("e2e", 0)!.Config.RetentionMs);
+            Assert.Contains("alter broker 0", output, StringComparison.Ordinal);
+            Assert.Contains("message.max.bytes 2000000", output, StringComparison.Ordinal);
+            Assert.Equal((12345, 2000000), (broker.Context.Replicas.GetLog("e2e", 0)!.Config.RetentionMs, broker.Context.Replicas.GetLog("e2e", 0)!.Config.MaxMessageBytes));
         }
         finally
         {

@@ -88,14 +88,14 @@ public sealed class IncrementalAlterConfigsHandlerTests : IDisposable
     }
 
     [Fact]
-    public async Task IncrementalAlterConfigs_BrokerAndUnknownType_ReturnErrors()
+    public async Task IncrementalAlterConfigs_BrokerAndUnknownType_ReturnSuccessAndError()
     {
         var response = await AlterAsync(1, false,
             new IncrementalAlterConfigsRequest.AlterConfigsResource { ResourceType = 4, ResourceName = "1", Configs = [new() { Name = "log.retention.ms", ConfigOperation = 0, Value = "1" }] },
             new IncrementalAlterConfigsRequest.AlterConfigsResource { ResourceType = 99, ResourceName = "x" });
 
         Assert.Equal(2, response.Responses.Count);
-        Assert.Equal((short)ErrorCode.InvalidRequest, response.Responses[0].ErrorCode);
+        Assert.Equal((short)ErrorCode.None, response.Responses[0].ErrorCode);
         Assert.Equal((short)ErrorCode.UnsupportedVersion, response.Responses[1].ErrorCode);
     }
 

@@ -36,9 +36,8 @@ internal sealed class TestBroker : IDisposable
             AutoCreateTopics = Config.GetBool("auto.create.topics.enable"),
             DefaultNumPartitions = Config.GetInt("num.partitions"),
             DefaultReplicationFactor = (short)Config.GetInt("default.replication.factor"),
-            LogDefaults = BrokerSettings.LogDefaultsFrom(Config),
         };
-        Logs = new LogManager(new LogManagerOptions { LogDirs = [DataDir] }, settings.LogDefaults, NullLogger.Instance);
+        Logs = new LogManager(new LogManagerOptions { LogDirs = [DataDir] }, BrokerSettings.LogDefaultsFrom(Config), NullLogger.Instance);
         Logs.Startup();
         Metadata = MetadataStore.Open(new MetadataStoreOptions { MetadataLogDir = DataDir, ClusterId = "test-cluster-id-000000" });
         Metadata.RegisterBroker(settings.NodeId, Protocol.KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);

@@ -592,6 +592,28 @@ public sealed class MetadataStoreTests : IDisposable
     }
 
     [Fact]
+    public void AlterConfigs_Group_ValidatorChecksResultingSetAndConfigsSurviveRestart()
+    {
+        var group = new ConfigResource(ConfigResourceType.Group, "g");
+        using (var store = OpenStore())
+        {
+            IReadOnlyDictionary<string, string>? seen = null;
+            var refused = store.AlterConfigs(group, [new("consumer.session.timeout.ms", AlterConfigOpType.Set, "1")], validate: c => (seen = c).Count > 0 ? "too short" : null);
+            Assert.Equal((ErrorCode.InvalidConfig, "too short"), (refused.Error, refused.ErrorMessage));
+            Assert.Equal("1", seen!["consumer.session.timeout.ms"]);
+            Assert.Empty(store.Image.GetConfigs(group));
+
+            Assert.True(store.AlterConfigs(group, [new("consumer.session.timeout.ms", AlterConfigOpType.Set, "50000")], validate: _ => null).IsSuccess);
+            var defaultGroup = store.AlterConfigs(new ConfigResource(ConfigResourceType.Group, ""), [new("consumer.session.timeout.ms", AlterConfigOpType.Set, "50000")]);
+            Assert.Equal((ErrorCode.InvalidRequest, "Default group resources are not allowed."), (defaultGroup.Error, defaultGroup.ErrorMessage));
+            store.WriteSnapshot();
+        }
+
+        using var reopened = OpenStore();
+        Assert.Equal("50000", reopened.Image.GetConfigs(group)["consumer.session.timeout.ms"]);
+    }
+
+    [Fact]
     public void AlterConfigs_UnknownTopic_UnknownTopicOrPartition()
     {
         using var store = OpenStore();

@@ -51,9 +51,8 @@ public class DispatcherBenchmarks
             AutoCreateTopics = false,
             DefaultNumPartitions = 1,
             DefaultReplicationFactor = 1,
-            LogDefaults = BrokerSettings.LogDefaultsFrom(config),
         };
-        _logs = new LogManager(new LogManagerOptions { LogDirs = [_dataDir] }, settings.LogDefaults, NullLogger.Instance);
+        _logs = new LogManager(new LogManagerOptions { LogDirs = [_dataDir] }, BrokerSettings.LogDefaultsFrom(config), NullLogger.Instance);
         _logs.Startup();
         _metadata = MetadataStore.Open(new MetadataStoreOptions { MetadataLogDir = _dataDir, ClusterId = "bench-cluster-id-00000" });
         _metadata.RegisterBroker(settings.NodeId, KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);

@@ -10,6 +10,12 @@ public enum ConfigSource
     StaticBrokerConfig,
     Environment,
     CommandLine,
+
+    /// <summary>A cluster-wide dynamic config (the "" BROKER resource in the metadata log).</summary>
+    DynamicDefaultBroker,
+
+    /// <summary>A dynamic config of this broker (its id's BROKER resource in the metadata log).</summary>
+    DynamicBroker,
 }
 
 /// <summary>A broker configuration error that stops start-up; the message names the key.</summary>
@@ -26,7 +32,44 @@ public sealed class BrokerConfig
 
     public IReadOnlyList<string> Warnings { get; }
 
-    private BrokerConfig(List<string> warnings) => Warnings = warnings;
+    private BrokerConfig(IReadOnlyList<string> warnings) => Warnings = warnings;
+
+    /// <summary>
+    /// This config with dynamic broker configs applied as Kafka's DynamicBrokerConfig does: the cluster
+    /// defaults, then this broker's own, each replacing the key and its synonyms (a dynamic log.retention.ms
+    /// hides a static log.retention.hours). Keys that cannot change dynamically and invalid values are
+    /// skipped, as Kafka ignores them when it applies the metadata log.
+    /// </summary>
+    public BrokerConfig WithDynamic(IReadOnlyDictionary<string, string> clusterDefaults, IReadOnlyDictionary<string, string> perBroker)
+    {
+        var config = new BrokerConfig(Warnings);
+        foreach (var (key, entry) in _values)
+        {
+            config._values[key] = entry;
+        }
+
+        config.Overlay(clusterDefaults, ConfigSource.DynamicDefaultBroker);
+        config.Overlay(perBroker, ConfigSource.DynamicBroker);
+        return config;
+    }
+
+    private void Overlay(IReadOnlyDictionary<string, string> dynamicConfigs, ConfigSource source)
+    {
+        foreach (var (key, value) in dynamicConfigs)
+        {
+            if (!TopicConfigDefinitions.DynamicBrokerConfigs.Contains(key) || !BrokerConfigKeys.ByName.TryGetValue(key, out var definition) || CheckValue(definition, value) is not null)
+            {
+                continue;
+            }
+
+            foreach (var synonym in TopicConfigDefinitions.BrokerConfigSynonyms(key))
+            {
+                _values.Remove(synonym);
+            }
+
+            _values[key] = (value, source);
+        }
+    }
 
     /// <summary>
     /// Builds the config. <paramref name="environment"/> is the process environment (or a test's);
@@ -87,29 +130,66 @@ public sealed class BrokerConfig
                 Check(key, entry.Value);
             }
         }
+
+        // Kafka's GroupCoordinatorConfig requirements on the consumer group timeouts.
+        RequireAtLeast("group.consumer.max.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms");
+        RequireAtLeast("group.consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms");
+        RequireAtMost("group.consumer.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms");
+        RequireAtLeast("group.consumer.max.session.timeout.ms", "group.consumer.min.session.timeout.ms");
+        RequireAtLeast("group.consumer.session.timeout.ms", "group.consumer.min.session.timeout.ms");
+        RequireAtMost("group.consumer.session.timeout.ms", "group.consumer.max.session.timeout.ms");
+        if (GetInt("group.consumer.heartbeat.interval.ms") >= GetInt("group.consumer.session.timeout.ms"))
+        {
+            throw new ConfigException("group.consumer.heartbeat.interval.ms must be less than group.consumer.session.timeout.ms");
+        }
+    }
+
+    private void RequireAtLeast(string key, string bound)
+    {
+        if (GetInt(key) < GetInt(bound))
+        {
+            throw new ConfigException($"{key} must be greater than or equal to {bound}");
+        }
+    }
+
+    private void RequireAtMost(string key, string bound)
+    {
+        if (GetInt(key) > GetInt(bound))
+        {
+            throw new ConfigException($"{key} must be less than or equal to {bound}");
+        }
     }
 
     private static void Check(ConfigKey key, string value)
+    {
+        if (CheckValue(key, value) is { } error)
+        {
+            throw new ConfigException(error);
+        }
+    }
+
+    /// <summary>Null when <paramref name="value"/> is valid for <paramref name="key"/>; otherwise Kafka's ConfigException message.</summary>
+    public static string? CheckValue(ConfigKey key, string value)
     {
         var v = value.Trim();
         switch (key.Type)
         {
             case ConfigType.Boolean when !bool.TryParse(v, out _):
-                throw new ConfigException($"Invalid value {value} for configuration {key.Name}: Expected value to be either true or false");
+                return $"Invalid value {value} for configuration {key.Name}: Expected value to be either true or false";
             case ConfigType.Int or ConfigType.Long:
                 if (!long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) || (key.Type == ConfigType.Int && (n < int.MinValue || n > int.MaxValue)))
                 {
-                    throw new ConfigException($"Invalid value {value} for configuration {key.Name}: Not a number of type {(key.Type == ConfigType.Int ? "INT" : "LONG")}");
+                    return $"Invalid value {value} for configuration {key.Name}: Not a number of type {(key.Type == ConfigType.Int ? "INT" : "LONG")}";
                 }
 
                 if (n < key.Min || n > key.Max)
                 {
-                    throw new ConfigException($"Invalid value {value} for configuration {key.Name}: Value must be {(key.Max == long.MaxValue || (key.Type == ConfigType.Int && key.Max == int.MaxValue) ? $"at least {key.Min}" : $"between {key.Min} and {key.Max}")}");
+                    return $"Invalid value {value} for configuration {key.Name}: Value must be {(key.Max == long.MaxValue || (key.Type == ConfigType.Int && key.Max == int.MaxValue) ? $"at least {key.Min}" : $"between {key.Min} and {key.Max}")}";
                 }
 
                 break;
             case ConfigType.Double when !double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out _):
-                throw new ConfigException($"Invalid value {value} for configuration {key.Name}: Not a number of type DOUBLE");
+                return $"Invalid value {value} for configuration {key.Name}: Not a number of type DOUBLE";
         }
 
         if (key.ValidValues is { } valid)
@@ -119,10 +199,12 @@ public sealed class BrokerConfig
             {
                 if (!valid.Contains(item))
                 {
-                    throw new ConfigException($"Invalid value {value} for configuration {key.Name}: String must be one of: {string.Join(", ", valid)}");
+                    return $"Invalid value {value} for configuration {key.Name}: String must be one of: {string.Join(", ", valid)}";
                 }
             }
         }
+
+        return null;
     }
 
     /// <summary>The value and where it came from; the default (or null) when nothing set it.</summary>

@@ -14,6 +14,7 @@ public enum DescribedConfigSource : sbyte
     StaticBrokerConfig = 4,
     DefaultConfig = 5,
     DynamicBrokerLoggerConfig = 6,
+    GroupConfig = 8,
 }
 
 /// <summary>
@@ -79,6 +80,47 @@ public sealed class ConfigDescriber
                     result.Add(BrokerEntry(name, value, perBroker, includeSynonyms));
                 }
             }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// A group's configs (Kafka's createGroupConfigEntry): each GROUP config key with the group's own value, else the
+    /// broker's value of its "group." synonym; synonyms are the group's value (GROUP_CONFIG) then the broker synonym's
+    /// sources, and the first of them is the source.
+    /// </summary>
+    public List<DescribeConfigsResponse.DescribeConfigsResourceResult> DescribeGroup(string groupId, IReadOnlyCollection<string>? keys, bool includeSynonyms)
+    {
+        var overrides = Image.GetConfigs(new ConfigResource(ConfigResourceType.Group, groupId));
+        var result = new List<DescribeConfigsResponse.DescribeConfigsResourceResult>();
+        foreach (var key in GroupConfigDefinitions.All)
+        {
+            if (!Wanted(keys, key.Name))
+            {
+                continue;
+            }
+
+            var brokerName = GroupConfigDefinitions.BrokerSynonym(key.Name);
+            var own = overrides.TryGetValue(key.Name, out var set) ? set : null;
+            var value = Normalize(own ?? BrokerValue(brokerName) ?? key.Default!, DescribedConfigType.Int);
+            var synonyms = BrokerSynonyms(brokerName, TopicConfigDefinitions.BrokerConfigSynonyms(brokerName), sensitive: false);
+            if (own is not null)
+            {
+                synonyms.Insert(0, new DescribeConfigsResponse.DescribeConfigsSynonym { Name = key.Name, Value = value, Source = (sbyte)DescribedConfigSource.GroupConfig });
+            }
+
+            result.Add(new DescribeConfigsResponse.DescribeConfigsResourceResult
+            {
+                Name = key.Name,
+                Value = value,
+                ReadOnly = false,
+                ConfigSource = synonyms.Count == 0 ? (sbyte)DescribedConfigSource.DefaultConfig : synonyms[0].Source,
+                IsSensitive = false,
+                Synonyms = includeSynonyms ? synonyms : [],
+                ConfigType = (sbyte)DescribedConfigType.Int,
+                Documentation = null,
+            });
         }
 
         return result;

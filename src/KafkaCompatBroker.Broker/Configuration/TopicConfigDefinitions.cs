@@ -95,21 +95,23 @@ public static class TopicConfigDefinitions
         };
 
     /// <summary>
-    /// Broker configs (of <see cref="BrokerConfigKeys"/>) Kafka can update dynamically (DynamicBrokerConfig's
-    /// reconfigurable sets); DescribeConfigs reports every other broker config as read-only.
+    /// Broker configs (of <see cref="BrokerConfigKeys"/>) that can be updated dynamically: Kafka's reconfigurable
+    /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus what this broker cannot apply at run time yet (listeners and
+    /// listener.security.protocol.map, log.cleaner.backoff.ms, producer.id.expiration.ms,
+    /// transaction.partition.verification.enable: the listeners, the log manager and the transaction coordinator read
+    /// them once at start-up). DescribeConfigs reports every other broker config as read-only, and AlterConfigs refuses them.
     /// </summary>
     public static readonly IReadOnlySet<string> DynamicBrokerConfigs = new HashSet<string>(StringComparer.Ordinal)
     {
-        // the first broker synonym of each topic config (DynamicLogConfig)
+        // the first broker synonym of each topic config (DynamicLogConfig): the topic defaults
         "log.segment.bytes", "log.roll.ms", "log.index.size.max.bytes", "log.flush.interval.messages", "log.flush.interval.ms",
         "log.retention.bytes", "log.retention.ms", "message.max.bytes", "log.index.interval.bytes", "log.cleaner.delete.retention.ms",
         "log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.segment.delete.delay.ms",
         "log.cleaner.min.cleanable.ratio", "log.cleanup.policy", "unclean.leader.election.enable", "min.insync.replicas",
         "compression.type", "log.message.timestamp.type",
 
-        // the log cleaner, thread pools, listeners, producer state
-        "log.cleaner.backoff.ms", "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
-        "listeners", "advertised.listeners", "listener.security.protocol.map", "producer.id.expiration.ms",
+        // thread pools (DynamicThreadPool, DynamicListenerConfig); recovery threads are used at start-up
+        "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
     };
 
     /// <summary>Broker synonyms of each broker config (Kafka's DynamicBrokerConfig.brokerConfigSynonyms): the time units of one setting.</summary>

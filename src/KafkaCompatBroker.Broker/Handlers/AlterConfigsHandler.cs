@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -10,13 +11,13 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// <see cref="MetadataStore.AlterConfigs"/> as one batch (validate_only checks without writing), and the
 /// partition logs pick up the change when the image changes. Per resource, as Kafka's controller answers:
 /// UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource." when a resource
-/// appears twice, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG for unknown keys or bad values. Dynamic broker
-/// configs are not supported: BROKER resources get INVALID_REQUEST saying so.
+/// appears twice, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG for unknown keys or bad values. BROKER resources
+/// ("" for the cluster default, or this broker's id) set dynamic broker configs through <see cref="BrokerConfigAdmin"/>,
+/// the given set replacing the resource's whole set. GROUP resources hold KIP-848 group configs
+/// (<see cref="GroupConfigDefinitions"/>; INVALID_CONFIG with Kafka's GroupConfig messages).
 /// </summary>
 public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<AlterConfigsRequest, AlterConfigsResponse>
 {
-    internal const string BrokerConfigsUnsupported = "Updating broker configs is not supported yet";
-
     public override ApiKey Key => ApiKey.AlterConfigs;
 
     public override short MinVersion => 0;
@@ -63,41 +64,48 @@ public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<Alter
         switch (type)
         {
             case ConfigResourceType.Topic:
-                var image = broker.Metadata.Image;
-                if (image.GetTopic(resource.ResourceName) is null)
-                {
-                    return new MetadataResult(ErrorCode.UnknownTopicOrPartition, $"The topic '{resource.ResourceName}' does not exist.");
-                }
-
-                // The new set replaces the old one: the last value of each key is kept, every other key deleted.
-                var wanted = new Dictionary<string, string?>(StringComparer.Ordinal);
+                return Replace(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), resource, validateOnly);
+            case ConfigResourceType.Broker:
+                var brokerOps = new List<AlterConfigOp>(resource.Configs.Count);
                 foreach (var config in resource.Configs)
                 {
-                    wanted[config.Name] = config.Value;
+                    brokerOps.Add(new AlterConfigOp(config.Name, AlterConfigOpType.Set, config.Value));
                 }
 
-                var ops = new List<AlterConfigOp>(wanted.Count);
-                foreach (var (name, value) in wanted)
-                {
-                    ops.Add(new AlterConfigOp(name, AlterConfigOpType.Set, value));
-                }
-
-                foreach (var existing in image.GetTopicConfigs(resource.ResourceName).Keys)
-                {
-                    if (!wanted.ContainsKey(existing))
-                    {
-                        ops.Add(new AlterConfigOp(existing, AlterConfigOpType.Delete, null));
-                    }
-                }
-
-                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), ops, validateOnly);
-            case ConfigResourceType.Broker:
-                return new MetadataResult(ErrorCode.InvalidRequest, BrokerConfigsUnsupported);
+                return BrokerConfigAdmin.Alter(broker, resource.ResourceName, brokerOps, incremental: false, validateOnly);
+            case ConfigResourceType.Group:
+                return Replace(new ConfigResource(ConfigResourceType.Group, resource.ResourceName), resource, validateOnly, configs => GroupConfigDefinitions.Validate(configs, broker.Settings.Config));
             case ConfigResourceType.BrokerLogger:
                 return new MetadataResult(ErrorCode.InvalidRequest, "Unexpected resource type BROKER_LOGGER.");
             default:
                 return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
         }
+    }
+
+    /// <summary>The new set replaces the old one: the last value of each key is kept, every other key deleted.</summary>
+    private MetadataResult Replace(ConfigResource target, AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly, Func<IReadOnlyDictionary<string, string>, string?>? validate = null)
+    {
+        var wanted = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var config in resource.Configs)
+        {
+            wanted[config.Name] = config.Value;
+        }
+
+        var ops = new List<AlterConfigOp>(wanted.Count);
+        foreach (var (name, value) in wanted)
+        {
+            ops.Add(new AlterConfigOp(name, AlterConfigOpType.Set, value));
+        }
+
+        foreach (var existing in broker.Metadata.Image.GetConfigs(target).Keys)
+        {
+            if (!wanted.ContainsKey(existing))
+            {
+                ops.Add(new AlterConfigOp(existing, AlterConfigOpType.Delete, null));
+            }
+        }
+
+        return broker.Metadata.AlterConfigs(target, ops, validateOnly, validate);
     }
 
     private static AlterConfigsResponse.AlterConfigsResourceResponse Result(AlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) =>

@@ -11,7 +11,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// with its effective value, source, type and (when asked) synonyms: the topic override, then the broker's
 /// log.* synonym values, then the default. BROKER resources are this node id (every broker config, read-only
 /// unless Kafka can change it dynamically) or "" (the cluster-wide dynamic defaults). BROKER_LOGGER answers an
-/// empty list (loggers are not exposed). Null or empty configuration_keys means all keys. Errors per resource,
+/// empty list (loggers are not exposed). GROUP resources list the KIP-848 group configs: the group's own value
+/// (source GROUP_CONFIG) or the broker's group.* value. Null or empty configuration_keys means all keys. Errors per resource,
 /// as Kafka's ConfigHelper returns them: UNKNOWN_TOPIC_OR_PARTITION (with an empty message), INVALID_TOPIC_EXCEPTION,
 /// INVALID_REQUEST for a foreign broker id; a resource type Kafka does not know fails every resource with
 /// INVALID_REQUEST. Documentation (v3+) is always null; config_type is reported from v3, config_source from v1.
@@ -104,9 +105,13 @@ public sealed class DescribeConfigsHandler(BrokerContext broker) : ApiHandler<De
                     ? Success(resource, [])
                     : Error(resource, ErrorCode.InvalidRequest, $"Unexpected broker id, expected {nodeId} but received {name}");
 
+            case ConfigResourceType.Group:
+                return name.Length == 0
+                    ? Error(resource, ErrorCode.InvalidRequest, "Group name must not be empty")
+                    : Success(resource, describer.DescribeGroup(name, resource.ConfigurationKeys, includeSynonyms));
+
             default:
-                var typeName = (ConfigResourceType)resource.ResourceType == ConfigResourceType.ClientMetrics ? "CLIENT_METRICS" : "GROUP";
-                return Error(resource, ErrorCode.InvalidRequest, $"Unsupported resource type: {typeName}");
+                return Error(resource, ErrorCode.InvalidRequest, "Unsupported resource type: CLIENT_METRICS");
         }
     }
 

@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
@@ -11,7 +12,9 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// validate_only); the partition logs pick up the change when the image changes. Per resource, as Kafka
 /// answers: UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource.",
 /// UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG with Kafka's messages, INVALID_REQUEST for duplicate keys or an
-/// unknown operation. Dynamic broker configs and broker loggers are not supported: INVALID_REQUEST saying so.
+/// unknown operation. BROKER resources ("" for the cluster default, or this broker's id) change dynamic broker
+/// configs through <see cref="BrokerConfigAdmin"/>. GROUP resources hold KIP-848 group configs (<see cref="GroupConfigDefinitions"/>;
+/// INVALID_CONFIG with Kafka's GroupConfig messages). Broker loggers are not supported: INVALID_REQUEST saying so.
 /// </summary>
 public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse>
 {
@@ -65,18 +68,26 @@ public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHa
         switch (type)
         {
             case ConfigResourceType.Topic:
-                var ops = new List<AlterConfigOp>(resource.Configs.Count);
-                foreach (var config in resource.Configs)
-                {
-                    ops.Add(new AlterConfigOp(config.Name, (AlterConfigOpType)config.ConfigOperation, config.Value));
-                }
-
-                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), ops, validateOnly);
+                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), Ops(resource), validateOnly);
             case ConfigResourceType.Broker:
-                return new MetadataResult(ErrorCode.InvalidRequest, AlterConfigsHandler.BrokerConfigsUnsupported);
+                return BrokerConfigAdmin.Alter(broker, resource.ResourceName, Ops(resource), incremental: true, validateOnly);
+            case ConfigResourceType.Group:
+                return broker.Metadata.AlterConfigs(
+                    new ConfigResource(ConfigResourceType.Group, resource.ResourceName), Ops(resource), validateOnly, configs => GroupConfigDefinitions.Validate(configs, broker.Settings.Config));
             default:
                 return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
         }
+    }
+
+    private static List<AlterConfigOp> Ops(IncrementalAlterConfigsRequest.AlterConfigsResource resource)
+    {
+        var ops = new List<AlterConfigOp>(resource.Configs.Count);
+        foreach (var config in resource.Configs)
+        {
+            ops.Add(new AlterConfigOp(config.Name, (AlterConfigOpType)config.ConfigOperation, config.Value));
+        }
+
+        return ops;
     }
 
     private static IncrementalAlterConfigsResponse.AlterConfigsResourceResponse Result(IncrementalAlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) =>
