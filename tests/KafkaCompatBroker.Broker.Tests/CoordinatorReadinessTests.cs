@@ -144,4 +144,16 @@ public sealed class CoordinatorReadinessTests : IDisposable
             _broker, ApiKey.InitProducerId, 4, new InitProducerIdRequest { TransactionalId = "tx-2", TransactionTimeoutMs = 60_000, ProducerId = -1, ProducerEpoch = -1 });
         Assert.Equal(0, retried.ErrorCode);
     }
+
+    [Fact]
+    public async Task TransactionStateWrite_WhileLogsAreCreated_LoadInProgress()
+    {
+        var first = await StartFirstLookupAsync(TransactionStateTopic.Name, 1, "tx-1");
+
+        var e = Assert.Throws<Coordinator.TransactionLogException>(() => _broker.Context.TransactionState.Append("tx-2", [1], [2]));
+        _gate.Set();
+        Assert.Equal(0, (await first.WaitAsync(TimeSpan.FromSeconds(30))).ErrorCode);
+
+        Assert.Equal(ErrorCode.CoordinatorLoadInProgress, e.Error);
+    }
 }
