@@ -154,7 +154,8 @@ public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientComp
     /// <summary>
     /// DescribeAcls / CreateAcls / DeleteAcls answer SECURITY_DISABLED as Kafka without an authorizer does, and
     /// ElectLeaders ELECTION_NOT_NEEDED on a single node: the APIs are advertised, so the AdminClient does not fail
-    /// with "not supported".
+    /// with "not supported". AlterConsumerGroupOffsets (OffsetCommit) refuses unknown topics and partitions with
+    /// UNKNOWN_TOPIC_OR_PARTITION and still commits the known one.
     /// </summary>
     [Fact]
     public async Task AdminClient_AclsAndElectLeaders_AnswerAsKafkaWithoutAuthorizer()
@@ -171,6 +172,11 @@ public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientComp
         Assert.True(Codes("elect_preferred").SequenceEqual(["0:ElectionNotNeeded", "1:ElectionNotNeeded"]), "ElectLeaders preferred: " + context);
         Assert.True(Codes("elect_unclean").SequenceEqual(["0:ElectionNotNeeded"]), "ElectLeaders unclean: " + context);
         Assert.True(Codes("elect_unknown").SequenceEqual(["9:UnknownTopicOrPart"]), "ElectLeaders of an unknown partition: " + context);
+        var altered = r.GetProperty("alter_offsets_unknown");
+        Assert.True(
+            altered.GetProperty("errors").EnumerateArray().Select(e => e.GetString()).Order().SequenceEqual(["missing:0:UnknownTopicOrPart", "t:0:NoError", "t:9:UnknownTopicOrPart"]),
+            "AlterConsumerGroupOffsets with unknown topics and partitions: " + context);
+        Assert.True(altered.GetProperty("committed").EnumerateArray().Select(e => e.GetString()).SequenceEqual(["t:0=3"]), "committed offsets after it: " + context);
     }
 
     /// <summary>AdminClient.GetMetadata() asks for all topics (Metadata v13 with a null topic array).</summary>

@@ -2,8 +2,9 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 
 /// <summary>
-/// cluster-admin: the AdminClient's ACL calls (the broker has no authorizer, so Kafka answers SECURITY_DISABLED) and
-/// ElectLeaders (a single node's partitions already have their preferred leader). Each call's error code goes into the
+/// cluster-admin: the AdminClient's ACL calls (the broker has no authorizer, so Kafka answers SECURITY_DISABLED),
+/// ElectLeaders (a single node's partitions already have their preferred leader) and AlterConsumerGroupOffsets with
+/// unknown topics and partitions. Each call's error code goes into the
 /// JSON result; "not supported" would mean the broker does not advertise the API.
 /// </summary>
 internal static class ClusterAdmin
@@ -30,6 +31,34 @@ internal static class ClusterAdmin
             ["elect_preferred"] = await ElectAsync(admin, ElectionType.Preferred, [new TopicPartition(topic, 0), new TopicPartition(topic, 1)]),
             ["elect_unclean"] = await ElectAsync(admin, ElectionType.Unclean, [new TopicPartition(topic, 0)]),
             ["elect_unknown"] = await ElectAsync(admin, ElectionType.Preferred, [new TopicPartition(topic, 9)]),
+            ["alter_offsets_unknown"] = await AlterOffsetsAsync(admin, topic),
+        };
+    }
+
+    /// <summary>
+    /// AlterConsumerGroupOffsets (OffsetCommit) of a known partition, an unknown partition and an unknown topic: each
+    /// partition's error, then the group's committed offsets (only the known partition's).
+    /// </summary>
+    private static async Task<object> AlterOffsetsAsync(IAdminClient admin, string topic)
+    {
+        var group = topic + "-group";
+        List<TopicPartitionOffsetError> partitions;
+        try
+        {
+            partitions = (await admin.AlterConsumerGroupOffsetsAsync(
+                [new ConsumerGroupTopicPartitionOffsets(group, [new TopicPartitionOffset(topic, 0, 3), new TopicPartitionOffset(topic, 9, 4), new TopicPartitionOffset(topic + "-missing", 0, 5)])]))
+                .Single().Partitions.Select(p => new TopicPartitionOffsetError(p.TopicPartitionOffset, new Error(ErrorCode.NoError))).ToList();
+        }
+        catch (AlterConsumerGroupOffsetsException e)
+        {
+            partitions = e.Results.Single().Partitions;
+        }
+
+        var committed = await admin.ListConsumerGroupOffsetsAsync([new ConsumerGroupTopicPartitions(group, null)]);
+        return new
+        {
+            errors = partitions.Select(p => $"{(p.Topic == topic ? "t" : "missing")}:{p.Partition.Value}:{p.Error.Code}").ToArray(),
+            committed = committed.Single().Partitions.Where(p => p.Offset.Value >= 0).Select(p => $"{(p.Topic == topic ? "t" : "missing")}:{p.Partition.Value}={p.Offset.Value}").ToArray(),
         };
     }
 
