@@ -19,6 +19,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
 {
     public const string Name = "__consumer_offsets";
     private readonly Lock _createLock = new();
+    private volatile bool _loaded;
 
     /// <summary>The partition of a group: Kafka's <c>Utils.abs(groupId.hashCode()) % partitionCount</c>.</summary>
     public static int PartitionFor(string groupId, int partitionCount)
@@ -50,6 +51,16 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
             log);
     }
 
+    /// <summary>
+    /// Whether the group's partition is not ready yet: the start-up load has not finished, or the topic is in the
+    /// metadata image but the partition's log is still being created (the image is published before the replica
+    /// manager creates the logs). Kafka answers COORDINATOR_LOAD_IN_PROGRESS while a coordinator shard loads, and
+    /// FindCoordinator COORDINATOR_NOT_AVAILABLE until the partition has a leader. A topic that does not exist yet
+    /// is not loading: the first lookup or write creates it.
+    /// </summary>
+    public bool IsLoading(string groupId) =>
+        !_loaded || (metadata.Image.GetTopic(Name) is { } topic && replicas.GetLog(Name, PartitionFor(groupId, topic.Partitions.Count)) is null);
+
     public void Append(string groupId, IReadOnlyList<GroupRecord> records) => AppendBatch(groupId, records, producerId: -1, producerEpoch: -1, transactional: false);
 
     public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch) =>
@@ -64,6 +75,12 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
         }
 
         var partition = PartitionFor(groupId, topic.Partitions.Count);
+        if (replicas.GetLog(Name, partition) is null)
+        {
+            // The topic is in the image but the replica manager is still creating its logs (the load itself writes).
+            throw new GroupRecordLogException(ErrorCode.CoordinatorLoadInProgress, $"{Name}-{partition} is not loaded yet");
+        }
+
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         using var builder = new RecordBatchBuilder(CompressionFromConfig(), producerId, producerEpoch, baseSequence: -1, isTransactional: transactional);
         foreach (var record in records)
@@ -116,6 +133,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
     {
         if (metadata.Image.GetTopic(Name) is not { } topic)
         {
+            _loaded = true;
             return;
         }
 
@@ -177,6 +195,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
         coordinator.OnConsumerGroupsLoaded();
         coordinator.RestoreOffsetOnlyGroups();
         coordinator.RestorePendingOffsetOnlyGroups();
+        _loaded = true;
         log.LogInformation(
             "Loaded {Topic}: {Groups} group metadata records, {Offsets} offset records, {ConsumerGroup} consumer group records, {Other} other records",
             Name, groups.Count, offsetRecords, consumerGroupRecords, otherRecords);

@@ -20,6 +20,7 @@ public sealed class TransactionStateTopic(BrokerSettings settings, MetadataStore
 {
     public const string Name = "__transaction_state";
     private readonly Lock _createLock = new();
+    private volatile bool _loaded;
 
     /// <summary>Creates the topic when it does not exist yet; false when it cannot be created.</summary>
     public bool EnsureCreated()
@@ -41,6 +42,15 @@ public sealed class TransactionStateTopic(BrokerSettings settings, MetadataStore
             log);
     }
 
+    /// <summary>
+    /// Whether the transactional id's partition is not ready yet: the start-up load has not finished, or the topic
+    /// is in the metadata image but the partition's log is still being created. Kafka's TransactionStateManager
+    /// answers COORDINATOR_LOAD_IN_PROGRESS meanwhile. A topic that does not exist yet is not loading.
+    /// </summary>
+    public bool IsLoading(string transactionalId) =>
+        !_loaded || (metadata.Image.GetTopic(Name) is { } topic
+            && replicas.GetLog(Name, ConsumerOffsetsTopic.PartitionFor(transactionalId, topic.Partitions.Count)) is null);
+
     public void Append(string transactionalId, byte[] key, byte[]? value)
     {
         if (!EnsureCreated() || metadata.Image.GetTopic(Name) is not { } topic)
@@ -49,6 +59,12 @@ public sealed class TransactionStateTopic(BrokerSettings settings, MetadataStore
         }
 
         var partition = ConsumerOffsetsTopic.PartitionFor(transactionalId, topic.Partitions.Count);
+        if (replicas.GetLog(Name, partition) is null)
+        {
+            // The topic is in the image but the replica manager is still creating its logs (the load itself writes).
+            throw new TransactionLogException(ErrorCode.CoordinatorLoadInProgress, $"{Name}-{partition} is not loaded yet");
+        }
+
         using var builder = new RecordBatchBuilder(CompressionType.None);
         builder.Append(time.GetUtcNow().ToUnixTimeMilliseconds(), key, value);
         using var batch = new PooledBufferWriter(builder.RecordsSize + 128);
@@ -89,6 +105,7 @@ public sealed class TransactionStateTopic(BrokerSettings settings, MetadataStore
         if (metadata.Image.GetTopic(Name) is not { } topic)
         {
             coordinator.OnLoaded();
+            _loaded = true;
             return;
         }
 
@@ -133,5 +150,6 @@ public sealed class TransactionStateTopic(BrokerSettings settings, MetadataStore
 
         log.LogInformation("Loaded {Topic}: {Records} records", Name, records);
         coordinator.OnLoaded();
+        _loaded = true;
     }
 }

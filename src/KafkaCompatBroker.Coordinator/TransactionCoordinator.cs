@@ -285,12 +285,13 @@ public sealed partial class TransactionCoordinator : IDisposable
     /// </summary>
     public ErrorCode VerifyProducePartition(string transactionalId, long producerId, short producerEpoch, TopicPartition partition, short produceVersion)
     {
-        if (!_config.PartitionVerificationEnable)
+        // transaction.partition.verification.enable=false skips the check, but not an implicit add (Kafka's ReplicaManager).
+        var addPartition = produceVersion > 11 && _config.TransactionVersionLevel >= 2;
+        if (!_config.PartitionVerificationEnable && !addPartition)
         {
             return ErrorCode.None;
         }
 
-        var addPartition = produceVersion > 11 && _config.TransactionVersionLevel >= 2;
         var error = VerifyPartition(transactionalId, producerId, producerEpoch, partition, addPartition);
         return error switch
         {

@@ -83,8 +83,16 @@ internal static class GroupFlow
         ],
     };
 
-    public static Task<OffsetCommitResponse> CommitAsync(TestBroker broker, string group, int generation, string memberId, string topic, long offset, short version = 9, KafkaUuid topicId = default) =>
-        BrokerExchange.SendAsync<OffsetCommitResponse>(broker, ApiKey.OffsetCommit, version, CommitRequest(group, generation, memberId, version, topic, offset, topicId));
+    /// <summary>Commits partition 0 of <paramref name="topic"/>, creating the topic first when it does not exist (OffsetCommit refuses unknown topics).</summary>
+    public static Task<OffsetCommitResponse> CommitAsync(TestBroker broker, string group, int generation, string memberId, string topic, long offset, short version = 9, KafkaUuid topicId = default)
+    {
+        if (version < 10 && broker.Metadata.Image.GetTopic(topic) is null)
+        {
+            DataPath.CreateTopic(broker, topic);
+        }
+
+        return BrokerExchange.SendAsync<OffsetCommitResponse>(broker, ApiKey.OffsetCommit, version, CommitRequest(group, generation, memberId, version, topic, offset, topicId));
+    }
 
     public static Task<OffsetFetchResponse> FetchV7Async(TestBroker broker, string group, string topic, params int[] partitions) =>
         BrokerExchange.SendAsync<OffsetFetchResponse>(broker, ApiKey.OffsetFetch, 7, new OffsetFetchRequest

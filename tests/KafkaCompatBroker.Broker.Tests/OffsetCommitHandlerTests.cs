@@ -125,6 +125,7 @@ public sealed class OffsetCommitHandlerTests : IDisposable
     [Fact]
     public async Task OffsetCommit_MetadataTooLarge_PerPartitionError()
     {
+        DataPath.CreateTopic(_broker, "t", partitions: 2);
         var request = GroupFlow.CommitRequest("g", -1, "", 9, "t", 1);
         request.Topics[0].Partitions.Add(new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = 1, CommittedOffset = 2, CommittedMetadata = new string('x', 5000) });
 
@@ -133,6 +134,81 @@ public sealed class OffsetCommitHandlerTests : IDisposable
         var partitions = Assert.Single(commit.Topics).Partitions;
         Assert.Equal((short)0, partitions[0].ErrorCode);
         Assert.Equal((short)ErrorCode.OffsetMetadataTooLarge, partitions[1].ErrorCode);
+    }
+
+    /// <summary>
+    /// Kafka's KafkaApis.handleOffsetCommitRequest answers UNKNOWN_TOPIC_OR_PARTITION for partitions of unknown topics
+    /// and unknown partitions of known topics, and still commits the valid partitions of the same request.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    public async Task OffsetCommit_UnknownTopicOrPartition_ThosePartitionsFailOthersCommitted(short version)
+    {
+        DataPath.CreateTopic(_broker, "t");
+        var request = GroupFlow.CommitRequest("g", -1, "", version, "t", 5);
+        request.Topics[0].Partitions.Add(new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = 3, CommittedOffset = 6 });
+        request.Topics.Add(new OffsetCommitRequest.OffsetCommitRequestTopic
+        {
+            Name = "missing",
+            Partitions = [new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = 0, CommittedOffset = 7 }],
+        });
+
+        var commit = await BrokerExchange.SendAsync<OffsetCommitResponse>(_broker, ApiKey.OffsetCommit, version, request);
+
+        Assert.Equal(
+            [("t", 0, (short)0), ("t", 3, (short)ErrorCode.UnknownTopicOrPartition), ("missing", 0, (short)ErrorCode.UnknownTopicOrPartition)],
+            commit.Topics.SelectMany(t => t.Partitions.Select(p => (t.Name, p.PartitionIndex, p.ErrorCode))));
+        var fetched = Assert.Single((await GroupFlow.FetchV7Async(_broker, "g", "t", 0, 3)).Topics).Partitions;
+        Assert.Equal([(0, 5L), (3, -1L)], fetched.Select(p => (p.PartitionIndex, p.CommittedOffset)));
+        Assert.Equal(-1, Assert.Single(Assert.Single((await GroupFlow.FetchV7Async(_broker, "g", "missing", 0)).Topics).Partitions).CommittedOffset);
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(9)]
+    public async Task OffsetCommit_OnlyUnknownTopics_UnknownTopicOrPartitionBeforeGroupErrors(short version)
+    {
+        var request = GroupFlow.CommitRequest("", 5, "m", version, "missing", 1);
+
+        var commit = await BrokerExchange.SendAsync<OffsetCommitResponse>(_broker, ApiKey.OffsetCommit, version, request);
+
+        Assert.Equal((short)ErrorCode.UnknownTopicOrPartition, CommitError(commit));
+    }
+
+    [Fact]
+    public async Task OffsetCommit_V10UnknownTopicIdAndPartition_ValidPartitionsStillCommitted()
+    {
+        var topicId = DataPath.CreateTopic(_broker, "t");
+        var unknownId = KafkaUuid.NewRandom();
+        var request = GroupFlow.CommitRequest("g", -1, "", 10, "t", 5, topicId);
+        request.Topics[0].Partitions.Add(new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = 3, CommittedOffset = 6 });
+        request.Topics.Add(new OffsetCommitRequest.OffsetCommitRequestTopic
+        {
+            TopicId = unknownId,
+            Partitions = [new OffsetCommitRequest.OffsetCommitRequestPartition { PartitionIndex = 0, CommittedOffset = 7 }],
+        });
+
+        var commit = await BrokerExchange.SendAsync<OffsetCommitResponse>(_broker, ApiKey.OffsetCommit, 10, request);
+
+        Assert.Equal(
+            [(topicId, 0, (short)0), (topicId, 3, (short)ErrorCode.UnknownTopicOrPartition), (unknownId, 0, (short)ErrorCode.UnknownTopicId)],
+            commit.Topics.SelectMany(t => t.Partitions.Select(p => (t.TopicId, p.PartitionIndex, p.ErrorCode))));
+        Assert.Equal(5, Assert.Single(Assert.Single((await GroupFlow.FetchV7Async(_broker, "g", "t", 0)).Topics).Partitions).CommittedOffset);
+    }
+
+    [Fact]
+    public async Task OffsetCommit_V10UnknownTopicIdWithGroupError_UnknownTopicId()
+    {
+        var commit = await GroupFlow.CommitAsync(_broker, "missing", 1, "m", "t", 1, 10, KafkaUuid.NewRandom());
+
+        Assert.Equal((short)ErrorCode.UnknownTopicId, CommitError(commit));
     }
 
     [Fact]

@@ -80,3 +80,42 @@ public sealed class TransactionOffsetsEndToEndTests : IDisposable
 
     private static (long, ErrorCode) Select((long Offset, int LeaderEpoch, string? Metadata, ErrorCode Error) fetched) => (fetched.Offset, fetched.Error);
 }
+
+/// <summary>
+/// transaction.partition.verification.enable against the real transaction coordinator: as Kafka's ReplicaManager,
+/// verification is skipped when disabled unless the request adds the partition (TxnOffsetCommit v5+, Transactions V2).
+/// </summary>
+public sealed class TxnOffsetCommitVerificationConfigTests
+{
+    [Theory]
+    [InlineData(0, true, ErrorCode.InvalidTxnState)]
+    [InlineData(1, true, ErrorCode.InvalidTxnState)]
+    [InlineData(2, true, ErrorCode.InvalidTxnState)]
+    [InlineData(3, true, ErrorCode.InvalidTxnState)]
+    [InlineData(4, true, ErrorCode.TransactionAbortable)]
+    [InlineData(5, true, ErrorCode.None)]
+    [InlineData(0, false, ErrorCode.None)]
+    [InlineData(1, false, ErrorCode.None)]
+    [InlineData(2, false, ErrorCode.None)]
+    [InlineData(3, false, ErrorCode.None)]
+    [InlineData(4, false, ErrorCode.None)]
+    [InlineData(5, false, ErrorCode.None)]
+    public async Task TxnOffsetCommit_WithoutAddOffsetsToTxn_VerifiedPerConfigAndVersion(short version, bool verification, ErrorCode expected)
+    {
+        using var broker = new TestBroker($"offsets.topic.num.partitions=3\ntransaction.state.log.num.partitions=3\ntransaction.partition.verification.enable={(verification ? "true" : "false")}");
+        DataPath.CreateTopic(broker, "t");
+        Assert.True(broker.Context.ConsumerOffsets.EnsureCreated());
+        var init = await BrokerExchange.SendAsync<InitProducerIdResponse>(broker, ApiKey.InitProducerId, 4, new InitProducerIdRequest { TransactionalId = "tx-1", TransactionTimeoutMs = 60_000 });
+        var request = TxnFlow.Request(version, "g", "t", 42);
+        (request.ProducerId, request.ProducerEpoch) = (init.ProducerId, init.ProducerEpoch);
+
+        var error = TxnFlow.SingleError(await TxnFlow.CommitAsync(broker, version, request));
+
+        Assert.Equal(expected, error);
+        Assert.Equal(expected == ErrorCode.None, broker.Context.GroupCoordinator.HasPendingTransactionalOffsets("g"));
+        var offsetsPartition = ConsumerOffsetsTopic.PartitionFor("g", 3);
+        var inTransaction = broker.Context.TransactionCoordinator.VerifyPartition(
+            "tx-1", init.ProducerId, init.ProducerEpoch, new Storage.TopicPartition(ConsumerOffsetsTopic.Name, offsetsPartition), addIfMissing: false);
+        Assert.Equal(version >= 5 ? ErrorCode.None : ErrorCode.TransactionAbortable, inTransaction); // only v5 adds the partition
+    }
+}

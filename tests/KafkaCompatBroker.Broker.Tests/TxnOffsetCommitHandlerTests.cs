@@ -232,12 +232,29 @@ public sealed class TxnOffsetCommitHandlerTests : IDisposable
     [Theory]
     [InlineData(ErrorCode.NetworkException, ErrorCode.CoordinatorLoadInProgress)]
     [InlineData(ErrorCode.RequestTimedOut, ErrorCode.CoordinatorNotAvailable)]
-    [InlineData(ErrorCode.ProducerFenced, ErrorCode.ProducerFenced)]
+    [InlineData(ErrorCode.ProducerFenced, ErrorCode.InvalidProducerEpoch)]
     public async Task TxnOffsetCommit_VerifierError_MappedAsKafka(ErrorCode verifierError, ErrorCode expected)
     {
         _broker.Context.TransactionVerifier = new FakeVerifier(verifierError);
 
         var response = await TxnFlow.CommitAsync(_broker, 5, TxnFlow.Request(5, "g", "t", 42));
+
+        Assert.Equal(expected, TxnFlow.SingleError(response));
+    }
+
+    /// <summary>AddPartitionsToTxnManager: TRANSACTION_ABORTABLE reaches only clients that know it (TxnOffsetCommit v4+), older ones get INVALID_TXN_STATE.</summary>
+    [Theory]
+    [InlineData(0, ErrorCode.InvalidTxnState)]
+    [InlineData(1, ErrorCode.InvalidTxnState)]
+    [InlineData(2, ErrorCode.InvalidTxnState)]
+    [InlineData(3, ErrorCode.InvalidTxnState)]
+    [InlineData(4, ErrorCode.TransactionAbortable)]
+    [InlineData(5, ErrorCode.TransactionAbortable)]
+    public async Task TxnOffsetCommit_VerifierTransactionAbortable_MappedByVersion(short version, ErrorCode expected)
+    {
+        _broker.Context.TransactionVerifier = new FakeVerifier(ErrorCode.TransactionAbortable);
+
+        var response = await TxnFlow.CommitAsync(_broker, version, TxnFlow.Request(version, "g", "t", 42));
 
         Assert.Equal(expected, TxnFlow.SingleError(response));
     }

@@ -390,6 +390,28 @@ public sealed class TransactionCoordinatorTests : IDisposable
         Assert.Equal([T0], State.Partitions);
     }
 
+    /// <summary>Kafka's ReplicaManager skips verification when it is disabled, unless the request adds the partition (Produce v12+, Transactions V2).</summary>
+    [Fact]
+    public void VerifyProducePartition_VerificationDisabled_SkippedButV12StillAdds()
+    {
+        _coordinator.Dispose();
+        _coordinator = Create(new TransactionCoordinatorConfig
+        {
+            TransactionMaxTimeoutMs = 900_000,
+            TransactionalIdExpirationMs = 3_600_000,
+            RemoveExpiredTransactionalIdsIntervalMs = 60_000,
+            PartitionVerificationEnable = false,
+        });
+        var (id, epoch) = Init();
+
+        Assert.Equal(ErrorCode.None, _coordinator.VerifyProducePartition(Txn, id, epoch, T1, 11));
+        Assert.Empty(State.Partitions);
+        Assert.Equal(ErrorCode.None, _coordinator.VerifyProducePartition(Txn, id, epoch, T0, 12));
+
+        Assert.Equal(TransactionState.Ongoing, State.State);
+        Assert.Equal([T0], State.Partitions);
+    }
+
     [Fact]
     public void VerifyProducePartition_DuringPrepare_NotEnoughReplicas()
     {

@@ -10,6 +10,7 @@ Usage (run with Debian's /usr/bin/python3):
   client.py produce-spread <bootstrap> <topic> <partitions> <count> <base-ts>   (record i to partition i % partitions)
   client.py consume-group  <bootstrap> <topic> <group> <max>    (one member reads up to max records, commits, closes)
   client.py group-admin    <bootstrap> <topic> <group>          (list, describe, list offsets, delete group)
+  client.py acls      <bootstrap> <topic>                       (describe, create, delete ACLs: each call's error)
 Records: key "key-<i>", value "value-<i>-" + 100 x "v", headers h1="hv-<i>", codec=<codec>, timestamp base-ts + i.
 Checksum: sum mod 2^64 of the first 8 bytes (big endian) of md5("key\\tvalue\\ttimestamp\\th1=..,codec=..").
 """
@@ -313,6 +314,28 @@ def group_admin(bootstrap, topic, group_id):
     return steps
 
 
+def acls(bootstrap, topic):
+    """describe_acls / create_acls / delete_acls: the error each reports (the broker has no authorizer)."""
+    from kafka.admin import ACL, ACLFilter, ACLOperation, ACLPermissionType, ResourcePattern, ResourcePatternFilter, ResourceType
+    from kafka.admin.acl_resource import ACLResourcePatternType
+    admin = KafkaAdminClient(bootstrap_servers=[bootstrap], client_id="compat-kafka-python-admin", request_timeout_ms=30000)
+    any_filter = ACLFilter(principal=None, host=None, operation=ACLOperation.ANY, permission_type=ACLPermissionType.ANY,
+                           resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+    acl = ACL(principal="User:alice", host="*", operation=ACLOperation.READ, permission_type=ACLPermissionType.ALLOW,
+              resource_pattern=ResourcePattern(ResourceType.TOPIC, topic, ACLResourcePatternType.LITERAL))
+    steps = {}
+    try:
+        admin.describe_acls(any_filter)
+        steps["describe_acls"] = "NoError"
+    except KafkaError as e:
+        steps["describe_acls"] = type(e).__name__
+    created = admin.create_acls([acl])
+    steps["create_acls"] = [err.__name__ for _, err in created["failed"]]
+    steps["delete_acls"] = [err.__name__ for _, _, err in admin.delete_acls([any_filter])]
+    admin.close()
+    return steps
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "produce":
@@ -333,6 +356,8 @@ def main():
         out = consume_group(args[0], args[1], args[2], int(args[3]))
     elif cmd == "group-admin":
         out = group_admin(args[0], args[1], args[2])
+    elif cmd == "acls":
+        out = acls(args[0], args[1])
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@
 //   client.js produce-spread <bootstrap> <topic> <partitions> <count> <base-ts>   (record i to partition i % partitions)
 //   client.js consume-group <bootstrap> <topic> <group> <max>      (one member reads up to max records, commits, stops)
 //   client.js group-admin <bootstrap> <topic> <group>              (list, describe, offsets, set/reset offsets, delete group)
+//   client.js cluster-admin <bootstrap> <topic>                    (ACLs; list/alter partition reassignments)
 //   client.js idempotent-produce | txn-produce | read | txn-offsets …   (./transactions.js)
 // kafkajs ships none and gzip; snappy, lz4 and zstd come from the plugins ./codecs.js registers.
 // Records and checksum as in ../kafka-python/client.py.
@@ -16,7 +17,7 @@ const crypto = require('crypto');
 const net = require('net');
 const { registerCodecs } = require('./codecs');
 const transactions = require('./transactions');
-const { Kafka, CompressionTypes, ConfigResourceTypes, AssignerProtocol, logLevel } = require(path.join(__dirname, '../../node/node_modules/kafkajs'));
+const { Kafka, CompressionTypes, ConfigResourceTypes, AssignerProtocol, logLevel, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = require(path.join(__dirname, '../../node/node_modules/kafkajs'));
 
 const PAD = 'v'.repeat(100);
 const MASK = (1n << 64n) - 1n;
@@ -368,6 +369,48 @@ async function groupAdmin(kafka, topic, groupId) {
   return steps;
 }
 
+// The error type(s) a call fails with, or 'NoError' (with what it returned).
+async function outcome(call) {
+  try {
+    return { error: 'NoError', value: await call() };
+  } catch (e) {
+    return { error: e.errors ? e.errors.map((x) => `${x.partition}:${x.type}`) : e.type || e.message };
+  }
+}
+
+// ACLs (the broker has no authorizer: SECURITY_DISABLED, as Kafka without one) and partition reassignments on a
+// single node: none in progress, a target of this broker changes nothing, another broker id is refused.
+async function clusterAdmin(kafka, topic) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+  const { brokers } = await admin.describeCluster();
+  const self = brokers[0].nodeId;
+  const anyAcl = {
+    resourceType: AclResourceTypes.ANY, resourcePatternType: ResourcePatternTypes.ANY,
+    operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY,
+  };
+  const acl = {
+    resourceType: AclResourceTypes.TOPIC, resourceName: topic, resourcePatternType: ResourcePatternTypes.LITERAL,
+    principal: 'User:alice', host: '*', operation: AclOperationTypes.READ, permissionType: AclPermissionTypes.ALLOW,
+  };
+  const out = {
+    describe_acls: (await outcome(() => admin.describeAcls(anyAcl))).error,
+    create_acls: (await outcome(() => admin.createAcls({ acl: [acl] }))).error,
+    delete_acls: (await outcome(() => admin.deleteAcls({ filters: [anyAcl] }))).error,
+  };
+  const listed = await outcome(() => admin.listPartitionReassignments({ topics: [{ topic, partitions: [0, 1] }] }));
+  out.list_reassignments = { error: listed.error, topics: listed.value && listed.value.topics.length };
+  const listedAll = await outcome(() => admin.listPartitionReassignments({}));
+  out.list_all_reassignments = { error: listedAll.error, topics: listedAll.value && listedAll.value.topics.length };
+  const alter = (partition, replicas) => outcome(() => admin.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition, replicas }] }] }));
+  out.alter_same = (await alter(0, [self])).error;
+  out.alter_unknown_broker = (await alter(1, [self, self + 1000])).error;
+  out.alter_unknown_partition = (await alter(9, [self])).error;
+  await admin.disconnect();
+  return out;
+}
+
 async function main() {
   const [cmd, bootstrap, topic, ...rest] = process.argv.slice(2);
   await registerCodecs();
@@ -388,6 +431,7 @@ async function main() {
     out = { count: Number(rest[1]) };
   } else if (cmd === 'consume-group') out = await consumeGroup(kafka, topic, rest[0], Number(rest[1]));
   else if (cmd === 'group-admin') out = await groupAdmin(kafka, topic, rest[0]);
+  else if (cmd === 'cluster-admin') out = await clusterAdmin(kafka, topic);
   else if (transactions.commands.includes(cmd)) out = await transactions.run(cmd, kafka, topic, rest);
   else throw new Error(`unknown command ${cmd}`);
   console.log(JSON.stringify(out));

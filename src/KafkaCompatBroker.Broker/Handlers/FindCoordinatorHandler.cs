@@ -10,7 +10,9 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// answer per key. Any other key type fails the whole request with INVALID_REQUEST, as Kafka's
 /// <c>CoordinatorType.forId</c> does. v1+ carry an error message ("NONE" on success, as Kafka's
 /// <c>Errors.message()</c>). The first lookup of a group creates <c>__consumer_offsets</c>, of a transactional id
-/// <c>__transaction_state</c>, as in Kafka.
+/// <c>__transaction_state</c>, as in Kafka; until the key's partition log exists and is loaded the key is answered
+/// COORDINATOR_NOT_AVAILABLE (Kafka's answer while the partition has no leader), so no client reaches a coordinator
+/// whose first write would fail.
 /// </summary>
 public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
@@ -35,12 +37,13 @@ public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<Fi
             (error, message) = (ErrorCode.CoordinatorNotAvailable, "The coordinator is not available.");
         }
 
-        var ok = error == ErrorCode.None;
         var response = new FindCoordinatorResponse();
         if (version < BatchedVersion)
         {
-            response.ErrorCode = (short)error;
-            response.ErrorMessage = version >= 1 ? message : null;
+            var (keyError, keyMessage) = ForKey(request.KeyType, request.Key, error, message);
+            var ok = keyError == ErrorCode.None;
+            response.ErrorCode = (short)keyError;
+            response.ErrorMessage = version >= 1 ? keyMessage : null;
             response.NodeId = ok ? broker.Settings.NodeId : -1;
             response.Host = ok ? endpoint.Host : "";
             response.Port = ok ? endpoint.Port : -1;
@@ -49,17 +52,25 @@ public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<Fi
 
         foreach (var key in request.CoordinatorKeys)
         {
+            var (keyError, keyMessage) = ForKey(request.KeyType, key, error, message);
+            var ok = keyError == ErrorCode.None;
             response.Coordinators.Add(new FindCoordinatorResponse.Coordinator
             {
                 Key = key,
                 NodeId = ok ? broker.Settings.NodeId : -1,
                 Host = ok ? endpoint.Host : "",
                 Port = ok ? endpoint.Port : -1,
-                ErrorCode = (short)error,
-                ErrorMessage = message,
+                ErrorCode = (short)keyError,
+                ErrorMessage = keyMessage,
             });
         }
 
         return ValueTask.FromResult<FindCoordinatorResponse?>(response);
     }
+
+    /// <summary>The request's answer, or COORDINATOR_NOT_AVAILABLE while the key's partition is not ready.</summary>
+    private (ErrorCode Error, string Message) ForKey(sbyte keyType, string key, ErrorCode error, string message) =>
+        error == ErrorCode.None && (keyType == 0 ? broker.ConsumerOffsets.IsLoading(key) : broker.TransactionState.IsLoading(key))
+            ? (ErrorCode.CoordinatorNotAvailable, "The coordinator is not available.")
+            : (error, message);
 }

@@ -10,7 +10,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// and epoch (KIP-360), -1/-1 when it has none (one set without the other is INVALID_REQUEST). v6
 /// (KIP-939): enable_2pc is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED while
 /// transaction.two.phase.commit.enable is false, and ongoing_txn_producer_id/epoch are -1. PRODUCER_FENCED is
-/// INVALID_PRODUCER_EPOCH below v4.
+/// INVALID_PRODUCER_EPOCH below v4. While the transactional id's <c>__transaction_state</c> partition is still being
+/// created the answer is COORDINATOR_LOAD_IN_PROGRESS (retried by clients).
 /// </summary>
 public sealed class InitProducerIdHandler(BrokerContext broker) : ApiHandler<InitProducerIdRequest, InitProducerIdResponse>
 {
@@ -26,6 +27,12 @@ public sealed class InitProducerIdHandler(BrokerContext broker) : ApiHandler<Ini
         if (request.TransactionalId is not null && !broker.TransactionState.EnsureCreated())
         {
             return Answer(new InitProducerIdResponse { ErrorCode = (short)ErrorCode.CoordinatorNotAvailable, ProducerId = -1, ProducerEpoch = -1 });
+        }
+
+        if (request.TransactionalId is { } transactionalId && broker.TransactionState.IsLoading(transactionalId))
+        {
+            // As Kafka's TransactionStateManager, before a producer id is allocated for it.
+            return Answer(new InitProducerIdResponse { ErrorCode = (short)ErrorCode.CoordinatorLoadInProgress, ProducerId = -1, ProducerEpoch = -1 });
         }
 
         var result = broker.TransactionCoordinator.InitProducerId(

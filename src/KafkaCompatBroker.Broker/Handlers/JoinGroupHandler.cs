@@ -9,7 +9,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// completes asynchronously when the rebalance's join phase ends. v0 has no rebalance timeout (the
 /// session timeout is used, as Kafka does); v4+ require a known member id (MEMBER_ID_REQUIRED round
 /// trip); v5+ static membership (group.instance.id); v7+ return the protocol type; v8+ carry a
-/// reason; v9+ may tell a rejoining static leader to skip the assignment.
+/// reason; v9+ may tell a rejoining static leader to skip the assignment. COORDINATOR_LOAD_IN_PROGRESS while the
+/// group's <c>__consumer_offsets</c> partition is still being created.
 /// </summary>
 public sealed class JoinGroupHandler(BrokerContext broker) : ApiHandler<JoinGroupRequest, JoinGroupResponse>
 {
@@ -28,20 +29,24 @@ public sealed class JoinGroupHandler(BrokerContext broker) : ApiHandler<JoinGrou
             protocols.Add(new GroupProtocol(protocol.Name, protocol.Metadata));
         }
 
-        var result = await broker.GroupCoordinator.JoinGroupAsync(new JoinGroupParams
-        {
-            GroupId = request.GroupId,
-            MemberId = request.MemberId,
-            GroupInstanceId = version >= 5 ? request.GroupInstanceId : null,
-            ClientId = context.ClientId ?? "",
-            ClientHost = ClientAddress.Format(context.Connection.RemoteEndPoint),
-            SessionTimeoutMs = request.SessionTimeoutMs,
-            RebalanceTimeoutMs = version >= 1 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs,
-            ProtocolType = request.ProtocolType,
-            Protocols = protocols,
-            RequireKnownMemberId = version >= 4,
-            SupportsSkipAssignment = version >= 9,
-        });
+        // While the group's __consumer_offsets partition is still being created, no generation is started whose
+        // writes would fail: Kafka's coordinator runtime answers COORDINATOR_LOAD_IN_PROGRESS and the member retries.
+        var result = broker.ConsumerOffsets.IsLoading(request.GroupId)
+            ? new JoinGroupResult(ErrorCode.CoordinatorLoadInProgress, request.MemberId)
+            : await broker.GroupCoordinator.JoinGroupAsync(new JoinGroupParams
+            {
+                GroupId = request.GroupId,
+                MemberId = request.MemberId,
+                GroupInstanceId = version >= 5 ? request.GroupInstanceId : null,
+                ClientId = context.ClientId ?? "",
+                ClientHost = ClientAddress.Format(context.Connection.RemoteEndPoint),
+                SessionTimeoutMs = request.SessionTimeoutMs,
+                RebalanceTimeoutMs = version >= 1 ? request.RebalanceTimeoutMs : request.SessionTimeoutMs,
+                ProtocolType = request.ProtocolType,
+                Protocols = protocols,
+                RequireKnownMemberId = version >= 4,
+                SupportsSkipAssignment = version >= 9,
+            });
 
         var response = new JoinGroupResponse
         {

@@ -12,7 +12,10 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// order: INVALID_GROUP_ID (empty group id), NOT_COORDINATOR (no <c>__consumer_offsets</c> yet: the client
 /// looks the coordinator up again, which creates it), the transaction coordinator's answer on whether the
 /// group's offsets partition is in the transaction (AddOffsetsToTxn; v5, transactions V2, adds it
-/// implicitly), then the group checks: v3+ carry generation / member / group instance id (ILLEGAL_GENERATION,
+/// implicitly). As Kafka's ReplicaManager, that check is skipped when
+/// <c>transaction.partition.verification.enable</c> is false, except for v5, which must add the partition;
+/// its errors are mapped as AddPartitionsToTxnManager maps them (PRODUCER_FENCED → INVALID_PRODUCER_EPOCH,
+/// TRANSACTION_ABORTABLE → INVALID_TXN_STATE before v4). Then the group checks: v3+ carry generation / member / group instance id (ILLEGAL_GENERATION,
 /// UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID); a missing group is created empty for generation -1. Metadata over
 /// offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE. Accepted offsets are written as one transactional
 /// batch and stay invisible to OffsetFetch until the transaction's COMMIT marker.
@@ -24,6 +27,9 @@ public sealed class TxnOffsetCommitHandler(BrokerContext broker) : ApiHandler<Tx
     public override short MinVersion => 0;
 
     public override short MaxVersion => 5;
+
+    /// <summary>The first version whose verification adds the offsets partition to the transaction (Transactions V2, KIP-890).</summary>
+    private const short AddPartitionVersion = 5;
 
     protected override ValueTask<TxnOffsetCommitResponse?> HandleAsync(RequestContext context, TxnOffsetCommitRequest request, CancellationToken cancellationToken)
     {
@@ -82,9 +88,10 @@ public sealed class TxnOffsetCommitHandler(BrokerContext broker) : ApiHandler<Tx
         {
             error = ErrorCode.NotCoordinator;
         }
-        else if (broker.TransactionVerifier is { } verifier)
+        else if (broker.TransactionVerifier is { } verifier && (version >= AddPartitionVersion || broker.TransactionCoordinator.Config.PartitionVerificationEnable))
         {
-            error = ForClient(verifier.VerifyOffsetsPartition(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, addIfMissing: version >= 5));
+            error = ForClient(FromVerification(
+                verifier.VerifyOffsetsPartition(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, addIfMissing: version >= AddPartitionVersion), version));
         }
 
         if (error != ErrorCode.None)
@@ -104,6 +111,17 @@ public sealed class TxnOffsetCommitHandler(BrokerContext broker) : ApiHandler<Tx
             version >= 3 ? request.GroupInstanceId : null);
         return broker.GroupCoordinator.TxnOffsetCommit(group, offsets);
     }
+
+    /// <summary>
+    /// AddPartitionsToTxnManager's answer to the producer: a fenced producer is INVALID_PRODUCER_EPOCH, and
+    /// TRANSACTION_ABORTABLE reaches only clients that know it (v4+, txnOffsetCommitRequestVersionToTransactionSupportedOperation).
+    /// </summary>
+    private static ErrorCode FromVerification(ErrorCode error, short version) => error switch
+    {
+        ErrorCode.ProducerFenced => ErrorCode.InvalidProducerEpoch,
+        ErrorCode.TransactionAbortable when version < 4 => ErrorCode.InvalidTxnState,
+        _ => error,
+    };
 
     /// <summary>
     /// Kafka's mapping of a failed coordinator write (the verification included) to what the client is told:

@@ -1,0 +1,30 @@
+using KafkaCompatBroker.Protocol;
+using KafkaCompatBroker.Protocol.Messages;
+
+namespace KafkaCompatBroker.Broker.Handlers;
+
+/// <summary>
+/// DeleteAcls (key 31), v1–3 (Kafka 4.x's range; flexible from v2). The broker has no authorizer, so, as Kafka's
+/// AclApis does without one, every filter is answered SECURITY_DISABLED with "No Authorizer is configured." and
+/// no matching ACLs (DeleteAclsRequest.getErrorResponse: one result per filter). Advertised because admin tools
+/// and UIs handle SECURITY_DISABLED, but fail on an API the broker does not list.
+/// </summary>
+public sealed class DeleteAclsHandler : ApiHandler<DeleteAclsRequest, DeleteAclsResponse>
+{
+    public override ApiKey Key => ApiKey.DeleteAcls;
+
+    public override short MinVersion => 1;
+
+    public override short MaxVersion => 3;
+
+    protected override ValueTask<DeleteAclsResponse?> HandleAsync(RequestContext context, DeleteAclsRequest request, CancellationToken cancellationToken)
+    {
+        var response = new DeleteAclsResponse();
+        foreach (var _ in request.Filters)
+        {
+            response.FilterResults.Add(new DeleteAclsResponse.DeleteAclsFilterResult { ErrorCode = (short)ErrorCode.SecurityDisabled, ErrorMessage = CreateAclsHandler.NoAuthorizerMessage });
+        }
+
+        return ValueTask.FromResult<DeleteAclsResponse?>(response);
+    }
+}
