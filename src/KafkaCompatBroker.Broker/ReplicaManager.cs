@@ -166,6 +166,7 @@ public sealed class ReplicaManager : IDisposable
         foreach (var topic in current.TopicsByName.Values)
         {
             var config = ConfigFor(topic.Name);
+            var created = 0;
             foreach (var partition in topic.Partitions.Values)
             {
                 if (partition.Leader != _settings.NodeId)
@@ -178,11 +179,18 @@ public sealed class ReplicaManager : IDisposable
                 if (log is null)
                 {
                     _logs.GetOrCreateLog(tp, config);
+                    created++;
                 }
                 else if (log.Config != config)
                 {
                     log.UpdateConfig(config);
                 }
+            }
+
+            if (created > 0)
+            {
+                // One line per topic: __consumer_offsets alone has 50 partitions.
+                _logger.LogInformation("Created {Count} partition log(s) of topic {Topic} ({Partitions} partition(s) in all)", created, topic.Name, topic.Partitions.Count);
             }
         }
 

@@ -116,6 +116,19 @@ public sealed class LogManager : IDisposable
                 }
 
                 var work = _dirs.Select(dir => (Dir: dir, Partitions: FindPartitions(dir))).ToList();
+                foreach (var (dir, partitions) in work)
+                {
+                    // A new or empty dir has nothing to recover, whatever its marker says.
+                    if (dir.CleanShutdown)
+                    {
+                        _logger.LogInformation("Log dir {LogDir} was shut down cleanly: skipping recovery", dir.Path);
+                    }
+                    else if (partitions.Count > 0)
+                    {
+                        _logger.LogInformation("Log dir {LogDir} has no clean-shutdown marker: recovering each log from its recovery point", dir.Path);
+                    }
+                }
+
                 var duplicate = work.SelectMany(w => w.Partitions.Select(p => (w.Dir, Tp: p))).GroupBy(p => p.Tp).FirstOrDefault(g => g.Count() > 1);
                 if (duplicate is not null)
                 {
@@ -169,17 +182,21 @@ public sealed class LogManager : IDisposable
                 }
 
                 var summary = new LogManagerStartupSummary(_logs.Count, recovered, _dirs.Count(d => d.CleanShutdown), stopwatch.Elapsed);
-                _logger.LogInformation(
-                    "Loaded {Partitions} partition log(s) from {Dirs} log dir(s) in {Elapsed} ms; {Recovered} recovered after an unclean shutdown",
-                    summary.PartitionsLoaded, _dirs.Length, (long)summary.Elapsed.TotalMilliseconds, summary.PartitionsRecovered);
+                if (summary.PartitionsLoaded > 0)
+                {
+                    _logger.LogInformation(
+                        "Loaded {Partitions} partition log(s) from {Dirs} log dir(s) in {Elapsed} ms; {Recovered} recovered after an unclean shutdown",
+                        summary.PartitionsLoaded, _dirs.Length, (long)summary.Elapsed.TotalMilliseconds, summary.PartitionsRecovered);
+                }
+
                 _state = State.Running;
                 StartLoops();
                 return summary;
             }
             catch (Exception e)
             {
+                // Not logged here: the caller reports the failure once (the broker's start-up fails with it).
                 var error = e is AggregateException a ? a.Flatten().InnerExceptions[0] : e;
-                _logger.LogError(error, "Log manager startup failed: {Message}", error.Message);
                 foreach (var log in _logs.Values)
                 {
                     try
@@ -265,7 +282,7 @@ public sealed class LogManager : IDisposable
             var dir = _dirs.MinBy(d => counts[d.Path])!; // ties: the first in log.dirs
             var created = PartitionLog.Open(Path.Combine(dir.Path, topicPartition.DirectoryName), topicPartition, config ?? _configFor(topicPartition), default, cleanShutdown: true, _logger, _time);
             _logs[topicPartition] = created;
-            _logger.LogInformation("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path);
+            _logger.LogDebug("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path); // the caller logs a line per topic
             return created;
         }
     }
@@ -544,7 +561,7 @@ public sealed class LogManager : IDisposable
     {
         if (intervalMs <= 0 || intervalMs > MaxTimerIntervalMs)
         {
-            _logger.LogInformation("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
+            _logger.LogDebug("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
             return;
         }
 
@@ -586,7 +603,14 @@ public sealed class LogManager : IDisposable
             _logger.LogError(e, "The {Loop} loop failed", name);
         }
 
-        _logger.LogInformation("The {Loop} loop stopped: {Reason}", name, reason);
+        if (token.IsCancellationRequested)
+        {
+            _logger.LogDebug("The {Loop} loop stopped: {Reason}", name, reason);
+        }
+        else
+        {
+            _logger.LogWarning("The {Loop} loop stopped: {Reason}", name, reason);
+        }
     }
 
     // ------------------------------------------------------------------ shutdown
@@ -610,7 +634,7 @@ public sealed class LogManager : IDisposable
         }
 
         var stopwatch = Stopwatch.StartNew();
-        _logger.LogInformation("Shutting down the log manager");
+        _logger.LogDebug("Shutting down the log manager");
         _stopping.Cancel();
         try
         {
@@ -704,37 +728,65 @@ public sealed class LogManager : IDisposable
 
         private string MarkerPath => System.IO.Path.Combine(Path, CleanShutdownFileName);
 
-        /// <summary>Creates the dir if missing, takes its lock and notes whether it was shut down cleanly.</summary>
+        /// <summary>Creates the dir if missing, takes its lock and notes whether it was shut down cleanly; each failure names its cause.</summary>
         public void Prepare(ILogger log)
         {
-            try
+            if (File.Exists(Path))
             {
-                if (!Directory.Exists(Path))
+                throw new KafkaStorageException($"the log dir {Path} is not a directory");
+            }
+
+            if (!Directory.Exists(Path))
+            {
+                log.LogInformation("Creating the log dir {LogDir}", Path);
+                try
                 {
-                    log.LogInformation("Creating the missing log dir {LogDir}", Path);
                     Directory.CreateDirectory(Path);
                     FileSync.FsyncDirectory(System.IO.Path.GetDirectoryName(Path) ?? Path);
                 }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new KafkaStorageException($"cannot create the log dir {Path}: {e.Message}", e);
+                }
+            }
 
-                _lock = new FileStream(System.IO.Path.Combine(Path, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException e)
+            var lockPath = System.IO.Path.Combine(Path, LockFileName);
+            try
             {
-                throw new KafkaStorageException($"cannot use the log dir {Path} (is another broker using it?): {e.Message}", e);
+                _lock = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (UnauthorizedAccessException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new KafkaStorageException($"cannot use the log dir {Path}: {e.Message}", e);
+                throw IsLockedByAnotherProcess(lockPath)
+                    ? new KafkaStorageException($"the log dir {Path} is locked by another broker process (it holds {lockPath})", e)
+                    : new KafkaStorageException($"the log dir {Path} is not writable: {e.Message}", e);
             }
 
             CleanShutdown = File.Exists(MarkerPath);
-            if (CleanShutdown)
+        }
+
+        /// <summary>
+        /// Whether another process holds the lock: .NET takes a shared advisory lock to read a file, which fails only
+        /// while someone holds the exclusive one (a dir that is merely read-only can still be read).
+        /// </summary>
+        private static bool IsLockedByAnotherProcess(string lockPath)
+        {
+            try
             {
-                log.LogInformation("Log dir {LogDir} was shut down cleanly: skipping recovery", Path);
+                new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite).Dispose();
+                return false;
             }
-            else
+            catch (FileNotFoundException)
             {
-                log.LogInformation("Log dir {LogDir} has no clean-shutdown marker: recovering each log from its recovery point", Path);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
             }
         }
 
