@@ -21,8 +21,10 @@ for p in "${apt_packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "apt: installing ${missing[*]}"
-  as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  # Wait for another apt/dpkg run (unattended upgrades on a fresh machine) instead of failing at once.
+  apt_lock=(-o DPkg::Lock::Timeout=600)
+  as_root apt-get "${apt_lock[@]}" update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_lock[@]}" install -y --no-install-recommends "${missing[@]}"
 else
   echo "apt: all packages present"
 fi
