@@ -34,6 +34,9 @@ fi
 # lz4 is compiled by node-gyp during npm ci: build-essential above, a python3, and node's headers
 # (Debian's nodejs ships them in /usr/include/node, so node-gyp does not download them); package.json
 # allowScripts approves lz4's install script (npm 11 asks for that).
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "$tool not found: the kafkajs tests need Node.js and npm on PATH (Node.js 20 is what they run on)" >&2; exit 1; }
+done
 node_ok() {
   node -e '
     const dir = process.argv[1];

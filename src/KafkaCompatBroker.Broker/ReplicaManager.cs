@@ -190,7 +190,14 @@ public sealed class ReplicaManager : IDisposable
             if (created > 0)
             {
                 // One line per topic: __consumer_offsets alone has 50 partitions.
-                _logger.LogInformation("Created {Count} partition log(s) of topic {Topic} ({Partitions} partition(s) in all)", created, topic.Name, topic.Partitions.Count);
+                if (created == topic.Partitions.Count)
+                {
+                    _logger.LogInformation("Created the logs of topic {Topic}: {Count} partition(s)", topic.Name, created);
+                }
+                else
+                {
+                    _logger.LogInformation("Created {Count} more partition log(s) of topic {Topic}, now {Partitions} partition(s)", created, topic.Name, topic.Partitions.Count);
+                }
             }
         }
 
