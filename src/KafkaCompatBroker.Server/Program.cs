@@ -115,10 +115,11 @@ static BrokerConfig LoadConfig(string[] args)
     }
 }
 
-// The cause in one line. Config, storage and bind failures carry their own message; anything else is named by its type.
+// The cause in one line. Config, storage, file and bind failures carry their own message (a file error names the
+// path); anything else is named by its type.
 static string StartupFailure(Exception e)
 {
-    var message = e is ConfigException or KafkaStorageException or BrokerStartupException
+    var message = e is ConfigException or KafkaStorageException or BrokerStartupException or IOException or UnauthorizedAccessException
         ? e.Message
         : $"unexpected error ({e.GetType().Name}): {e.Message}";
     return message.ReplaceLineEndings(" ");

@@ -114,6 +114,17 @@ public sealed class StartupFailureTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_MetadataLogDirIsAFile_ExitsWith1AndOneLineNamingThePath()
+    {
+        var file = Path.Combine(_dir, "not-a-dir");
+        await File.WriteAllTextAsync(file, "x");
+
+        using var server = new ServerProcess(Arguments(Path.Combine(_dir, "data"), ServerProcess.FreePort(), "--override", $"metadata.log.dir={file}"));
+
+        await AssertFailsWithOneLineAsync(server, file);
+    }
+
+    [Fact]
     public async Task Start_BadConfigValue_ExitsWith1NamingTheKeyBeforeFormatting()
     {
         var data = Path.Combine(_dir, "data");
