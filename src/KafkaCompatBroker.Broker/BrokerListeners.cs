@@ -11,7 +11,7 @@ namespace KafkaCompatBroker.Broker;
 /// be advertised; an empty host is advertised as this machine's canonical host name, and port 0 as the port
 /// the listener of the same name actually bound.
 /// </summary>
-public sealed class BrokerListeners
+internal sealed class BrokerListeners
 {
     private BrokerListeners(IReadOnlyList<ListenerAddress> bind, IReadOnlyList<IPEndPoint> bindEndPoints, IReadOnlyList<ListenerAddress> advertised)
     {
