@@ -1,6 +1,6 @@
 # KafkaCompatBroker in a container: a single-node broker on 9092 with its data in /var/lib/kafkacompatbroker.
 #   docker build -t kafkacompatbroker .
-#   docker run -p 9092:9092 -e KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092 kafkacompatbroker
+#   docker run -p 9092:9092 kafkacompatbroker
 # Any broker config can be set as KAFKA_<KEY> (dots as underscores) or appended as --override key=value.
 # The base images are arguments so that a local build can substitute images made without a registry.
 ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
@@ -24,7 +24,10 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /app .
 COPY config/server.properties /etc/kafkacompatbroker/server.properties
-ENV KAFKA_LISTENERS=PLAINTEXT://0.0.0.0:9092 \
+# Every interface, advertised as localhost:9092 (what `docker run -p 9092:9092` reaches) unless
+# KAFKA_ADVERTISED_LISTENERS says otherwise.
+ENV KAFKA_LISTENERS=PLAINTEXT://:9092 \
+    KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:9092 \
     KAFKA_LOG_DIRS=/var/lib/kafkacompatbroker
 VOLUME /var/lib/kafkacompatbroker
 EXPOSE 9092

@@ -52,8 +52,8 @@ apt_install() {
     for cmd_pkg in "$@"; do command -v "${cmd_pkg%%:*}" >/dev/null || missing+=("${cmd_pkg#*:}"); done
     if [ ${#missing[@]} -gt 0 ]; then
         log "apt-get install ${missing[*]}"
-        apt-get update -q
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+        apt-get -o DPkg::Lock::Timeout=600 update -q
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
     fi
 }
 apt_install dockerd:docker.io debootstrap:debootstrap kcat:kcat

@@ -21,8 +21,10 @@ for p in "${apt_packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "apt: installing ${missing[*]}"
-  as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  # Wait for another apt/dpkg run (unattended upgrades on a fresh machine) instead of failing at once.
+  apt_lock=(-o DPkg::Lock::Timeout=600)
+  as_root apt-get "${apt_lock[@]}" update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_lock[@]}" install -y --no-install-recommends "${missing[@]}"
 else
   echo "apt: all packages present"
 fi
@@ -32,6 +34,9 @@ fi
 # lz4 is compiled by node-gyp during npm ci: build-essential above, a python3, and node's headers
 # (Debian's nodejs ships them in /usr/include/node, so node-gyp does not download them); package.json
 # allowScripts approves lz4's install script (npm 11 asks for that).
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "$tool not found: the kafkajs tests need Node.js and npm on PATH (Node.js 20 is what they run on)" >&2; exit 1; }
+done
 node_ok() {
   node -e '
     const dir = process.argv[1];

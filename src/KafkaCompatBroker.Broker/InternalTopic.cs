@@ -40,7 +40,7 @@ internal static class InternalTopic
                 return false;
             }
 
-            log.LogInformation("Created {Topic} with {Partitions} partitions", name, result.NumPartitions);
+            log.LogDebug("Created {Topic} with {Partitions} partitions", name, result.NumPartitions); // its logs are reported in one line when they are created
             return true;
         }
     }

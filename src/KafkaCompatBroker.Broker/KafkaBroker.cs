@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Controller;
@@ -44,6 +45,17 @@ public sealed class KafkaBroker : IAsyncDisposable
     /// <summary>host:port of the first advertised listener (what a client bootstraps from).</summary>
     public string BootstrapServers => $"{Context.Settings.AdvertisedListeners[0].Host}:{Context.Settings.AdvertisedListeners[0].Port}";
 
+    /// <summary>This build's version (the assembly's informational version, e.g. 0.1.0+commit).</summary>
+    public static string Version { get; } =
+        typeof(KafkaBroker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(KafkaBroker).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
+    /// <summary>
+    /// Starts a broker. A bad config throws <see cref="ConfigException"/> before anything is touched; a log dir
+    /// that cannot be used throws <see cref="KafkaStorageException"/>; a listener that cannot bind throws
+    /// <see cref="BrokerStartupException"/>. On any failure what was opened is closed again (the log dirs unlocked).
+    /// </summary>
     public static async Task<KafkaBroker> StartAsync(BrokerConfig config, ILoggerFactory loggerFactory, TimeProvider? time = null, CancellationToken cancellationToken = default)
     {
         time ??= TimeProvider.System;
@@ -54,31 +66,20 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
 
         var nodeId = config.GetInt("node.id");
-        var listeners = config.GetList("listeners").Select(l => ListenerAddress.Parse(l)).ToList();
-        if (listeners.Count == 0)
-        {
-            throw new ConfigException("Invalid value for configuration listeners: at least one listener is required");
-        }
+        var listeners = BrokerListeners.FromConfig(config);
+        log.LogInformation(
+            "Starting KafkaCompatBroker {Version}: node {NodeId}, roles {Roles}, log dirs {LogDirs}",
+            Version, nodeId, string.Join(',', config.GetList("process.roles")), string.Join(',', config.LogDirs));
 
-        var clusterId = MetaProperties.EnsureFormatted(config.LogDirs, nodeId, config.GetString("cluster.id"));
-        var metadata = MetadataStore.Open(
-            new MetadataStoreOptions
-            {
-                MetadataLogDir = MetadataStoreOptions.ResolveMetadataLogDir(config.GetString("metadata.log.dir"), config.LogDirs),
-                ClusterId = clusterId,
-                DefaultNumPartitions = config.GetInt("num.partitions"),
-                DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
-                Time = time,
-            },
-            loggerFactory.CreateLogger<MetadataStore>());
-
-        // The metadata is loaded before the logs, as Kafka does, so dynamic broker configs in it apply from the start.
-        var effective = DynamicBrokerConfig.Effective(config, metadata.Image, nodeId);
+        // Dynamic broker configs live in the metadata, which is read before the logs open (as Kafka does), so the
+        // logs open with the effective defaults; the dirs are locked first, so nothing below writes to a dir another
+        // broker uses.
+        LogConfig? logDefaults = null;
         var logs = new LogManager(
             new LogManagerOptions
             {
                 LogDirs = config.LogDirs,
-                NumRecoveryThreadsPerDataDir = effective.GetInt("num.recovery.threads.per.data.dir"),
+                NumRecoveryThreadsPerDataDir = config.GetInt("num.recovery.threads.per.data.dir"),
                 LogRetentionCheckIntervalMs = config.GetLong("log.retention.check.interval.ms"),
                 LogFlushSchedulerIntervalMs = config.GetLong("log.flush.scheduler.interval.ms"),
                 LogFlushOffsetCheckpointIntervalMs = config.GetLong("log.flush.offset.checkpoint.interval.ms"),
@@ -89,67 +90,132 @@ public sealed class KafkaBroker : IAsyncDisposable
                 ProducerIdExpirationCheckIntervalMs = config.GetInt("producer.id.expiration.check.interval.ms"),
                 Cleaner = new LogCleaner().MaybeClean,
             },
-            BrokerSettings.LogDefaultsFrom(effective),
+            _ => logDefaults ?? throw new InvalidOperationException("the log defaults are read from the metadata before the logs open"),
             loggerFactory.CreateLogger<LogManager>(),
             time);
-        logs.Startup();
+        logs.LockDirs();
 
-        // Connections may arrive as soon as the listeners bind; requests wait until the broker is registered.
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var registryHolder = new BrokerContextHolder();
-        var builder = WebApplication.CreateSlimBuilder();
+        MetadataStore? metadata = null;
+        WebApplication? app = null;
+        ReplicaManager? replicas = null;
+        BrokerContext? context = null;
+        try
+        {
+            var clusterId = MetaProperties.EnsureFormatted(config.LogDirs, nodeId, config.GetString("cluster.id"));
+            metadata = MetadataStore.Open(
+                new MetadataStoreOptions
+                {
+                    MetadataLogDir = MetadataStoreOptions.ResolveMetadataLogDir(config.GetString("metadata.log.dir"), config.LogDirs),
+                    ClusterId = clusterId,
+                    DefaultNumPartitions = config.GetInt("num.partitions"),
+                    DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
+                    Time = time,
+                },
+                loggerFactory.CreateLogger<MetadataStore>());
+            var effective = DynamicBrokerConfig.Effective(config, metadata.Image, nodeId);
+            logDefaults = BrokerSettings.LogDefaultsFrom(effective);
+            logs.RecoveryThreadsPerDataDir = effective.GetInt("num.recovery.threads.per.data.dir");
+            logs.Startup();
+
+            // Connections may arrive as soon as the listeners bind; requests wait until the broker is registered.
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var registryHolder = new BrokerContextHolder();
+            app = BuildWebHost(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()));
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (IOException e)
+            {
+                throw BindFailure(listeners, e);
+            }
+
+            var bound = app.Services.GetRequiredService<IServer>().BoundPorts();
+            var ports = listeners.Bind.Select((l, i) => l.Port != 0 || i >= bound.Count ? l.Port : bound[i]).ToList();
+            var advertised = listeners.Resolve(ports);
+            var settings = new BrokerSettings
+            {
+                NodeId = nodeId,
+                Config = config,
+                Rack = config.GetString("broker.rack"),
+                AdvertisedListeners = advertised,
+                AutoCreateTopics = config.GetBool("auto.create.topics.enable"),
+                DefaultNumPartitions = config.GetInt("num.partitions"),
+                DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
+            };
+            var registration = metadata.RegisterBroker(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
+            if (registration.Error != ErrorCode.None)
+            {
+                throw new KafkaStorageException($"cannot register broker {nodeId}: {registration.ErrorMessage}");
+            }
+
+            replicas = new ReplicaManager(settings, metadata, logs, loggerFactory.CreateLogger<ReplicaManager>());
+            context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
+            context.LoadGroups();
+            context.LoadTransactions();
+            var registry = HandlerDiscovery.CreateRegistry(context);
+            registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
+            started.SetResult();
+            log.LogInformation(
+                "Broker {NodeId} started: listening on {Listeners}, cluster id {ClusterId}, {Apis} APIs",
+                nodeId, listeners.Describe(ports, advertised), clusterId, registry.Handlers.Count);
+            return new KafkaBroker(app, logs, metadata, replicas, context, ports);
+        }
+        catch
+        {
+            if (app is not null)
+            {
+                await app.DisposeAsync();
+            }
+
+            context?.GroupCoordinator.Dispose();
+            context?.TransactionCoordinator.Dispose();
+            replicas?.Dispose();
+            metadata?.Dispose();
+            logs.Shutdown();
+            throw;
+        }
+    }
+
+    private static WebApplication BuildWebHost(BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor)
+    {
+        // Kestrel is only the socket layer here: no content root or appsettings from the working directory, and
+        // none of the web host's own lines (hosting environment, "Now listening on: http://...") in the broker's log.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
+        builder.Logging.SetMinimumLevel(LogLevel.Trace); // the broker's own logger factory decides
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported once, by the caller
         builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = config.GetInt("socket.request.max.bytes"), SendFile = config.GetBool("socket.sendfile.enable") });
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPoolFactory>();
-        builder.Services.AddSingleton<IKafkaRequestProcessor>(sp =>
-            new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()));
+        builder.Services.AddSingleton(processor);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            foreach (var listener in listeners)
+            foreach (var endPoint in listeners.BindEndPoints)
             {
-                kestrel.ListenKafka(listener.BindEndPoint);
+                kestrel.ListenKafka(endPoint);
             }
         });
-        var app = builder.Build();
-        await app.StartAsync(cancellationToken);
-        var bound = app.Services.GetRequiredService<IServer>().BoundPorts();
-        var ports = listeners.Select((l, i) => l.Port != 0 || i >= bound.Count ? l.Port : bound[i]).ToList();
+        return builder.Build();
+    }
 
-        var advertised = (config.IsSet("advertised.listeners") ? config.GetList("advertised.listeners").Select(l => ListenerAddress.Parse(l, "advertised.listeners")) : listeners)
-            .Select((l, i) => new AdvertisedListener(
-                l.Name,
-                l.Host.Length == 0 || l.Host == "0.0.0.0" ? System.Net.Dns.GetHostName() : l.Host,
-                l.Port == 0 && i < ports.Count ? ports[i] : l.Port))
-            .ToList();
-        var settings = new BrokerSettings
+    /// <summary>One line naming the listener that could not bind and why (Kestrel's exception names the address).</summary>
+    private static BrokerStartupException BindFailure(BrokerListeners listeners, IOException error)
+    {
+        var index = Enumerable.Range(0, listeners.Bind.Count).FirstOrDefault(i => error.Message.Contains($"//{listeners.BindEndPoints[i]}", StringComparison.Ordinal));
+        var listener = $"{listeners.Bind[index].Name}://{listeners.BindEndPoints[index]}";
+        Exception inner = error;
+        while (inner.InnerException is not null && inner is not AddressInUseException)
         {
-            NodeId = nodeId,
-            Config = config,
-            Rack = config.GetString("broker.rack"),
-            AdvertisedListeners = advertised,
-            AutoCreateTopics = config.GetBool("auto.create.topics.enable"),
-            DefaultNumPartitions = config.GetInt("num.partitions"),
-            DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
-        };
-        var registration = metadata.RegisterBroker(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
-        if (registration.Error != ErrorCode.None)
-        {
-            throw new KafkaStorageException($"cannot register broker {nodeId}: {registration.ErrorMessage}");
+            inner = inner.InnerException;
         }
 
-        var replicas = new ReplicaManager(settings, metadata, logs, loggerFactory.CreateLogger<ReplicaManager>());
-        var context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
-        context.LoadGroups();
-        context.LoadTransactions();
-        var registry = HandlerDiscovery.CreateRegistry(context);
-        registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
-        started.SetResult();
-        log.LogInformation(
-            "Broker {NodeId} of cluster {ClusterId} started: listening on {Listeners}, log dirs {LogDirs}, {Apis} APIs",
-            nodeId, clusterId, string.Join(", ", advertised.Select(a => $"{a.Name}://{a.Host}:{a.Port}")), string.Join(',', config.LogDirs), registry.Handlers.Count);
-        return new KafkaBroker(app, logs, metadata, replicas, context, ports);
+        var reason = inner is AddressInUseException
+            ? "the address is already in use (is another broker running?)"
+            : inner.Message.TrimEnd('.');
+        return new BrokerStartupException($"cannot listen on {listener}: {reason}", error);
     }
 
     /// <summary>Graceful stop: stop accepting, finish in-flight requests, then flush and close the logs.</summary>
@@ -173,6 +239,16 @@ public sealed class KafkaBroker : IAsyncDisposable
     {
         await StopAsync();
         await _app.DisposeAsync();
+    }
+
+    /// <summary>Hands the web host's loggers to the broker's logger factory (which the caller owns and disposes).</summary>
+    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+
+        public void Dispose()
+        {
+        }
     }
 
     private sealed class BrokerContextHolder

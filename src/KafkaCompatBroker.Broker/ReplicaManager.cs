@@ -190,6 +190,7 @@ public sealed class ReplicaManager : IDisposable
         foreach (var topic in current.TopicsByName.Values)
         {
             var config = ConfigFor(current, topic.Name);
+            var created = 0;
             foreach (var partition in topic.Partitions.Values)
             {
                 if (partition.Leader != _settings.NodeId)
@@ -202,10 +203,24 @@ public sealed class ReplicaManager : IDisposable
                 if (log is null)
                 {
                     _logs.GetOrCreateLog(tp, config);
+                    created++;
                 }
                 else if (log.Config != config)
                 {
                     log.UpdateConfig(config);
+                }
+            }
+
+            if (created > 0)
+            {
+                // One line per topic: __consumer_offsets alone has 50 partitions.
+                if (created == topic.Partitions.Count)
+                {
+                    _logger.LogInformation("Created the logs of topic {Topic}: {Count} partition(s)", topic.Name, created);
+                }
+                else
+                {
+                    _logger.LogInformation("Created {Count} more partition log(s) of topic {Topic}, now {Partitions} partition(s)", created, topic.Name, topic.Partitions.Count);
                 }
             }
         }

@@ -1,51 +1,53 @@
 using KafkaCompatBroker.Broker;
 using KafkaCompatBroker.Broker.Configuration;
+using KafkaCompatBroker.Server;
+using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
-// usage: KafkaCompatBroker.Server <server.properties> [--override key=value ...]   (Kafka's own convention)
-if (args.Length == 0 || args[0].StartsWith('-'))
+// Kafka's own convention: kafka-server-start.sh <server.properties> [--override key=value ...]
+const string Usage = """
+    usage: KafkaCompatBroker.Server <server.properties> [--override key=value ...]
+           KafkaCompatBroker.Server --version | --help
+
+    Starts a broker with the configuration in <server.properties> (Kafka's keys and defaults; see
+    config/server.properties). Each value can also be set by an environment variable KAFKA_<KEY>, the key in
+    capitals with dots as underscores (KAFKA_LOG_DIRS=/var/lib/kcb), and by --override key=value, which wins.
+    SIGTERM or Ctrl+C stops the broker cleanly.
+
+      --override key=value   set a config, after the file and the environment (repeatable)
+      --version              print the version and exit
+      --help                 print this help and exit
+    """;
+
+switch (args)
 {
-    Console.Error.WriteLine("usage: KafkaCompatBroker.Server <server.properties> [--override key=value ...]");
-    return 2;
+    case ["--help" or "-h"]:
+        Console.Out.WriteLine(Usage);
+        return 0;
+    case ["--version"]:
+        Console.Out.WriteLine($"KafkaCompatBroker {KafkaBroker.Version}");
+        return 0;
 }
 
-BrokerConfig config;
-try
-{
-    var overrides = new List<string>();
-    for (var i = 1; i < args.Length; i++)
+using var loggerFactory = LoggerFactory.Create(b => b
+    .AddConsole(o =>
     {
-        if (args[i] != "--override" || i + 1 >= args.Length)
-        {
-            throw new ConfigException($"unexpected argument '{args[i]}': expected --override key=value");
-        }
-
-        overrides.Add(args[++i]);
-    }
-
-    config = BrokerConfig.Load(File.ReadAllText(args[0]), overrides, Environment.GetEnvironmentVariables());
-}
-catch (Exception e) when (e is ConfigException or IOException)
-{
-    Console.Error.WriteLine($"Cannot start: {e.Message}");
-    return 1;
-}
-
-using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
-{
-    o.SingleLine = true;
-    o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-}));
-var log = loggerFactory.CreateLogger("KafkaCompatBroker");
+        o.FormatterName = BrokerLogFormatter.FormatterName;
+        o.LogToStandardErrorThreshold = LogLevel.Error;
+    })
+    .AddConsoleFormatter<BrokerLogFormatter, ConsoleFormatterOptions>());
+var log = loggerFactory.CreateLogger("KafkaCompatBroker.Server");
 
 KafkaBroker broker;
 try
 {
-    broker = await KafkaBroker.StartAsync(config, loggerFactory);
+    broker = await KafkaBroker.StartAsync(LoadConfig(args), loggerFactory);
 }
-catch (ConfigException e)
+catch (Exception e)
 {
-    log.LogCritical("Cannot start: {Problem}", e.Message);
+    // One line naming the cause, exit code 1: a start-up failure is the user's to fix, not a crash to debug.
+    log.LogCritical("Cannot start: {Cause}", StartupFailure(e));
     return 1;
 }
 
@@ -67,3 +69,58 @@ log.LogInformation("Shutting down");
 await broker.DisposeAsync();
 log.LogInformation("Shut down cleanly");
 return 0;
+
+static BrokerConfig LoadConfig(string[] args)
+{
+    if (args.Length == 0 || args[0].StartsWith('-'))
+    {
+        throw new ConfigException(args.Length == 0
+            ? "no properties file given (usage: KafkaCompatBroker.Server <server.properties> [--override key=value ...])"
+            : $"unexpected argument '{args[0]}': the first argument is the properties file (see --help)");
+    }
+
+    var overrides = new List<string>();
+    for (var i = 1; i < args.Length; i++)
+    {
+        if (args[i] != "--override" || i + 1 >= args.Length)
+        {
+            throw new ConfigException($"unexpected argument '{args[i]}': expected --override key=value (see --help)");
+        }
+
+        overrides.Add(args[++i]);
+    }
+
+    var path = args[0];
+    string text;
+    try
+    {
+        text = File.ReadAllText(path);
+    }
+    catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+    {
+        throw new ConfigException($"the properties file {path} does not exist");
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        throw new ConfigException(Directory.Exists(path) ? $"{path} is a directory, not a properties file" : $"cannot read the properties file {path}: {e.Message}");
+    }
+
+    try
+    {
+        return BrokerConfig.Load(text, overrides, Environment.GetEnvironmentVariables());
+    }
+    catch (ConfigException e) when (e.Message.StartsWith("line ", StringComparison.Ordinal))
+    {
+        throw new ConfigException($"{path}, {e.Message}");
+    }
+}
+
+// The cause in one line. Config, storage, file and bind failures carry their own message (a file error names the
+// path); anything else is named by its type.
+static string StartupFailure(Exception e)
+{
+    var message = e is ConfigException or KafkaStorageException or BrokerStartupException or IOException or UnauthorizedAccessException
+        ? e.Message
+        : $"unexpected error ({e.GetType().Name}): {e.Message}";
+    return message.ReplaceLineEndings(" ");
+}

@@ -47,6 +47,7 @@ public sealed class LogManager : IDisposable
     private readonly List<Task> _loops = [];
     private readonly CancellationTokenSource _stopping = new();
     private State _state = State.Created;
+    private int _recoveryThreadsPerDataDir;
 
     public LogManager(LogManagerOptions options, Func<TopicPartition, LogConfig> configFor, ILogger logger, TimeProvider? time = null)
     {
@@ -56,6 +57,7 @@ public sealed class LogManager : IDisposable
         }
 
         _options = options;
+        _recoveryThreadsPerDataDir = options.NumRecoveryThreadsPerDataDir;
         _configFor = configFor;
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -89,6 +91,16 @@ public sealed class LogManager : IDisposable
 
     public LogManagerOptions Options => _options;
 
+    /// <summary>
+    /// num.recovery.threads.per.data.dir in effect: starts as the option's value; the broker sets it from the dynamic
+    /// broker configs (read before <see cref="Startup"/>, and at run time for the shutdown).
+    /// </summary>
+    public int RecoveryThreadsPerDataDir
+    {
+        get => Volatile.Read(ref _recoveryThreadsPerDataDir);
+        set => Volatile.Write(ref _recoveryThreadsPerDataDir, value);
+    }
+
     // ------------------------------------------------------------------ startup
 
     /// <summary>
@@ -110,12 +122,22 @@ public sealed class LogManager : IDisposable
             var stopwatch = Stopwatch.StartNew();
             try
             {
-                foreach (var dir in _dirs)
-                {
-                    dir.Prepare(_logger);
-                }
+                LockDirsLocked();
 
                 var work = _dirs.Select(dir => (Dir: dir, Partitions: FindPartitions(dir))).ToList();
+                foreach (var (dir, partitions) in work)
+                {
+                    // A new or empty dir has nothing to recover, whatever its marker says.
+                    if (dir.CleanShutdown)
+                    {
+                        _logger.LogInformation("Log dir {LogDir} was shut down cleanly: skipping recovery", dir.Path);
+                    }
+                    else if (partitions.Count > 0)
+                    {
+                        _logger.LogInformation("Log dir {LogDir} has no clean-shutdown marker: recovering each log from its recovery point", dir.Path);
+                    }
+                }
+
                 var duplicate = work.SelectMany(w => w.Partitions.Select(p => (w.Dir, Tp: p))).GroupBy(p => p.Tp).FirstOrDefault(g => g.Count() > 1);
                 if (duplicate is not null)
                 {
@@ -139,7 +161,7 @@ public sealed class LogManager : IDisposable
 
                     Parallel.ForEach(
                         partitions,
-                        new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.NumRecoveryThreadsPerDataDir) },
+                        new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, RecoveryThreadsPerDataDir) },
                         tp =>
                         {
                             var checkpoint = new PartitionLogCheckpoint(recoveryPoints.GetValueOrDefault(tp), logStartOffsets.GetValueOrDefault(tp));
@@ -169,17 +191,21 @@ public sealed class LogManager : IDisposable
                 }
 
                 var summary = new LogManagerStartupSummary(_logs.Count, recovered, _dirs.Count(d => d.CleanShutdown), stopwatch.Elapsed);
-                _logger.LogInformation(
-                    "Loaded {Partitions} partition log(s) from {Dirs} log dir(s) in {Elapsed} ms; {Recovered} recovered after an unclean shutdown",
-                    summary.PartitionsLoaded, _dirs.Length, (long)summary.Elapsed.TotalMilliseconds, summary.PartitionsRecovered);
+                if (summary.PartitionsLoaded > 0)
+                {
+                    _logger.LogInformation(
+                        "Loaded {Partitions} partition log(s) from {Dirs} log dir(s) in {Elapsed} ms; {Recovered} recovered after an unclean shutdown",
+                        summary.PartitionsLoaded, _dirs.Length, (long)summary.Elapsed.TotalMilliseconds, summary.PartitionsRecovered);
+                }
+
                 _state = State.Running;
                 StartLoops();
                 return summary;
             }
             catch (Exception e)
             {
+                // Not logged here: the caller reports the failure once (the broker's start-up fails with it).
                 var error = e is AggregateException a ? a.Flatten().InnerExceptions[0] : e;
-                _logger.LogError(error, "Log manager startup failed: {Message}", error.Message);
                 foreach (var log in _logs.Values)
                 {
                     try
@@ -200,6 +226,47 @@ public sealed class LogManager : IDisposable
 
                 _state = State.ShutDown;
                 throw error is KafkaStorageException ? error : new KafkaStorageException($"log manager startup failed: {error.Message}", error);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates and locks every log dir (and notes its clean-shutdown marker) without loading anything, so the
+    /// broker can write meta.properties and read its metadata before the logs open; <see cref="Startup"/> does it
+    /// when it was not done. On failure no dir stays locked.
+    /// </summary>
+    public void LockDirs()
+    {
+        lock (_stateLock)
+        {
+            if (_state != State.Created)
+            {
+                throw new InvalidOperationException($"the log manager was already started ({_state})");
+            }
+
+            try
+            {
+                LockDirsLocked();
+            }
+            catch
+            {
+                foreach (var dir in _dirs)
+                {
+                    dir.ReleaseLock();
+                }
+
+                throw;
+            }
+        }
+    }
+
+    private void LockDirsLocked()
+    {
+        foreach (var dir in _dirs)
+        {
+            if (!dir.IsLocked)
+            {
+                dir.Prepare(_logger);
             }
         }
     }
@@ -265,7 +332,7 @@ public sealed class LogManager : IDisposable
             var dir = _dirs.MinBy(d => counts[d.Path])!; // ties: the first in log.dirs
             var created = PartitionLog.Open(Path.Combine(dir.Path, topicPartition.DirectoryName), topicPartition, config ?? _configFor(topicPartition), default, cleanShutdown: true, _logger, _time);
             _logs[topicPartition] = created;
-            _logger.LogInformation("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path);
+            _logger.LogDebug("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path); // the caller logs a line per topic
             return created;
         }
     }
@@ -544,7 +611,7 @@ public sealed class LogManager : IDisposable
     {
         if (intervalMs <= 0 || intervalMs > MaxTimerIntervalMs)
         {
-            _logger.LogInformation("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
+            _logger.LogDebug("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
             return;
         }
 
@@ -586,7 +653,14 @@ public sealed class LogManager : IDisposable
             _logger.LogError(e, "The {Loop} loop failed", name);
         }
 
-        _logger.LogInformation("The {Loop} loop stopped: {Reason}", name, reason);
+        if (token.IsCancellationRequested)
+        {
+            _logger.LogDebug("The {Loop} loop stopped: {Reason}", name, reason);
+        }
+        else
+        {
+            _logger.LogWarning("The {Loop} loop stopped: {Reason}", name, reason);
+        }
     }
 
     // ------------------------------------------------------------------ shutdown
@@ -602,6 +676,14 @@ public sealed class LogManager : IDisposable
         {
             if (_state != State.Running)
             {
+                if (_state == State.Created)
+                {
+                    foreach (var dir in _dirs)
+                    {
+                        dir.ReleaseLock(); // locked by LockDirs, never started
+                    }
+                }
+
                 _state = State.ShutDown;
                 return;
             }
@@ -610,7 +692,7 @@ public sealed class LogManager : IDisposable
         }
 
         var stopwatch = Stopwatch.StartNew();
-        _logger.LogInformation("Shutting down the log manager");
+        _logger.LogDebug("Shutting down the log manager");
         _stopping.Cancel();
         try
         {
@@ -624,7 +706,7 @@ public sealed class LogManager : IDisposable
         var failedDirs = new ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
         var closing = _dirs.Select(dir => Task.Run(() => Parallel.ForEach(
             LogsIn(dir),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.NumRecoveryThreadsPerDataDir) },
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, RecoveryThreadsPerDataDir) },
             log =>
             {
                 try
@@ -704,37 +786,65 @@ public sealed class LogManager : IDisposable
 
         private string MarkerPath => System.IO.Path.Combine(Path, CleanShutdownFileName);
 
-        /// <summary>Creates the dir if missing, takes its lock and notes whether it was shut down cleanly.</summary>
+        /// <summary>Creates the dir if missing, takes its lock and notes whether it was shut down cleanly; each failure names its cause.</summary>
         public void Prepare(ILogger log)
         {
-            try
+            if (File.Exists(Path))
             {
-                if (!Directory.Exists(Path))
+                throw new KafkaStorageException($"the log dir {Path} is not a directory");
+            }
+
+            if (!Directory.Exists(Path))
+            {
+                log.LogInformation("Creating the log dir {LogDir}", Path);
+                try
                 {
-                    log.LogInformation("Creating the missing log dir {LogDir}", Path);
                     Directory.CreateDirectory(Path);
                     FileSync.FsyncDirectory(System.IO.Path.GetDirectoryName(Path) ?? Path);
                 }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new KafkaStorageException($"cannot create the log dir {Path}: {e.Message}", e);
+                }
+            }
 
-                _lock = new FileStream(System.IO.Path.Combine(Path, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException e)
+            var lockPath = System.IO.Path.Combine(Path, LockFileName);
+            try
             {
-                throw new KafkaStorageException($"cannot use the log dir {Path} (is another broker using it?): {e.Message}", e);
+                _lock = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (UnauthorizedAccessException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new KafkaStorageException($"cannot use the log dir {Path}: {e.Message}", e);
+                throw IsLockedByAnotherProcess(lockPath)
+                    ? new KafkaStorageException($"the log dir {Path} is locked by another broker process (it holds {lockPath})", e)
+                    : new KafkaStorageException($"the log dir {Path} is not writable: {e.Message}", e);
             }
 
             CleanShutdown = File.Exists(MarkerPath);
-            if (CleanShutdown)
+        }
+
+        /// <summary>
+        /// Whether another process holds the lock: .NET takes a shared advisory lock to read a file, which fails only
+        /// while someone holds the exclusive one (a dir that is merely read-only can still be read).
+        /// </summary>
+        private static bool IsLockedByAnotherProcess(string lockPath)
+        {
+            try
             {
-                log.LogInformation("Log dir {LogDir} was shut down cleanly: skipping recovery", Path);
+                new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite).Dispose();
+                return false;
             }
-            else
+            catch (FileNotFoundException)
             {
-                log.LogInformation("Log dir {LogDir} has no clean-shutdown marker: recovering each log from its recovery point", Path);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
             }
         }
 
@@ -756,6 +866,8 @@ public sealed class LogManager : IDisposable
 
             FileSync.FsyncDirectory(Path);
         }
+
+        public bool IsLocked => _lock is not null;
 
         public void ReleaseLock()
         {

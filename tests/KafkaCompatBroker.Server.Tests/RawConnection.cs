@@ -116,6 +116,24 @@ public sealed class RawConnection : IAsyncDisposable
         return body;
     }
 
+    /// <summary>Metadata v1 (no topics): the brokers as the broker advertises them.</summary>
+    public async Task<List<MetadataResponse.MetadataResponseBroker>> MetadataBrokersAsync()
+    {
+        await SendAsync(Frame(Request(ApiKey.Metadata, 1, new MetadataRequest { Topics = [] }, correlationId: 41)));
+        var (correlationId, body) = await ReadResponseAsync<MetadataResponse>(headerVersion: 0, version: 1);
+        Assert.Equal(41, correlationId);
+        return body.Brokers;
+    }
+
+    /// <summary>FindCoordinator v1 for a group: creates __consumer_offsets on first use.</summary>
+    public async Task<FindCoordinatorResponse> FindGroupCoordinatorAsync(string groupId)
+    {
+        await SendAsync(Frame(Request(ApiKey.FindCoordinator, 1, new FindCoordinatorRequest { Key = groupId, KeyType = 0 }, correlationId: 42)));
+        var (correlationId, body) = await ReadResponseAsync<FindCoordinatorResponse>(headerVersion: 0, version: 1);
+        Assert.Equal(42, correlationId);
+        return body;
+    }
+
     public void HangUp() => _client.Client.Shutdown(SocketShutdown.Send);
 
     public async ValueTask DisposeAsync()

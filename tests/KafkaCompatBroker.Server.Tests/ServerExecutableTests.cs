@@ -1,14 +1,11 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 
 namespace KafkaCompatBroker.Server.Tests;
 
 /// <summary>
 /// Runs the real server executable (KafkaCompatBroker.Server.dll, copied next to this test assembly) with
 /// config/server.properties and --override, as a user would: start-up, formatting, ApiVersions, SIGTERM,
-/// restart without recovery, and a bad config value.
+/// restart without recovery, durability after SIGKILL (start-up failures: StartupFailureTests).
 /// </summary>
 public sealed class ServerExecutableTests : IDisposable
 {
@@ -25,118 +22,6 @@ public sealed class ServerExecutableTests : IDisposable
         }
     }
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "KafkaCompatBroker.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("KafkaCompatBroker.sln not found above " + AppContext.BaseDirectory);
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
-    private sealed class ServerProcess : IDisposable
-    {
-        private readonly StringBuilder _output = new();
-
-        public ServerProcess(params string[] arguments)
-        {
-            var info = new ProcessStartInfo("dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = RepoRoot(),
-            };
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "KafkaCompatBroker.Server.dll"));
-            foreach (var argument in arguments)
-            {
-                info.ArgumentList.Add(argument);
-            }
-
-            Process = Process.Start(info) ?? throw new InvalidOperationException("could not start the server");
-            Process.OutputDataReceived += (_, e) => Append(e.Data);
-            Process.ErrorDataReceived += (_, e) => Append(e.Data);
-            Process.BeginOutputReadLine();
-            Process.BeginErrorReadLine();
-        }
-
-        public Process Process { get; }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
-        }
-
-        private void Append(string? line)
-        {
-            if (line is not null)
-            {
-                lock (_output)
-                {
-                    _output.AppendLine(line);
-                }
-            }
-        }
-
-        public async Task WaitForOutputAsync(string fragment)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!Output.Contains(fragment, StringComparison.Ordinal))
-            {
-                if (Process.HasExited || DateTime.UtcNow > deadline)
-                {
-                    await Task.Delay(200); // let the last lines arrive
-                    Assert.Fail($"the server never wrote '{fragment}' (exited: {Process.HasExited}); output:\n{Output}");
-                }
-
-                await Task.Delay(50);
-            }
-        }
-
-        public async Task<int> WaitForExitAsync()
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await Process.WaitForExitAsync(timeout.Token);
-            return Process.ExitCode;
-        }
-
-        public async Task SigtermAsync()
-        {
-            using var kill = Process.Start("kill", ["-TERM", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await kill.WaitForExitAsync();
-            Assert.Equal(0, kill.ExitCode);
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-            }
-
-            Process.Dispose();
-        }
-    }
-
     private string[] Arguments(int port, params string[] more) =>
     [
         "config/server.properties",
@@ -149,7 +34,7 @@ public sealed class ServerExecutableTests : IDisposable
     [Fact]
     public async Task Server_StartAnswerSigtermRestart_FormatsAnswersAndRestartsWithoutRecovery()
     {
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         using (var server = new ServerProcess(Arguments(port)))
         {
             await server.WaitForOutputAsync($"listening on PLAINTEXT://127.0.0.1:{port}");
@@ -188,7 +73,7 @@ public sealed class ServerExecutableTests : IDisposable
     public async Task Server_KilledWithSigkill_KeepsEveryRecordAcknowledgedWithAcksAll()
     {
         // Produced with kcat (librdkafka) and acks=-1: kcat exits only after every record is acknowledged.
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         var bootstrap = $"127.0.0.1:{port}";
         var expected = Enumerable.Range(0, 2000).Select(i => $"key-{i}:value-{i}").ToList();
         using (var server = new ServerProcess(Arguments(port)))
@@ -237,26 +122,5 @@ public sealed class ServerExecutableTests : IDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await stdout + await stderr);
-    }
-
-    [Fact]
-    public async Task Server_BadConfigValue_ExitsWithCode1NamingTheKey()
-    {
-        using var server = new ServerProcess(Arguments(FreePort(), "--override", "num.partitions=many"));
-
-        Assert.Equal(1, await server.WaitForExitAsync());
-        await Task.Delay(100);
-        Assert.Contains("Invalid value many for configuration num.partitions", server.Output, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(_dir, "meta.properties")), "a bad config must stop start-up before formatting");
-    }
-
-    [Fact]
-    public async Task Server_UnknownArgument_ExitsWithCode1()
-    {
-        using var server = new ServerProcess("config/server.properties", "--bogus");
-
-        Assert.Equal(1, await server.WaitForExitAsync());
-        await Task.Delay(100);
-        Assert.Contains("unexpected argument '--bogus'", server.Output, StringComparison.Ordinal);
     }
 }

@@ -30,6 +30,9 @@ public sealed class BrokerConfig
 {
     private readonly Dictionary<string, (string Value, ConfigSource Source)> _values = new(StringComparer.Ordinal);
 
+    // Where a value from outside the properties file came from, for error messages ("the environment variable KAFKA_NUM_PARTITIONS").
+    private readonly Dictionary<string, string> _origins = new(StringComparer.Ordinal);
+
     public IReadOnlyList<string> Warnings { get; }
 
     private BrokerConfig(IReadOnlyList<string> warnings) => Warnings = warnings;
@@ -94,7 +97,7 @@ public sealed class BrokerConfig
                 var key = name["KAFKA_".Length..].ToLowerInvariant().Replace('_', '.');
                 if (BrokerConfigKeys.ByName.ContainsKey(key))
                 {
-                    config.Set(key, value, ConfigSource.Environment);
+                    config.Set(key, value, ConfigSource.Environment, $"the environment variable {name}");
                 }
             }
         }
@@ -107,7 +110,7 @@ public sealed class BrokerConfig
                 throw new ConfigException($"--override expects key=value, got '{item}'");
             }
 
-            config.Set(item[..eq].Trim(), item[(eq + 1)..].Trim(), ConfigSource.CommandLine);
+            config.Set(item[..eq].Trim(), item[(eq + 1)..].Trim(), ConfigSource.CommandLine, $"--override {item}");
         }
 
         foreach (var key in config._values.Keys.Where(k => !BrokerConfigKeys.ByName.ContainsKey(k)).Order(StringComparer.Ordinal))
@@ -119,7 +122,18 @@ public sealed class BrokerConfig
         return config;
     }
 
-    private void Set(string key, string value, ConfigSource source) => _values[key] = (value, source);
+    private void Set(string key, string value, ConfigSource source, string? origin = null)
+    {
+        _values[key] = (value, source);
+        if (origin is null)
+        {
+            _origins.Remove(key);
+        }
+        else
+        {
+            _origins[key] = origin;
+        }
+    }
 
     private void Validate()
     {
@@ -127,7 +141,14 @@ public sealed class BrokerConfig
         {
             if (_values.TryGetValue(key.Name, out var entry))
             {
-                Check(key, entry.Value);
+                try
+                {
+                    Check(key, entry.Value);
+                }
+                catch (ConfigException e) when (_origins.TryGetValue(key.Name, out var origin))
+                {
+                    throw new ConfigException($"{e.Message} (set by {origin})");
+                }
             }
         }
 

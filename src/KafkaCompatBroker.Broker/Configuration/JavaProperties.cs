@@ -21,6 +21,8 @@ public static class JavaProperties
                 continue;
             }
 
+            var lineNumber = i + 1;
+
             // An odd number of trailing backslashes continues the line.
             while (EndsWithContinuation(line) && i + 1 < lines.Length)
             {
@@ -28,7 +30,7 @@ public static class JavaProperties
             }
 
             var (key, value) = SplitKeyValue(line);
-            result.Add(new(Unescape(key), Unescape(value)));
+            result.Add(new(Unescape(key, lineNumber), Unescape(value, lineNumber)));
         }
 
         return result;
@@ -72,7 +74,7 @@ public static class JavaProperties
         return (key, i < line.Length ? line[i..] : "");
     }
 
-    private static string Unescape(string s)
+    private static string Unescape(string s, int lineNumber)
     {
         if (!s.Contains('\\', StringComparison.Ordinal))
         {
@@ -95,7 +97,13 @@ public static class JavaProperties
                 case 'n': sb.Append('\n'); break;
                 case 'r': sb.Append('\r'); break;
                 case 'f': sb.Append('\f'); break;
-                case 'u' when i + 4 < s.Length && int.TryParse(s.AsSpan(i + 1, 4), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var code):
+                case 'u':
+                    // java.util.Properties refuses a \u without four hex digits rather than guessing.
+                    if (i + 4 >= s.Length || !int.TryParse(s.AsSpan(i + 1, 4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var code))
+                    {
+                        throw new ConfigException($"line {lineNumber}: malformed \\uxxxx escape (a \\u needs four hex digits)");
+                    }
+
                     sb.Append((char)code);
                     i += 4;
                     break;
