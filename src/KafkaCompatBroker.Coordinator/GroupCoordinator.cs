@@ -201,21 +201,70 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
+    /// <summary>
+    /// A known static member joins with a new member id (Kafka's updateStaticMemberThenRebalanceOrCompleteJoin).
+    /// In a Stable group it keeps the generation unless the group's selected protocol would change; below
+    /// JoinGroup v9 it is answered as a follower with the old leader id (so even a restarting leader does not
+    /// run the assignor), from v9 a leader gets the members and SkipAssignment.
+    /// </summary>
     private ValueTask<JoinGroupResult> UpdateStaticMember(ClassicGroup group, JoinGroupParams request, string oldMemberId, string newMemberId)
     {
         var member = group.Members[oldMemberId];
-        var protocolsChanged = !member.Matches(request.Protocols);
-        var previousState = group.State;
+        var previousLeader = group.LeaderId ?? "";
+        ReplaceStaticMember(group, member, request.GroupInstanceId!, oldMemberId, newMemberId);
+        _log.LogInformation("Static member {InstanceId} of group {GroupId} rejoined: member id {OldMemberId} replaced by {NewMemberId}", request.GroupInstanceId, group.GroupId, oldMemberId, newMemberId);
+        switch (group.State)
+        {
+            case ClassicGroupState.Stable:
+                var previous = (member.Protocols, member.RebalanceTimeoutMs, member.SessionTimeoutMs, member.ClientId, member.ClientHost);
+                UpdateMember(member, request);
+                if (group.SelectProtocol() != group.ProtocolName)
+                {
+                    return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
+                }
 
-        // The old member id is fenced: its waiters learn it, and the member continues under the new id.
-        group.Members.Remove(oldMemberId);
+                ResetSession(group, member);
+                if (TryStoreGroup(group) is { } storeError)
+                {
+                    // Kafka reverts the replacement when the new member id could not be persisted.
+                    (member.Protocols, member.RebalanceTimeoutMs, member.SessionTimeoutMs, member.ClientId, member.ClientHost) = previous;
+                    ReplaceStaticMember(group, member, request.GroupInstanceId!, newMemberId, oldMemberId);
+                    ResetSession(group, member);
+                    return new ValueTask<JoinGroupResult>(new JoinGroupResult(
+                        storeError, "", group.GenerationId, group.ProtocolType, group.ProtocolName, previousLeader));
+                }
+
+                if (request.SupportsSkipAssignment)
+                {
+                    var isLeader = group.LeaderId == newMemberId;
+                    return new ValueTask<JoinGroupResult>(CurrentJoinResult(group, newMemberId, includeMembers: isLeader, skipAssignment: isLeader));
+                }
+
+                return new ValueTask<JoinGroupResult>(new JoinGroupResult(
+                    ErrorCode.None, newMemberId, group.GenerationId, group.ProtocolType, group.ProtocolName, previousLeader));
+            default:
+                // CompletingRebalance: the leader may already hold the old member id for its assignment, so only
+                // a new rebalance is safe (Kafka); PreparingRebalance: the member joins the rebalance.
+                return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
+        }
+    }
+
+    /// <summary>
+    /// Moves a static member to a new member id (Kafka's replaceStaticMember): requests still waiting under the
+    /// old id are fenced, and the leadership, pending sync and session follow the member.
+    /// </summary>
+    private void ReplaceStaticMember(ClassicGroup group, ClassicGroupMember member, string instanceId, string oldMemberId, string newMemberId)
+    {
+        // The member keeps its place in the join order (which picks leaders and breaks protocol ties).
+        var index = group.Members.IndexOf(oldMemberId);
+        group.Members.RemoveAt(index);
+        group.Members.Insert(index, newMemberId, member);
         member.AwaitingJoin?.TrySetResult(new JoinGroupResult(ErrorCode.FencedInstanceId, oldMemberId));
         member.AwaitingJoin = null;
         member.AwaitingSync?.TrySetResult(new SyncGroupResult(ErrorCode.FencedInstanceId, []));
         member.AwaitingSync = null;
         member.MemberId = newMemberId;
-        group.Members.Add(newMemberId, member);
-        group.StaticMembers[request.GroupInstanceId!] = newMemberId;
+        group.StaticMembers[instanceId] = newMemberId;
         if (group.LeaderId == oldMemberId)
         {
             group.LeaderId = newMemberId;
@@ -224,26 +273,6 @@ public sealed partial class GroupCoordinator : IDisposable
         if (group.PendingSyncMembers.Remove(oldMemberId))
         {
             group.PendingSyncMembers.Add(newMemberId);
-        }
-
-        _log.LogInformation("Static member {InstanceId} of group {GroupId} rejoined: member id {OldMemberId} replaced by {NewMemberId}", request.GroupInstanceId, group.GroupId, oldMemberId, newMemberId);
-        switch (previousState)
-        {
-            case ClassicGroupState.Stable:
-                var isLeader = group.LeaderId == newMemberId;
-                if (protocolsChanged || (isLeader && !request.SupportsSkipAssignment))
-                {
-                    return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
-                }
-
-                UpdateMember(member, request);
-                ResetSession(group, member);
-                TryStoreGroup(group);
-                return new ValueTask<JoinGroupResult>(CurrentJoinResult(group, newMemberId, includeMembers: isLeader, skipAssignment: isLeader));
-            case ClassicGroupState.CompletingRebalance:
-                return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
-            default:
-                return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
         }
     }
 

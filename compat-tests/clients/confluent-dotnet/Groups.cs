@@ -237,8 +237,9 @@ internal static class Groups
 
     /// <summary>
     /// group: three members share a six-partition topic; half the records are consumed, member 3 leaves (close),
-    /// the other two take over its partitions, the rest is consumed. Mode "static" first restarts member 3 within
-    /// session.timeout.ms (same group.instance.id) and checks nobody rebalanced, then closes it for good.
+    /// the other two take over its partitions, the rest is consumed. Mode "static" starts member 1 first (the group's
+    /// leader), restarts it within session.timeout.ms (same group.instance.id) once all three share the topic and checks
+    /// nobody rebalanced, then closes member 3 for good.
     /// </summary>
     public static async Task<object> ShareAsync(string bootstrap, string topic, string group, string mode, int count, long baseTs)
     {
@@ -248,9 +249,22 @@ internal static class Groups
         var errors = new ConcurrentQueue<string>();
         var result = new Dictionary<string, object?>();
         string? Instance(int i) => mode == "static" ? $"{group}-instance-{i}" : null;
-        var members = Enumerable.Range(0, 3).Select(i => new Member(bootstrap, topic, group, strategy, Instance(i), tally, errors)).ToList();
+        var members = new List<Member>();
         try
         {
+            if (mode == "static")
+            {
+                // Member 1 forms the group alone, so it is the leader (which keeps leading while it stays): the leader's
+                // restart is the case where a coordinator is most tempted to rebalance.
+                members.Add(new Member(bootstrap, topic, group, strategy, Instance(0), tally, errors));
+                WaitBalanced(members, TimeSpan.FromSeconds(60));
+            }
+
+            while (members.Count < 3)
+            {
+                members.Add(new Member(bootstrap, topic, group, strategy, Instance(members.Count), tally, errors));
+            }
+
             result["balanced"] = WaitBalanced(members, TimeSpan.FromSeconds(60));
             result["initial"] = members.Select(m => m.Assigned).ToList();
             result["initial_generations"] = members.Select(m => m.Generation()).ToList();
@@ -261,17 +275,17 @@ internal static class Groups
             if (mode == "static")
             {
                 var before = members.Select(m => (m.AssignEvents, m.RevokeEvents)).ToList();
-                var oldAssignment = members[2].Assigned;
-                members[2].Dispose(); // a static member's close sends no LeaveGroup
+                var oldAssignment = members[0].Assigned;
+                members[0].Dispose(); // a static member's close sends no LeaveGroup
                 var restart = Stopwatch.StartNew();
-                members[2] = new Member(bootstrap, topic, group, strategy, Instance(2), tally, errors);
+                members[0] = new Member(bootstrap, topic, group, strategy, Instance(0), tally, errors);
                 var back = WaitBalanced(members, TimeSpan.FromSeconds(30));
                 result["restart"] = new Dictionary<string, object?>
                 {
                     ["balanced"] = back,
                     ["ms"] = restart.ElapsedMilliseconds,
-                    ["same_partitions"] = members[2].Assigned.SequenceEqual(oldAssignment),
-                    ["others_rebalanced"] = members.Take(2).Select((m, i) => (m.AssignEvents, m.RevokeEvents) != before[i]).Any(x => x),
+                    ["same_partitions"] = members[0].Assigned.SequenceEqual(oldAssignment),
+                    ["others_rebalanced"] = members.Select((m, i) => i > 0 && (m.AssignEvents, m.RevokeEvents) != before[i]).Any(x => x),
                     ["generations"] = members.Select(m => m.Generation()).ToList(),
                 };
             }
