@@ -53,6 +53,9 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public ITimer? SessionTimer { get; set; }
 
+    /// <summary>When the session expires (ms on the coordinator's clock); a timer callback that is late checks it.</summary>
+    public long SessionDeadlineMs { get; set; }
+
     /// <summary>Sets the assigned partitions; partitions new to the member are stamped with its current epoch.</summary>
     public void SetAssignedPartitions(Dictionary<KafkaUuid, SortedSet<int>> assigned)
     {

@@ -844,6 +844,7 @@ public sealed partial class GroupCoordinator
     private void ScheduleConsumerSession(ConsumerGroup group, ConsumerGroupMember member)
     {
         var due = TimeSpan.FromMilliseconds(_config.ConsumerSessionTimeoutMs);
+        member.SessionDeadlineMs = NowMs() + (long)due.TotalMilliseconds;
         if (member.SessionTimer is { } timer)
         {
             timer.Change(due, Timeout.InfiniteTimeSpan);
@@ -864,7 +865,7 @@ public sealed partial class GroupCoordinator
         {
             lock (coordinator._lock)
             {
-                if (coordinator.IsCurrent(group, member))
+                if (coordinator.IsCurrent(group, member) && !coordinator.SessionStillRunning(member.SessionTimer, member.SessionDeadlineMs))
                 {
                     coordinator._log.LogInformation(
                         "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it", member.MemberId, group.GroupId, coordinator._config.ConsumerSessionTimeoutMs);

@@ -715,6 +715,7 @@ public sealed partial class GroupCoordinator : IDisposable
     private void ResetSession(ClassicGroup group, ClassicGroupMember member)
     {
         var due = TimeSpan.FromMilliseconds(member.SessionTimeoutMs);
+        member.SessionDeadlineMs = NowMs() + member.SessionTimeoutMs;
         if (member.SessionTimer is { } timer)
         {
             timer.Change(due, Timeout.InfiniteTimeSpan);
@@ -728,6 +729,11 @@ public sealed partial class GroupCoordinator : IDisposable
     private void OnSessionExpired(ClassicGroup group, ClassicGroupMember member)
     {
         if (!_groups.TryGetValue(group.GroupId, out var current) || current != group || !group.Members.TryGetValue(member.MemberId, out var m) || m != member)
+        {
+            return;
+        }
+
+        if (SessionStillRunning(member.SessionTimer, member.SessionDeadlineMs))
         {
             return;
         }
@@ -750,6 +756,25 @@ public sealed partial class GroupCoordinator : IDisposable
                 MaybeCompleteJoin(group);
                 break;
         }
+    }
+
+    private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// A session timer's callback may run after the session was reset (it waited for the lock while a heartbeat or a
+    /// completed join re-armed the timer): as Kafka, a member expires only against its current deadline. When the
+    /// deadline is still ahead the timer is armed for what is left, and the callback does nothing.
+    /// </summary>
+    private bool SessionStillRunning(ITimer? timer, long deadlineMs)
+    {
+        var remaining = deadlineMs - NowMs();
+        if (remaining <= 0)
+        {
+            return false;
+        }
+
+        timer?.Change(TimeSpan.FromMilliseconds(remaining), Timeout.InfiniteTimeSpan);
+        return true;
     }
 
     private void OnPendingExpired(ClassicGroup group, string memberId)

@@ -206,6 +206,22 @@ public sealed class ConsumerGroupTests : IDisposable
     }
 
     [Fact]
+    public void Heartbeat_SessionTimerCallbackRunsAfterHeartbeat_MemberKept()
+    {
+        var a = Join("a");
+        _time.Advance(40_000);
+        var sessionCallback = _time.HoldNext(); // the session timer fires at 45 s; its callback waits for the lock
+        Assert.Equal(ErrorCode.None, Heartbeat("a", a.MemberEpoch, null).Error); // a heartbeat gets the lock first
+
+        sessionCallback();
+
+        Assert.Equal(["a"], _coordinator.DescribeConsumerGroups(["g"])[0].Members!.Select(m => m.MemberId));
+        Assert.Equal(ErrorCode.None, Heartbeat("a", a.MemberEpoch, null).Error);
+        _time.Advance(45_000);
+        Assert.Equal(ErrorCode.UnknownMemberId, Heartbeat("a", a.MemberEpoch, null).Error);
+    }
+
+    [Fact]
     public void Heartbeat_WrongEpoch_FencedMemberEpoch()
     {
         Join("a");

@@ -201,6 +201,33 @@ public sealed class GroupCoordinatorTests : IDisposable
     }
 
     [Fact]
+    public async Task SessionTimeout_TimerCallbackRunsAfterJoinCompleted_MemberKept()
+    {
+        // Session 6 s; the initial delay (3 s, extended once for the second member) ends at 6 s too.
+        var a = _coordinator.JoinGroupAsync(Join(session: 6000)).AsTask();
+        var b = _coordinator.JoinGroupAsync(Join(session: 6000)).AsTask();
+        _time.Advance(3000);
+        var sessionCallbackOfA = _time.HoldNext(); // a's session timer fires at 6 s; its callback waits for the lock
+        _time.Advance(0); // meanwhile the join completes and resets every member's session
+        var (ra, rb) = (await a, await b);
+
+        sessionCallbackOfA();
+
+        Assert.Equal(ClassicGroupState.CompletingRebalance, _coordinator.GroupState("g"));
+        Assert.Equal(2, _coordinator.Describe("g")!.Value.MemberIds.Count);
+        var followerSync = _coordinator.SyncGroupAsync("g", 1, rb.MemberId, null, null, null, []).AsTask();
+        Assert.Equal(ErrorCode.None, (await _coordinator.SyncGroupAsync("g", 1, ra.MemberId, null, null, null, [new(ra.MemberId, [1]), new(rb.MemberId, [2])])).Error);
+        Assert.Equal(ErrorCode.None, (await followerSync).Error);
+
+        // The member is still expired against its current deadline.
+        _time.Advance(5999);
+        Assert.Equal(ErrorCode.None, _coordinator.Heartbeat("g", 1, rb.MemberId, null));
+        _time.Advance(1);
+        Assert.Equal(ClassicGroupState.PreparingRebalance, _coordinator.GroupState("g"));
+        Assert.Equal(ErrorCode.UnknownMemberId, _coordinator.Heartbeat("g", 1, ra.MemberId, null));
+    }
+
+    [Fact]
     public async Task RebalanceTimeout_MemberDoesNotRejoin_DroppedFromNextGeneration()
     {
         var (leader, follower) = await StableGroupAsync();
