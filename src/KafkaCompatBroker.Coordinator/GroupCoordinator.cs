@@ -86,6 +86,11 @@ public sealed partial class GroupCoordinator : IDisposable
             return Fail(convertError, memberId);
         }
 
+        if (_consumerGroups.TryGetValue(request.GroupId, out var consumerGroup))
+        {
+            return new ValueTask<JoinGroupResult>(ClassicJoinToConsumerGroup(consumerGroup, request));
+        }
+
         var isUnknownMember = memberId.Length == 0;
         if (!_groups.TryGetValue(request.GroupId, out var group))
         {
@@ -499,6 +504,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup) && !consumerGroup.IsEmpty)
+            {
+                return new ValueTask<SyncGroupResult>(ClassicSyncToConsumerGroup(consumerGroup, generationId, memberId, groupInstanceId, protocolType, protocolName));
+            }
+
             if (!_groups.TryGetValue(groupId, out var group))
             {
                 return SyncFail(ErrorCode.UnknownMemberId);
@@ -597,6 +607,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup))
+            {
+                return ClassicHeartbeatToConsumerGroup(consumerGroup, generationId, memberId, groupInstanceId);
+            }
+
             if (!_groups.TryGetValue(groupId, out var group) || group.State == ClassicGroupState.Empty)
             {
                 return ErrorCode.UnknownMemberId;
@@ -629,6 +644,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup))
+            {
+                return ClassicLeaveToConsumerGroup(consumerGroup, members);
+            }
+
             var results = new List<(LeavingMember, ErrorCode)>(members.Count);
             if (!_groups.TryGetValue(groupId, out var group))
             {

@@ -359,7 +359,7 @@ public sealed class ConsumerGroupTests : IDisposable
     }
 
     [Fact]
-    public void Heartbeat_ClassicGroupWithMembers_GroupIdNotFound()
+    public void Heartbeat_ClassicGroupWithMalformedSubscription_GroupIdNotFound()
     {
         _ = _coordinator.JoinGroupAsync(new JoinGroupParams
         {
@@ -372,12 +372,13 @@ public sealed class ConsumerGroupTests : IDisposable
 
         var result = Join("a");
 
+        // The online upgrade (Kafka's convertToConsumerGroup) needs the members' embedded consumer protocol.
         Assert.Equal(ErrorCode.GroupIdNotFound, result.Error);
-        Assert.Equal("Group g is not a consumer group.", result.ErrorMessage);
+        Assert.Equal("Cannot upgrade the classic group g to consumer group because the embedded consumer protocol is malformed.", result.ErrorMessage);
     }
 
     [Fact]
-    public async Task JoinGroup_ConsumerGroupWithMembers_InconsistentGroupProtocol()
+    public async Task JoinGroup_ConsumerGroupWithMembersMalformedSubscription_InconsistentGroupProtocol()
     {
         Join("a");
         var join = new JoinGroupParams
