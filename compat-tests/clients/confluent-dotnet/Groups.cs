@@ -116,6 +116,7 @@ internal static class Groups
         private int _assignEvents;
         private int _revokeEvents;
 
+        /// <param name="strategy">range or cooperative-sticky (classic protocol), or "consumer" for group.protocol=consumer (KIP-848).</param>
         public Member(string bootstrap, string topic, string group, string strategy, string? instanceId, Tally tally, ConcurrentQueue<string> errors)
         {
             _tally = tally;
@@ -126,14 +127,23 @@ internal static class Groups
                 GroupId = group,
                 GroupInstanceId = instanceId,
                 ClientId = "compat-confluent-dotnet",
-                PartitionAssignmentStrategy = strategy == "cooperative-sticky" ? PartitionAssignmentStrategy.CooperativeSticky : PartitionAssignmentStrategy.Range,
-                SessionTimeoutMs = SessionTimeoutMs,
-                HeartbeatIntervalMs = 500,
                 MaxPollIntervalMs = 60_000,
                 EnableAutoCommit = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 BrokerAddressFamily = BrokerAddressFamily.V4,
             };
+            if (strategy == "consumer")
+            {
+                // The broker decides the session, heartbeat interval and assignor of a KIP-848 member.
+                config.GroupProtocol = GroupProtocol.Consumer;
+            }
+            else
+            {
+                config.PartitionAssignmentStrategy = strategy == "cooperative-sticky" ? PartitionAssignmentStrategy.CooperativeSticky : PartitionAssignmentStrategy.Range;
+                config.SessionTimeoutMs = SessionTimeoutMs;
+                config.HeartbeatIntervalMs = 500;
+            }
+
             _consumer = new ConsumerBuilder<string, string>(config)
                 .SetPartitionsAssignedHandler((_, _) => Interlocked.Increment(ref _assignEvents))
                 .SetPartitionsRevokedHandler((_, _) => Interlocked.Increment(ref _revokeEvents))
@@ -316,6 +326,84 @@ internal static class Groups
         result["checksum"] = tally.Checksum;
         result["errors"] = errors.Take(5).ToList();
         return result;
+    }
+
+    /// <summary>
+    /// group-migrate: KIP-848 online migration of a running group. Three classic members (range) share a six-partition
+    /// topic; one at a time each is replaced by a group.protocol=consumer member (the first one upgrades the group to a
+    /// consumer group), then one at a time back by classic members (the last consumer member leaving downgrades it).
+    /// A quarter of the records is produced and consumed after each phase; every record is committed before the next.
+    /// Reports the group type after each phase (DescribeConsumerGroups), the assignments, and the tally.
+    /// </summary>
+    public static async Task<object> MigrateAsync(string bootstrap, string topic, string group, int count, long baseTs)
+    {
+        await CreateTopicAsync(bootstrap, topic, Partitions);
+        var tally = new Tally();
+        var errors = new ConcurrentQueue<string>();
+        var phases = new List<Dictionary<string, object?>>();
+        var members = Enumerable.Range(0, 3).Select(_ => new Member(bootstrap, topic, group, "range", null, tally, errors)).ToList();
+        using var admin = Admin(bootstrap);
+        var produced = 0;
+        async Task PhaseAsync(string name)
+        {
+            var phase = new Dictionary<string, object?> { ["phase"] = name, ["balanced"] = WaitBalanced(members, TimeSpan.FromSeconds(90)) };
+            phase["assignments"] = members.Select(m => m.Assigned).ToList();
+            try
+            {
+                var description = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions[0];
+                phase["type"] = description.GroupType.ToString();
+            }
+            catch (DescribeConsumerGroupsException e)
+            {
+                phase["type"] = e.Error.ToString();
+            }
+
+            var batch = count / 4;
+            Produce(bootstrap, topic, Partitions, produced, batch, baseTs);
+            produced += batch;
+            phase["consumed"] = WaitCount(tally, produced, TimeSpan.FromSeconds(90));
+            phases.Add(phase);
+        }
+
+        try
+        {
+            await PhaseAsync("classic");
+            for (var i = 0; i < 3; i++)
+            {
+                members[i].Dispose(); // a dynamic member leaves (LeaveGroup / leave heartbeat) before its successor joins
+                members[i] = new Member(bootstrap, topic, group, "consumer", null, tally, errors);
+                if (i == 0)
+                {
+                    await PhaseAsync("upgraded");
+                }
+            }
+
+            await PhaseAsync("consumer");
+            for (var i = 0; i < 3; i++)
+            {
+                members[i].Dispose();
+                members[i] = new Member(bootstrap, topic, group, "range", null, tally, errors);
+            }
+
+            await PhaseAsync("downgraded");
+            Thread.Sleep(1000); // a duplicate delivered late would still be counted
+            return new Dictionary<string, object?>
+            {
+                ["phases"] = phases,
+                ["produced"] = produced,
+                ["count"] = tally.Count,
+                ["duplicates"] = tally.Duplicates,
+                ["committed"] = members[0].Committed(topic).Values.Sum(),
+                ["errors"] = errors.Take(5).ToList(),
+            };
+        }
+        finally
+        {
+            foreach (var m in members)
+            {
+                m.Dispose();
+            }
+        }
     }
 
     /// <summary>
