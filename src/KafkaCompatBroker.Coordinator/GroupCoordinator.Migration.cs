@@ -149,14 +149,15 @@ public sealed partial class GroupCoordinator
     {
         if (ValidateOnlineDowngrade(group, member.MemberId))
         {
-            ConvertToClassicGroup(group, member.MemberId);
+            ConvertToClassicGroup(group, member.MemberId, rebalance: true);
             return;
         }
 
         FenceConsumerMember(group, member);
     }
 
-    private bool ValidateOnlineDowngrade(ConsumerGroup group, string leavingMemberId)
+    /// <param name="leavingMemberId">The member that leaves; null when a classic static member just replaced the last consumer-protocol one.</param>
+    private bool ValidateOnlineDowngrade(ConsumerGroup group, string? leavingMemberId)
     {
         foreach (var other in group.Members.Values)
         {
@@ -166,7 +167,7 @@ public sealed partial class GroupCoordinator
             }
         }
 
-        if (group.Members.Count <= 1)
+        if (leavingMemberId is not null && group.Members.Count <= 1)
         {
             return false;
         }
@@ -177,7 +178,7 @@ public sealed partial class GroupCoordinator
             return false;
         }
 
-        if (group.Members.Count - 1 > _config.MaxSize)
+        if (group.Members.Count - (leavingMemberId is null ? 0 : 1) > _config.MaxSize)
         {
             _log.LogInformation("Cannot downgrade consumer group {GroupId} to classic group because its size is greater than the classic group maximum size", group.GroupId);
             return false;
@@ -188,9 +189,9 @@ public sealed partial class GroupCoordinator
 
     /// <summary>
     /// Replaces the consumer group by a Stable classic group of its classic members (generation = group epoch, each
-    /// member's target assignment serialized in its subscription's version), which then rebalances.
+    /// member's target assignment serialized in its subscription's version), which rebalances when a member left.
     /// </summary>
-    private void ConvertToClassicGroup(ConsumerGroup group, string leavingMemberId)
+    private void ConvertToClassicGroup(ConsumerGroup group, string? leavingMemberId, bool rebalance)
     {
         var classic = new ClassicGroup(group.GroupId, _time) { GenerationId = group.GroupEpoch };
         foreach (var source in group.Members.Values)
@@ -231,7 +232,10 @@ public sealed partial class GroupCoordinator
             ResetSession(classic, member);
         }
 
-        PrepareRebalance(classic, $"downgrade of group {group.GroupId} from consumer to classic");
+        if (rebalance)
+        {
+            PrepareRebalance(classic, $"downgrade of group {group.GroupId} from consumer to classic");
+        }
     }
 
     /// <summary>Reads an embedded consumer protocol message (int16 version, then the body); newer versions read as the newest we know.</summary>
@@ -344,8 +348,18 @@ public sealed partial class GroupCoordinator
             MaybeReconcile(group, member, OwnedPartitions(subscription));
             member.ClassicTimer?.Dispose();
             member.ClassicTimer = null;
-            ScheduleConsumerSession(group, member);
-            ScheduleClassicTimer(group, member, ClassicTimeoutKind.Sync);
+            if (replaced is { UsesClassicProtocol: false } && ValidateOnlineDowngrade(group, leavingMemberId: null))
+            {
+                // The last member using the consumer protocol was a static member now replaced by a classic one
+                // (Kafka's validateOnlineDowngradeWithReplacedMemberId): the group becomes classic, without a rebalance.
+                ConvertToClassicGroup(group, leavingMemberId: null, rebalance: false);
+            }
+            else
+            {
+                ScheduleConsumerSession(group, member);
+                ScheduleClassicTimer(group, member, ClassicTimeoutKind.Sync);
+            }
+
             if (CommitConsumerGroupChange(change) is { } failed)
             {
                 return new JoinGroupResult(failed.Error, memberId);

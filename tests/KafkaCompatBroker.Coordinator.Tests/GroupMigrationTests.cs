@@ -255,6 +255,70 @@ public sealed class GroupMigrationTests : IDisposable
     }
 
     [Fact]
+    public async Task Heartbeat_ClassicMemberToldToRejoinNeverDoes_FencedAfterRebalanceTimeout()
+    {
+        var (c1, c2) = await StableClassicGroupAsync();
+        await UpgradeAndSettleAsync(c1, c2);
+        var generation = _coordinator.DescribeConsumerGroups(["g"])[0].Members!.Single(m => m.MemberId == c1).MemberEpoch;
+        Assert.Equal(ErrorCode.None, ConsumerJoin("k2").Error); // a new member: the group epoch moves on
+
+        // c1 keeps its session alive but does not rejoin: its 30 s rebalance timeout is not pushed back by heartbeats.
+        for (var elapsed = 0; elapsed < 27_000; elapsed += 3000)
+        {
+            Assert.Equal(ErrorCode.RebalanceInProgress, _coordinator.Heartbeat("g", generation, c1, null));
+            _time.Advance(3000);
+        }
+
+        Assert.Equal(ErrorCode.RebalanceInProgress, _coordinator.Heartbeat("g", generation, c1, null));
+        _time.Advance(3000);
+        Assert.Equal(ErrorCode.UnknownMemberId, _coordinator.Heartbeat("g", generation, c1, null));
+    }
+
+    [Fact]
+    public async Task JoinGroup_ClassicMemberJoinsNeverSyncs_FencedAfterRebalanceTimeout()
+    {
+        var (c1, c2) = await StableClassicGroupAsync();
+        await UpgradeAndSettleAsync(c1, c2);
+
+        var join = await _coordinator.JoinGroupAsync(ClassicJoin(c1));
+        for (var elapsed = 0; elapsed < 27_000; elapsed += 3000)
+        {
+            _time.Advance(3000);
+            Assert.NotEqual(ErrorCode.UnknownMemberId, _coordinator.Heartbeat("g", join.GenerationId, c1, null));
+        }
+
+        _time.Advance(3000);
+        Assert.Equal(ErrorCode.UnknownMemberId, _coordinator.Heartbeat("g", join.GenerationId, c1, null));
+    }
+
+    [Fact]
+    public async Task JoinGroup_ClassicStaticMemberReplacesLastConsumerMember_DowngradedWithoutRebalance()
+    {
+        var (c1, c2) = await StableClassicGroupAsync();
+        var k = _coordinator.ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatParams
+        {
+            GroupId = "g",
+            MemberId = "k",
+            MemberEpoch = 0,
+            InstanceId = "instance-k",
+            RebalanceTimeoutMs = 30_000,
+            SubscribedTopicNames = ["orders"],
+            TopicPartitions = [],
+        });
+        Assert.Equal(ErrorCode.None, k.Error);
+        Assert.Equal(ErrorCode.None, _coordinator.ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatParams { GroupId = "g", MemberId = "k", MemberEpoch = -2, InstanceId = "instance-k" }).Error);
+
+        // The instance restarts with the classic protocol (a rolling downgrade of static members).
+        var joined = await _coordinator.JoinGroupAsync(ClassicJoin("", instanceId: "instance-k"));
+
+        Assert.Equal(ErrorCode.None, joined.Error);
+        Assert.Null(_coordinator.ConsumerGroupStateOf("g"));
+        Assert.Equal(ClassicGroupState.Stable, _coordinator.GroupState("g"));
+        Assert.Equal(new[] { c1, c2, joined.MemberId }.Order(StringComparer.Ordinal), _coordinator.Describe("g")!.Value.MemberIds.Order(StringComparer.Ordinal));
+        Assert.Equal((GroupMetadata, "", false), Describe(_log.Appends[^1][^1]));
+    }
+
+    [Fact]
     public async Task LeaveGroup_ClassicMemberOfConsumerGroup_RemovedGroupStaysConsumer()
     {
         var (c1, c2) = await StableClassicGroupAsync();
