@@ -330,9 +330,11 @@ internal static class Groups
 
     /// <summary>
     /// group-migrate: KIP-848 online migration of a running group. Three classic members (range) share a six-partition
-    /// topic; one at a time each is replaced by a group.protocol=consumer member (the first one upgrades the group to a
-    /// consumer group), then one at a time back by classic members (the last consumer member leaving downgrades it).
-    /// A quarter of the records is produced and consumed after each phase; every record is committed before the next.
+    /// topic; a fourth member with group.protocol=consumer joins (the group is upgraded to a consumer group and the classic
+    /// members must hand partitions over to it); one at a time the classic members are replaced by consumer members;
+    /// then one consumer member leaves and the others are replaced one at a time by classic members (the last consumer
+    /// member leaving downgrades the group). A quarter of the records is produced and consumed after each phase; every
+    /// record is committed before the next.
     /// Reports the group type after each phase (DescribeConsumerGroups), the assignments, and the tally.
     /// </summary>
     public static async Task<object> MigrateAsync(string bootstrap, string topic, string group, int count, long baseTs)
@@ -368,17 +370,17 @@ internal static class Groups
         try
         {
             await PhaseAsync("classic");
+            members.Add(new Member(bootstrap, topic, group, "consumer", null, tally, errors));
+            await PhaseAsync("upgraded");
             for (var i = 0; i < 3; i++)
             {
                 members[i].Dispose(); // a dynamic member leaves (LeaveGroup / leave heartbeat) before its successor joins
                 members[i] = new Member(bootstrap, topic, group, "consumer", null, tally, errors);
-                if (i == 0)
-                {
-                    await PhaseAsync("upgraded");
-                }
             }
 
             await PhaseAsync("consumer");
+            members[3].Dispose();
+            members.RemoveAt(3);
             for (var i = 0; i < 3; i++)
             {
                 members[i].Dispose();
