@@ -74,6 +74,34 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
         Assert.Equal(3, split.Count);
     }
 
+    /// <summary>
+    /// KIP-848 online migration of a running group (Kafka 4.x, group.consumer.migration.policy=bidirectional): a
+    /// group.protocol=consumer member joins three classic members (the group is upgraded; the classic members hand
+    /// partitions over to it), the classic members are replaced one at a time by consumer members, then one consumer
+    /// member leaves and the rest are replaced one at a time by classic members (the last consumer member leaving
+    /// downgrades the group). After each phase every partition is owned by exactly one member and the records produced
+    /// so far are consumed exactly once.
+    /// </summary>
+    [Fact]
+    public async Task Migration_ClassicToConsumerAndBack_RunningGroupConsumesEveryRecordOnce()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        const int count = 2000;
+        var r = (await Clients.ConfluentAsync("group-migrate", broker.Bootstrap, $"compat-migrate-{id}", $"compat-migrate-group-{id}", Str(count), Str(DateTimeOffset.UtcNow.AddHours(-1).ToUnixTimeMilliseconds()))).Json(broker);
+        var context = $"{r}\n{broker.Problems}";
+
+        var phases = r.GetProperty("phases").EnumerateArray().ToList();
+        Assert.True(phases.Select(p => p.GetProperty("type").GetString()).SequenceEqual(["Classic", "Consumer", "Consumer", "Classic"]), "group types: " + context);
+        foreach (var phase in phases)
+        {
+            Assert.True(phase.GetProperty("balanced").GetBoolean(), $"{phase.GetProperty("phase")}: partitions not shared by the members: " + context);
+            Assert.True(phase.GetProperty("consumed").GetBoolean(), $"{phase.GetProperty("phase")}: records not consumed: " + context);
+        }
+
+        Assert.True(r.GetProperty("count").GetInt32() == count && r.GetProperty("duplicates").GetInt32() == 0, "not every record exactly once: " + context);
+        Assert.True(r.GetProperty("committed").GetInt64() == count, "committed offsets do not add up to every record: " + context);
+    }
+
     /// <summary>Polls ConsumerGroupDescribe until <paramref name="members"/> members own disjoint, non-empty parts covering every partition.</summary>
     private async Task<List<int[]>> WaitForOwnersAsync(string topic, string group, int members, Task consumer)
     {
@@ -114,5 +142,5 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
     private static string Describe(List<JsonElement> results) =>
         string.Join('\n', results.Select((r, i) => $"consumer {i}: {r.GetProperty("consumed").GetArrayLength()} records, events {r.GetProperty("events")}, committed {r.GetProperty("committed")}"));
 
-    private static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string Str(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -147,9 +147,10 @@ public sealed class ConfluentDotnetGroupTests(CompatBroker broker) : GroupCompat
     public Task Group_ThreeMembersOneLeaves_PartitionsMoveEveryRecordOnce(string assignor) => ShareAsync(assignor);
 
     /// <summary>
-    /// group.instance.id on every member: member 3 restarts within session.timeout.ms and gets its partitions back
-    /// without a rebalance (no callbacks on the others, generation unchanged); then it closes for good, which for a
-    /// static member sends no LeaveGroup, so its partitions move when its session times out.
+    /// group.instance.id on every member: the group's leader restarts within session.timeout.ms and gets its partitions
+    /// back without a rebalance (no callbacks on the others, generation unchanged; librdkafka sends JoinGroup v5, so the
+    /// coordinator must answer it as a follower); then member 3 closes for good, which for a static member sends no
+    /// LeaveGroup, so its partitions move when its session times out.
     /// </summary>
     [Fact]
     public async Task Group_StaticMemberRestarts_KeepsPartitionsWithoutRebalance()

@@ -62,6 +62,7 @@ public sealed class BrokerContext(
                 ConsumerHeartbeatIntervalMs = config.GetInt("group.consumer.heartbeat.interval.ms"),
                 ConsumerMaxSize = config.GetInt("group.consumer.max.size"),
                 ConsumerAssignors = config.GetList("group.consumer.assignors"),
+                ConsumerMigrationPolicy = Enum.Parse<ConsumerGroupMigrationPolicy>(config.GetString("group.consumer.migration.policy")!, ignoreCase: true),
             },
             _offsets,
             Time,

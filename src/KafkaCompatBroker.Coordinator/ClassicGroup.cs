@@ -27,6 +27,9 @@ internal sealed class ClassicGroupMember(string memberId, string? groupInstanceI
 
     public ITimer? SessionTimer { get; set; }
 
+    /// <summary>When the session expires (ms on the coordinator's clock); a timer callback that is late checks it.</summary>
+    public long SessionDeadlineMs { get; set; }
+
     public bool IsNew { get; set; }
 
     public byte[] MetadataFor(string protocol)

@@ -53,6 +53,9 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public ITimer? SessionTimer { get; set; }
 
+    /// <summary>When the session expires (ms on the coordinator's clock); a timer callback that is late checks it.</summary>
+    public long SessionDeadlineMs { get; set; }
+
     /// <summary>Sets the assigned partitions; partitions new to the member are stamped with its current epoch.</summary>
     public void SetAssignedPartitions(Dictionary<KafkaUuid, SortedSet<int>> assigned)
     {
@@ -77,6 +80,17 @@ internal sealed class ConsumerGroupMember(string memberId)
 
     public ITimer? RebalanceTimer { get; set; }
 
+    /// <summary>
+    /// A member that uses the classic protocol (JoinGroup/SyncGroup/Heartbeat) in a consumer group: its session
+    /// timeout and the protocols of its last JoinGroup (Kafka's ClassicMemberMetadata); null for a KIP-848 member.
+    /// </summary>
+    public ClassicMemberMetadata? Classic { get; set; }
+
+    public bool UsesClassicProtocol => Classic is not null;
+
+    /// <summary>A classic member's deadline to rejoin (after REBALANCE_IN_PROGRESS) or to sync (after its join).</summary>
+    public ITimer? ClassicTimer { get; set; }
+
     /// <summary>At its target epoch and stable: nothing to reconcile (Kafka's isReconciledTo).</summary>
     public bool IsReconciledTo(int targetEpoch) => MemberEpoch == targetEpoch && State == ConsumerMemberState.Stable;
 
@@ -86,8 +100,13 @@ internal sealed class ConsumerGroupMember(string memberId)
         SessionTimer = null;
         RebalanceTimer?.Dispose();
         RebalanceTimer = null;
+        ClassicTimer?.Dispose();
+        ClassicTimer = null;
     }
 }
+
+/// <summary>What a consumer group keeps of a member that uses the classic protocol.</summary>
+internal sealed record ClassicMemberMetadata(int SessionTimeoutMs, IReadOnlyList<GroupProtocol> Protocols);
 
 /// <summary>Helpers for assignments kept as topic id → sorted partitions.</summary>
 internal static class PartitionMap

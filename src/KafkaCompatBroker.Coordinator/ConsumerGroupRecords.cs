@@ -53,6 +53,13 @@ internal static class ConsumerGroupRecords
                 SubscribedTopicRegex = member.SubscribedTopicRegex,
                 RebalanceTimeoutMs = member.RebalanceTimeoutMs,
                 ServerAssignor = member.ServerAssignor,
+                ClassicMemberMetadata = member.Classic is { } classic
+                    ? new ConsumerGroupMemberMetadataValue.ClassicMemberMetadataData
+                    {
+                        SessionTimeoutMs = classic.SessionTimeoutMs,
+                        SupportedProtocols = [.. classic.Protocols.Select(p => new ConsumerGroupMemberMetadataValue.ClassicProtocol { Name = p.Name, Metadata = p.Metadata })],
+                    }
+                    : null,
             },
             ValueVersion));
 

@@ -70,6 +70,11 @@ public sealed partial class GroupCoordinator
 
         var after = _consumerGroups.TryGetValue(groupId, out var group) ? ConsumerGroupImage(group) : null;
         records.AddRange(after is null ? Tombstones(change.Before ?? []) : Diff(change.Before ?? [], after));
+        if (_groups.TryGetValue(groupId, out var downgraded) && downgraded != change.Classic)
+        {
+            // The consumer group became a classic group: its metadata follows the consumer group's tombstones, as in Kafka.
+            records.Add(GroupRecords.GroupMetadata(groupId, ToRecord(downgraded)));
+        }
         if (records.Count == 0)
         {
             return null;
@@ -91,6 +96,12 @@ public sealed partial class GroupCoordinator
     private void RevertConsumerGroupChange(ConsumerGroupChange change)
     {
         DropConsumerGroup(change.GroupId);
+        if (_groups.TryGetValue(change.GroupId, out var downgraded) && downgraded != change.Classic)
+        {
+            RetireClassicGroup(downgraded);
+            _groups.Remove(change.GroupId);
+        }
+
         if (change.Before is { } before)
         {
             foreach (var entry in before)
@@ -101,9 +112,10 @@ public sealed partial class GroupCoordinator
             StartConsumerGroupTimers(_consumerGroups[change.GroupId]);
         }
 
-        if (change.Classic is { } classic)
+        if (change.Classic is { } classic && !_groups.ContainsKey(change.GroupId))
         {
             _groups[change.GroupId] = classic;
+            RestoreClassicGroup(classic);
         }
     }
 
@@ -309,6 +321,9 @@ public sealed partial class GroupCoordinator
                 member.SubscribedTopicRegex = string.IsNullOrEmpty(metadata.SubscribedTopicRegex) ? null : metadata.SubscribedTopicRegex;
                 member.RebalanceTimeoutMs = metadata.RebalanceTimeoutMs;
                 member.ServerAssignor = metadata.ServerAssignor;
+                member.Classic = metadata.ClassicMemberMetadata is { } classic
+                    ? new ClassicMemberMetadata(classic.SessionTimeoutMs, [.. classic.SupportedProtocols.Select(p => new GroupProtocol(p.Name, p.Metadata))])
+                    : null;
                 if (metadata.InstanceId != member.InstanceId)
                 {
                     if (member.InstanceId is { } previous && group.StaticMembers.GetValueOrDefault(previous) == member.MemberId)

@@ -344,8 +344,14 @@ public sealed partial class GroupCoordinator
         {
             if (classicToDelete)
             {
+                RetireClassicGroup(_groups[groupId]);
                 _groups.Remove(groupId);
-                _log.LogInformation("Converted empty classic group {GroupId} to a consumer group", groupId);
+                foreach (var converted in group.Members.Values)
+                {
+                    ScheduleConsumerSession(group, converted);
+                }
+
+                _log.LogInformation("Converted classic group {GroupId} to a consumer group", groupId);
             }
 
             _consumerGroups.Add(groupId, group);
@@ -431,11 +437,17 @@ public sealed partial class GroupCoordinator
 
         if (_groups.TryGetValue(groupId, out var classic))
         {
-            // An empty classic group (offsets only) becomes a consumer group; a live one stays classic.
+            // An empty classic group (offsets only) becomes a consumer group; a live one is upgraded when the policy allows it.
             if (createIfNotExists && classic.State == ClassicGroupState.Empty)
             {
                 classicToDelete = true;
                 return new ConsumerGroup(groupId);
+            }
+
+            if (createIfNotExists && ValidateOnlineUpgrade(classic))
+            {
+                classicToDelete = true;
+                return ConvertToConsumerGroup(classic);
             }
 
             throw new ConsumerGroupException(ErrorCode.GroupIdNotFound, $"Group {groupId} is not a consumer group.");
@@ -506,6 +518,7 @@ public sealed partial class GroupCoordinator
         SubscribedTopicNames = source.SubscribedTopicNames,
         SubscribedTopicRegex = source.SubscribedTopicRegex,
         ServerAssignor = source.ServerAssignor,
+        Classic = source.Classic,
         AssignedPartitions = PartitionMap.Copy(source.AssignedPartitions),
         PartitionsPendingRevocation = [],
     };
@@ -782,7 +795,7 @@ public sealed partial class GroupCoordinator
             }
 
             _log.LogInformation("Member {MemberId} left consumer group {GroupId}", request.MemberId, request.GroupId);
-            FenceConsumerMember(group, member);
+            FenceConsumerMemberOrDowngrade(group, member);
             return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, request.MemberId, request.MemberEpoch);
         }
 
@@ -809,7 +822,7 @@ public sealed partial class GroupCoordinator
         }
 
         _log.LogInformation("Static member {MemberId} with instance id {InstanceId} left consumer group {GroupId}", staticMember.MemberId, request.InstanceId, request.GroupId);
-        FenceConsumerMember(group, staticMember);
+        FenceConsumerMemberOrDowngrade(group, staticMember);
         return new ConsumerGroupHeartbeatResult(ErrorCode.None, null, request.MemberId, request.MemberEpoch);
     }
 
@@ -837,13 +850,14 @@ public sealed partial class GroupCoordinator
     private void FenceConsumerMemberAndStore(ConsumerGroup group, ConsumerGroupMember member)
     {
         var change = BeginConsumerGroupChange(group.GroupId);
-        FenceConsumerMember(group, member);
+        FenceConsumerMemberOrDowngrade(group, member);
         CommitConsumerGroupChange(change);
     }
 
     private void ScheduleConsumerSession(ConsumerGroup group, ConsumerGroupMember member)
     {
-        var due = TimeSpan.FromMilliseconds(ConsumerSessionTimeoutMs(group.GroupId));
+        var due = TimeSpan.FromMilliseconds(member.Classic?.SessionTimeoutMs ?? ConsumerSessionTimeoutMs(group.GroupId));
+        member.SessionDeadlineMs = NowMs() + (long)due.TotalMilliseconds;
         if (member.SessionTimer is { } timer)
         {
             timer.Change(due, Timeout.InfiniteTimeSpan);
@@ -864,10 +878,13 @@ public sealed partial class GroupCoordinator
         {
             lock (coordinator._lock)
             {
-                if (coordinator.IsCurrent(group, member))
+                if (coordinator.IsCurrent(group, member) && !coordinator.SessionStillRunning(member.SessionTimer, member.SessionDeadlineMs))
                 {
                     coordinator._log.LogInformation(
-                        "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it", member.MemberId, group.GroupId, coordinator.ConsumerSessionTimeoutMs(group.GroupId));
+                        "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it",
+                        member.MemberId,
+                        group.GroupId,
+                        member.Classic?.SessionTimeoutMs ?? coordinator.ConsumerSessionTimeoutMs(group.GroupId));
                     coordinator.FenceConsumerMemberAndStore(group, member);
                 }
             }
@@ -953,6 +970,12 @@ public sealed partial class GroupCoordinator
             return ErrorCode.UnknownMemberId;
         }
 
+        // A classic member commits with its generation, which is its member epoch (Kafka's ConsumerGroup.validateOffsetCommit).
+        if (member.UsesClassicProtocol)
+        {
+            return memberEpoch == member.MemberEpoch ? ErrorCode.None : ErrorCode.IllegalGeneration;
+        }
+
         if (!isV9OrLater)
         {
             return ErrorCode.UnsupportedVersion;
@@ -1021,7 +1044,7 @@ public sealed partial class GroupCoordinator
 
         if (!group.IsEmpty)
         {
-            return ErrorCode.InconsistentGroupProtocol;
+            return ErrorCode.None; // served by ClassicJoinToConsumerGroup
         }
 
         var change = BeginConsumerGroupChange(groupId);

@@ -86,6 +86,11 @@ public sealed partial class GroupCoordinator : IDisposable
             return Fail(convertError, memberId);
         }
 
+        if (_consumerGroups.TryGetValue(request.GroupId, out var consumerGroup))
+        {
+            return new ValueTask<JoinGroupResult>(ClassicJoinToConsumerGroup(consumerGroup, request));
+        }
+
         var isUnknownMember = memberId.Length == 0;
         if (!_groups.TryGetValue(request.GroupId, out var group))
         {
@@ -201,21 +206,70 @@ public sealed partial class GroupCoordinator : IDisposable
         }
     }
 
+    /// <summary>
+    /// A known static member joins with a new member id (Kafka's updateStaticMemberThenRebalanceOrCompleteJoin).
+    /// In a Stable group it keeps the generation unless the group's selected protocol would change; below
+    /// JoinGroup v9 it is answered as a follower with the old leader id (so even a restarting leader does not
+    /// run the assignor), from v9 a leader gets the members and SkipAssignment.
+    /// </summary>
     private ValueTask<JoinGroupResult> UpdateStaticMember(ClassicGroup group, JoinGroupParams request, string oldMemberId, string newMemberId)
     {
         var member = group.Members[oldMemberId];
-        var protocolsChanged = !member.Matches(request.Protocols);
-        var previousState = group.State;
+        var previousLeader = group.LeaderId ?? "";
+        ReplaceStaticMember(group, member, request.GroupInstanceId!, oldMemberId, newMemberId);
+        _log.LogInformation("Static member {InstanceId} of group {GroupId} rejoined: member id {OldMemberId} replaced by {NewMemberId}", request.GroupInstanceId, group.GroupId, oldMemberId, newMemberId);
+        switch (group.State)
+        {
+            case ClassicGroupState.Stable:
+                var previous = (member.Protocols, member.RebalanceTimeoutMs, member.SessionTimeoutMs, member.ClientId, member.ClientHost);
+                UpdateMember(member, request);
+                if (group.SelectProtocol() != group.ProtocolName)
+                {
+                    return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
+                }
 
-        // The old member id is fenced: its waiters learn it, and the member continues under the new id.
-        group.Members.Remove(oldMemberId);
+                ResetSession(group, member);
+                if (TryStoreGroup(group) is { } storeError)
+                {
+                    // Kafka reverts the replacement when the new member id could not be persisted.
+                    (member.Protocols, member.RebalanceTimeoutMs, member.SessionTimeoutMs, member.ClientId, member.ClientHost) = previous;
+                    ReplaceStaticMember(group, member, request.GroupInstanceId!, newMemberId, oldMemberId);
+                    ResetSession(group, member);
+                    return new ValueTask<JoinGroupResult>(new JoinGroupResult(
+                        storeError, "", group.GenerationId, group.ProtocolType, group.ProtocolName, previousLeader));
+                }
+
+                if (request.SupportsSkipAssignment)
+                {
+                    var isLeader = group.LeaderId == newMemberId;
+                    return new ValueTask<JoinGroupResult>(CurrentJoinResult(group, newMemberId, includeMembers: isLeader, skipAssignment: isLeader));
+                }
+
+                return new ValueTask<JoinGroupResult>(new JoinGroupResult(
+                    ErrorCode.None, newMemberId, group.GenerationId, group.ProtocolType, group.ProtocolName, previousLeader));
+            default:
+                // CompletingRebalance: the leader may already hold the old member id for its assignment, so only
+                // a new rebalance is safe (Kafka); PreparingRebalance: the member joins the rebalance.
+                return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
+        }
+    }
+
+    /// <summary>
+    /// Moves a static member to a new member id (Kafka's replaceStaticMember): requests still waiting under the
+    /// old id are fenced, and the leadership, pending sync and session follow the member.
+    /// </summary>
+    private void ReplaceStaticMember(ClassicGroup group, ClassicGroupMember member, string instanceId, string oldMemberId, string newMemberId)
+    {
+        // The member keeps its place in the join order (which picks leaders and breaks protocol ties).
+        var index = group.Members.IndexOf(oldMemberId);
+        group.Members.RemoveAt(index);
+        group.Members.Insert(index, newMemberId, member);
         member.AwaitingJoin?.TrySetResult(new JoinGroupResult(ErrorCode.FencedInstanceId, oldMemberId));
         member.AwaitingJoin = null;
         member.AwaitingSync?.TrySetResult(new SyncGroupResult(ErrorCode.FencedInstanceId, []));
         member.AwaitingSync = null;
         member.MemberId = newMemberId;
-        group.Members.Add(newMemberId, member);
-        group.StaticMembers[request.GroupInstanceId!] = newMemberId;
+        group.StaticMembers[instanceId] = newMemberId;
         if (group.LeaderId == oldMemberId)
         {
             group.LeaderId = newMemberId;
@@ -224,26 +278,6 @@ public sealed partial class GroupCoordinator : IDisposable
         if (group.PendingSyncMembers.Remove(oldMemberId))
         {
             group.PendingSyncMembers.Add(newMemberId);
-        }
-
-        _log.LogInformation("Static member {InstanceId} of group {GroupId} rejoined: member id {OldMemberId} replaced by {NewMemberId}", request.GroupInstanceId, group.GroupId, oldMemberId, newMemberId);
-        switch (previousState)
-        {
-            case ClassicGroupState.Stable:
-                var isLeader = group.LeaderId == newMemberId;
-                if (protocolsChanged || (isLeader && !request.SupportsSkipAssignment))
-                {
-                    return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
-                }
-
-                UpdateMember(member, request);
-                ResetSession(group, member);
-                TryStoreGroup(group);
-                return new ValueTask<JoinGroupResult>(CurrentJoinResult(group, newMemberId, includeMembers: isLeader, skipAssignment: isLeader));
-            case ClassicGroupState.CompletingRebalance:
-                return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
-            default:
-                return UpdateMemberThenRebalanceOrCompleteJoin(group, member, request);
         }
     }
 
@@ -470,6 +504,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup) && !consumerGroup.IsEmpty)
+            {
+                return new ValueTask<SyncGroupResult>(ClassicSyncToConsumerGroup(consumerGroup, generationId, memberId, groupInstanceId, protocolType, protocolName));
+            }
+
             if (!_groups.TryGetValue(groupId, out var group))
             {
                 return SyncFail(ErrorCode.UnknownMemberId);
@@ -568,6 +607,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup))
+            {
+                return ClassicHeartbeatToConsumerGroup(consumerGroup, generationId, memberId, groupInstanceId);
+            }
+
             if (!_groups.TryGetValue(groupId, out var group) || group.State == ClassicGroupState.Empty)
             {
                 return ErrorCode.UnknownMemberId;
@@ -600,6 +644,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_consumerGroups.TryGetValue(groupId, out var consumerGroup))
+            {
+                return ClassicLeaveToConsumerGroup(consumerGroup, members);
+            }
+
             var results = new List<(LeavingMember, ErrorCode)>(members.Count);
             if (!_groups.TryGetValue(groupId, out var group))
             {
@@ -686,6 +735,7 @@ public sealed partial class GroupCoordinator : IDisposable
     private void ResetSession(ClassicGroup group, ClassicGroupMember member)
     {
         var due = TimeSpan.FromMilliseconds(member.SessionTimeoutMs);
+        member.SessionDeadlineMs = NowMs() + member.SessionTimeoutMs;
         if (member.SessionTimer is { } timer)
         {
             timer.Change(due, Timeout.InfiniteTimeSpan);
@@ -699,6 +749,11 @@ public sealed partial class GroupCoordinator : IDisposable
     private void OnSessionExpired(ClassicGroup group, ClassicGroupMember member)
     {
         if (!_groups.TryGetValue(group.GroupId, out var current) || current != group || !group.Members.TryGetValue(member.MemberId, out var m) || m != member)
+        {
+            return;
+        }
+
+        if (SessionStillRunning(member.SessionTimer, member.SessionDeadlineMs))
         {
             return;
         }
@@ -721,6 +776,25 @@ public sealed partial class GroupCoordinator : IDisposable
                 MaybeCompleteJoin(group);
                 break;
         }
+    }
+
+    private long NowMs() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// A session timer's callback may run after the session was reset (it waited for the lock while a heartbeat or a
+    /// completed join re-armed the timer): as Kafka, a member expires only against its current deadline. When the
+    /// deadline is still ahead the timer is armed for what is left, and the callback does nothing.
+    /// </summary>
+    private bool SessionStillRunning(ITimer? timer, long deadlineMs)
+    {
+        var remaining = deadlineMs - NowMs();
+        if (remaining <= 0)
+        {
+            return false;
+        }
+
+        timer?.Change(TimeSpan.FromMilliseconds(remaining), Timeout.InfiniteTimeSpan);
+        return true;
     }
 
     private void OnPendingExpired(ClassicGroup group, string memberId)

@@ -53,6 +53,7 @@ public class BrokerConfigTests
     [InlineData("auto.create.topics.enable=maybe", "auto.create.topics.enable")]
     [InlineData("log.message.timestamp.type=Sometimes", "log.message.timestamp.type")]
     [InlineData("socket.request.max.bytes=99999999999", "socket.request.max.bytes")]
+    [InlineData("group.consumer.migration.policy=sideways", "group.consumer.migration.policy")]
     public void Load_BadValue_FailsNamingTheKey(string line, string key)
     {
         var e = Assert.Throws<ConfigException>(() => BrokerConfig.Load(line, [], NoEnvironment));

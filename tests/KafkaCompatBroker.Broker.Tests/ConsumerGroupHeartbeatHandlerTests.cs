@@ -120,13 +120,37 @@ public sealed class ConsumerGroupHeartbeatHandlerTests : IDisposable
     }
 
     [Fact]
-    public async Task ConsumerGroupHeartbeat_ClassicGroupWithMembers_GroupIdNotFound()
+    public async Task ConsumerGroupHeartbeat_ClassicGroupWithMembersMigrationDisabled_GroupIdNotFound()
     {
-        await GroupFlow.StableMemberAsync(_broker, "g");
+        using var broker = new TestBroker("group.initial.rebalance.delay.ms=0\ngroup.consumer.migration.policy=disabled");
+        await GroupFlow.StableMemberAsync(broker, "g");
+
+        var response = await ConsumerFlow.HeartbeatAsync(broker, ConsumerFlow.JoinRequest("g", "m1"));
+
+        Assert.Equal(((short)ErrorCode.GroupIdNotFound, "Group g is not a consumer group."), (response.ErrorCode, response.ErrorMessage));
+    }
+
+    [Fact]
+    public async Task ConsumerGroupHeartbeat_ClassicGroupWithMembers_UpgradedAndClassicMemberToldToRejoin()
+    {
+        // A well-formed ConsumerProtocolSubscription v0 (topics, user data): the upgrade parses it.
+        byte[] subscription = [0, 0, 0, 0, 0, 1, 0, 1, (byte)'t', 0, 0, 0, 0];
+        var join = GroupFlow.JoinRequest("g", "", 5);
+        join.Protocols[0].Metadata = subscription;
+        var classicMember = (await BrokerExchange.SendAsync<JoinGroupResponse>(_broker, ApiKey.JoinGroup, 5, join)).MemberId;
+        join.MemberId = classicMember;
+        var generation = (await BrokerExchange.SendAsync<JoinGroupResponse>(_broker, ApiKey.JoinGroup, 5, join)).GenerationId;
+        Assert.Equal(0, (await GroupFlow.SyncAsync(_broker, "g", generation, classicMember)).ErrorCode);
 
         var response = await ConsumerFlow.HeartbeatAsync(_broker, ConsumerFlow.JoinRequest("g", "m1"));
 
-        Assert.Equal(((short)ErrorCode.GroupIdNotFound, "Group g is not a consumer group."), (response.ErrorCode, response.ErrorMessage));
+        Assert.Equal((short)ErrorCode.None, response.ErrorCode);
+        Assert.Equal(generation + 1, response.MemberEpoch);
+        Assert.Null(_broker.Context.GroupCoordinator.GroupState("g"));
+        Assert.Equal((short)ErrorCode.RebalanceInProgress, (await GroupFlow.HeartbeatAsync(_broker, "g", generation, classicMember)).ErrorCode);
+        var rejoin = await BrokerExchange.SendAsync<JoinGroupResponse>(_broker, ApiKey.JoinGroup, 5, join);
+        Assert.Equal((0, generation + 1, GroupFlow.Protocol), ((int)rejoin.ErrorCode, rejoin.GenerationId, rejoin.ProtocolName));
+        Assert.Equal(0, (await GroupFlow.SyncAsync(_broker, "g", rejoin.GenerationId, classicMember)).ErrorCode);
     }
 
     [Fact]

@@ -224,6 +224,46 @@ public sealed class JoinGroupHandlerTests : IDisposable
         Assert.Equal("instance-1", Assert.Single(join.Members).GroupInstanceId);
     }
 
+    [Theory]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    public async Task JoinGroup_StaticLeaderRestartsWhileStable_SameGenerationNoRebalance(short version)
+    {
+        var first = await GroupFlow.JoinAsync(_broker, "g", "", version, instanceId: "instance-1");
+        Assert.Equal(0, (await GroupFlow.SyncAsync(_broker, "g", first.GenerationId, first.MemberId)).ErrorCode);
+
+        var restarted = await GroupFlow.JoinAsync(_broker, "g", "", version, instanceId: "instance-1");
+
+        Assert.Equal(0, restarted.ErrorCode);
+        Assert.Equal(first.GenerationId, restarted.GenerationId);
+        Assert.NotEqual(first.MemberId, restarted.MemberId);
+        Assert.Equal(GroupFlow.Protocol, restarted.ProtocolName);
+        if (version >= 9)
+        {
+            // The leader learns it leads but need not assign again.
+            Assert.True(restarted.SkipAssignment);
+            Assert.Equal(restarted.MemberId, restarted.Leader);
+            Assert.Equal(restarted.MemberId, Assert.Single(restarted.Members).MemberId);
+        }
+        else
+        {
+            // Answered as a follower with the old leader id, so the client does not run its assignor.
+            Assert.False(restarted.SkipAssignment);
+            Assert.Equal(first.MemberId, restarted.Leader);
+            Assert.Empty(restarted.Members);
+        }
+
+        Assert.Equal(Coordinator.ClassicGroupState.Stable, _broker.Context.GroupCoordinator.GroupState("g"));
+        var syncRequest = GroupFlow.SyncRequest("g", restarted.GenerationId, restarted.MemberId, 5, leader: false);
+        syncRequest.GroupInstanceId = "instance-1";
+        var sync = await BrokerExchange.SendAsync<SyncGroupResponse>(_broker, ApiKey.SyncGroup, 5, syncRequest);
+        Assert.Equal(0, sync.ErrorCode);
+        Assert.Equal(GroupFlow.Assignment, sync.Assignment);
+    }
+
     [Fact]
     public async Task JoinGroup_EmptyGroupId_InvalidGroupId()
     {

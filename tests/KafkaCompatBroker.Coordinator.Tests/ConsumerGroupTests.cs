@@ -206,6 +206,22 @@ public sealed class ConsumerGroupTests : IDisposable
     }
 
     [Fact]
+    public void Heartbeat_SessionTimerCallbackRunsAfterHeartbeat_MemberKept()
+    {
+        var a = Join("a");
+        _time.Advance(40_000);
+        var sessionCallback = _time.HoldNext(); // the session timer fires at 45 s; its callback waits for the lock
+        Assert.Equal(ErrorCode.None, Heartbeat("a", a.MemberEpoch, null).Error); // a heartbeat gets the lock first
+
+        sessionCallback();
+
+        Assert.Equal(["a"], _coordinator.DescribeConsumerGroups(["g"])[0].Members!.Select(m => m.MemberId));
+        Assert.Equal(ErrorCode.None, Heartbeat("a", a.MemberEpoch, null).Error);
+        _time.Advance(45_000);
+        Assert.Equal(ErrorCode.UnknownMemberId, Heartbeat("a", a.MemberEpoch, null).Error);
+    }
+
+    [Fact]
     public void Heartbeat_WrongEpoch_FencedMemberEpoch()
     {
         Join("a");
@@ -343,7 +359,7 @@ public sealed class ConsumerGroupTests : IDisposable
     }
 
     [Fact]
-    public void Heartbeat_ClassicGroupWithMembers_GroupIdNotFound()
+    public void Heartbeat_ClassicGroupWithMalformedSubscription_GroupIdNotFound()
     {
         _ = _coordinator.JoinGroupAsync(new JoinGroupParams
         {
@@ -356,12 +372,13 @@ public sealed class ConsumerGroupTests : IDisposable
 
         var result = Join("a");
 
+        // The online upgrade (Kafka's convertToConsumerGroup) needs the members' embedded consumer protocol.
         Assert.Equal(ErrorCode.GroupIdNotFound, result.Error);
-        Assert.Equal("Group g is not a consumer group.", result.ErrorMessage);
+        Assert.Equal("Cannot upgrade the classic group g to consumer group because the embedded consumer protocol is malformed.", result.ErrorMessage);
     }
 
     [Fact]
-    public async Task JoinGroup_ConsumerGroupWithMembers_InconsistentGroupProtocol()
+    public async Task JoinGroup_ConsumerGroupWithMembersMalformedSubscription_InconsistentGroupProtocol()
     {
         Join("a");
         var join = new JoinGroupParams

@@ -201,6 +201,33 @@ public sealed class GroupCoordinatorTests : IDisposable
     }
 
     [Fact]
+    public async Task SessionTimeout_TimerCallbackRunsAfterJoinCompleted_MemberKept()
+    {
+        // Session 6 s; the initial delay (3 s, extended once for the second member) ends at 6 s too.
+        var a = _coordinator.JoinGroupAsync(Join(session: 6000)).AsTask();
+        var b = _coordinator.JoinGroupAsync(Join(session: 6000)).AsTask();
+        _time.Advance(3000);
+        var sessionCallbackOfA = _time.HoldNext(); // a's session timer fires at 6 s; its callback waits for the lock
+        _time.Advance(0); // meanwhile the join completes and resets every member's session
+        var (ra, rb) = (await a, await b);
+
+        sessionCallbackOfA();
+
+        Assert.Equal(ClassicGroupState.CompletingRebalance, _coordinator.GroupState("g"));
+        Assert.Equal(2, _coordinator.Describe("g")!.Value.MemberIds.Count);
+        var followerSync = _coordinator.SyncGroupAsync("g", 1, rb.MemberId, null, null, null, []).AsTask();
+        Assert.Equal(ErrorCode.None, (await _coordinator.SyncGroupAsync("g", 1, ra.MemberId, null, null, null, [new(ra.MemberId, [1]), new(rb.MemberId, [2])])).Error);
+        Assert.Equal(ErrorCode.None, (await followerSync).Error);
+
+        // The member is still expired against its current deadline.
+        _time.Advance(5999);
+        Assert.Equal(ErrorCode.None, _coordinator.Heartbeat("g", 1, rb.MemberId, null));
+        _time.Advance(1);
+        Assert.Equal(ClassicGroupState.PreparingRebalance, _coordinator.GroupState("g"));
+        Assert.Equal(ErrorCode.UnknownMemberId, _coordinator.Heartbeat("g", 1, ra.MemberId, null));
+    }
+
+    [Fact]
     public async Task RebalanceTimeout_MemberDoesNotRejoin_DroppedFromNextGeneration()
     {
         var (leader, follower) = await StableGroupAsync();
@@ -258,6 +285,87 @@ public sealed class GroupCoordinatorTests : IDisposable
         Assert.Equal(new byte[] { 7 }, (await _coordinator.SyncGroupAsync("g", 1, rejoin.MemberId, "i2", null, null, [])).Assignment);
         Assert.Equal(ErrorCode.FencedInstanceId, _coordinator.Heartbeat("g", 1, follower.MemberId, "i2"));
         Assert.Equal(ErrorCode.FencedInstanceId, _coordinator.LeaveGroup("g", [new LeavingMember(follower.MemberId, "i2")]).Members[0].Error);
+    }
+
+    /// <summary>Two static members (i1 the leader, i2) in a Stable generation 1, i1 assigned [1], i2 [2].</summary>
+    private async Task<(JoinGroupResult Leader, JoinGroupResult Follower)> StableStaticGroupAsync(params string[] protocols)
+    {
+        var a = _coordinator.JoinGroupAsync(Join(instanceId: "i1", protocols: protocols)).AsTask();
+        var b = _coordinator.JoinGroupAsync(Join(instanceId: "i2", protocols: protocols)).AsTask();
+        _time.Advance(6000);
+        var (leader, follower) = (await a, await b);
+        Assert.Equal(leader.MemberId, leader.Leader);
+        var sync = _coordinator.SyncGroupAsync("g", 1, follower.MemberId, "i2", null, null, []).AsTask();
+        await _coordinator.SyncGroupAsync("g", 1, leader.MemberId, "i1", null, null, [new(leader.MemberId, [1]), new(follower.MemberId, [2])]);
+        await sync;
+        return (leader, follower);
+    }
+
+    /// <summary>The answer of a request that must complete at once (no rebalance to wait for).</summary>
+    private static T Immediate<T>(ValueTask<T> pending)
+    {
+        Assert.True(pending.IsCompleted, "the request waits for a rebalance");
+        return pending.Result;
+    }
+
+    [Fact]
+    public async Task StaticMember_LeaderRejoinsWhileStableBelowV9_KeepsGenerationAndAnswersOldLeaderId()
+    {
+        var (leader, follower) = await StableStaticGroupAsync();
+
+        // JoinGroup v5-v8 (librdkafka): no SkipAssignment, so the client must not see itself as leader.
+        var rejoin = Immediate(_coordinator.JoinGroupAsync(Join(instanceId: "i1")));
+
+        Assert.Equal((ErrorCode.None, 1, false), (rejoin.Error, rejoin.GenerationId, rejoin.SkipAssignment));
+        Assert.NotEqual(leader.MemberId, rejoin.MemberId);
+        Assert.Equal(leader.MemberId, rejoin.Leader);
+        Assert.Empty(rejoin.AllMembers);
+        Assert.Equal(ClassicGroupState.Stable, _coordinator.GroupState("g"));
+        Assert.Equal(rejoin.MemberId, _coordinator.Describe("g")!.Value.Leader);
+        Assert.Equal(new byte[] { 1 }, Immediate(_coordinator.SyncGroupAsync("g", 1, rejoin.MemberId, "i1", null, null, [])).Assignment);
+        Assert.Equal(ErrorCode.None, _coordinator.Heartbeat("g", 1, follower.MemberId, "i2"));
+        Assert.Equal(ErrorCode.FencedInstanceId, _coordinator.Heartbeat("g", 1, leader.MemberId, "i1"));
+    }
+
+    [Fact]
+    public async Task StaticMember_LeaderRejoinsWhileStableV9_SkipAssignmentWithMembersAndNewLeaderId()
+    {
+        var (leader, follower) = await StableStaticGroupAsync();
+
+        var rejoin = Immediate(_coordinator.JoinGroupAsync(Join(instanceId: "i1") with { SupportsSkipAssignment = true }));
+
+        Assert.Equal((ErrorCode.None, 1, true), (rejoin.Error, rejoin.GenerationId, rejoin.SkipAssignment));
+        Assert.Equal(rejoin.MemberId, rejoin.Leader);
+        Assert.Equal(new[] { rejoin.MemberId, follower.MemberId }.Order(), rejoin.AllMembers.Select(m => m.MemberId).Order());
+        Assert.Equal(ClassicGroupState.Stable, _coordinator.GroupState("g"));
+        Assert.Equal(new byte[] { 1 }, Immediate(_coordinator.SyncGroupAsync("g", 1, rejoin.MemberId, "i1", null, null, [])).Assignment);
+    }
+
+    [Fact]
+    public async Task StaticMember_RejoinsWithNewMetadataSameSelectedProtocol_NoRebalance()
+    {
+        var (_, follower) = await StableStaticGroupAsync();
+
+        // Kafka rebalances a Stable group for a returning static member only when the group's selected protocol would change.
+        var rejoin = Immediate(_coordinator.JoinGroupAsync(Join(instanceId: "i2") with { Protocols = [new GroupProtocol("range", [9, 9])] }));
+
+        Assert.Equal((ErrorCode.None, 1), (rejoin.Error, rejoin.GenerationId));
+        Assert.NotEqual(follower.MemberId, rejoin.MemberId);
+        Assert.Equal(ClassicGroupState.Stable, _coordinator.GroupState("g"));
+    }
+
+    [Fact]
+    public async Task StaticMember_RejoinsChangingSelectedProtocol_Rebalances()
+    {
+        var (leader, _) = await StableStaticGroupAsync("range", "roundrobin");
+
+        var rejoin = _coordinator.JoinGroupAsync(Join(instanceId: "i2", protocols: "roundrobin")).AsTask();
+
+        Assert.False(rejoin.IsCompleted);
+        Assert.Equal(ClassicGroupState.PreparingRebalance, _coordinator.GroupState("g"));
+        var leaderRejoin = await _coordinator.JoinGroupAsync(Join(leader.MemberId, instanceId: "i1", protocols: ["range", "roundrobin"]));
+        var result = await rejoin;
+        Assert.Equal((2, 2, "roundrobin"), (leaderRejoin.GenerationId, result.GenerationId, result.ProtocolName));
     }
 
     [Fact]

@@ -50,6 +50,31 @@ internal sealed class ManualTimeProvider : TimeProvider
         _now = target;
     }
 
+    /// <summary>
+    /// Moves the clock to the next timer's due time and takes that timer's callback as a real timer thread would,
+    /// without running it yet: the returned action runs it later, as when the callback waits for a lock while other
+    /// work (that may re-arm the same timer) goes first.
+    /// </summary>
+    public Action HoldNext()
+    {
+        ManualTimer? next = null;
+        lock (_timers)
+        {
+            foreach (var timer in _timers)
+            {
+                if (timer.Due is not null && (next is null || timer.Due < next.Due))
+                {
+                    next = timer;
+                }
+            }
+        }
+
+        Assert.NotNull(next);
+        _now = next.Due!.Value;
+        next.Due = next.Period is { } period ? _now + period : null;
+        return next.Fire;
+    }
+
     private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
         public DateTimeOffset? Due { get; set; }

@@ -116,6 +116,7 @@ internal static class Groups
         private int _assignEvents;
         private int _revokeEvents;
 
+        /// <param name="strategy">range or cooperative-sticky (classic protocol), or "consumer" for group.protocol=consumer (KIP-848).</param>
         public Member(string bootstrap, string topic, string group, string strategy, string? instanceId, Tally tally, ConcurrentQueue<string> errors)
         {
             _tally = tally;
@@ -126,14 +127,23 @@ internal static class Groups
                 GroupId = group,
                 GroupInstanceId = instanceId,
                 ClientId = "compat-confluent-dotnet",
-                PartitionAssignmentStrategy = strategy == "cooperative-sticky" ? PartitionAssignmentStrategy.CooperativeSticky : PartitionAssignmentStrategy.Range,
-                SessionTimeoutMs = SessionTimeoutMs,
-                HeartbeatIntervalMs = 500,
                 MaxPollIntervalMs = 60_000,
                 EnableAutoCommit = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 BrokerAddressFamily = BrokerAddressFamily.V4,
             };
+            if (strategy == "consumer")
+            {
+                // The broker decides the session, heartbeat interval and assignor of a KIP-848 member.
+                config.GroupProtocol = GroupProtocol.Consumer;
+            }
+            else
+            {
+                config.PartitionAssignmentStrategy = strategy == "cooperative-sticky" ? PartitionAssignmentStrategy.CooperativeSticky : PartitionAssignmentStrategy.Range;
+                config.SessionTimeoutMs = SessionTimeoutMs;
+                config.HeartbeatIntervalMs = 500;
+            }
+
             _consumer = new ConsumerBuilder<string, string>(config)
                 .SetPartitionsAssignedHandler((_, _) => Interlocked.Increment(ref _assignEvents))
                 .SetPartitionsRevokedHandler((_, _) => Interlocked.Increment(ref _revokeEvents))
@@ -237,8 +247,9 @@ internal static class Groups
 
     /// <summary>
     /// group: three members share a six-partition topic; half the records are consumed, member 3 leaves (close),
-    /// the other two take over its partitions, the rest is consumed. Mode "static" first restarts member 3 within
-    /// session.timeout.ms (same group.instance.id) and checks nobody rebalanced, then closes it for good.
+    /// the other two take over its partitions, the rest is consumed. Mode "static" starts member 1 first (the group's
+    /// leader), restarts it within session.timeout.ms (same group.instance.id) once all three share the topic and checks
+    /// nobody rebalanced, then closes member 3 for good.
     /// </summary>
     public static async Task<object> ShareAsync(string bootstrap, string topic, string group, string mode, int count, long baseTs)
     {
@@ -248,9 +259,22 @@ internal static class Groups
         var errors = new ConcurrentQueue<string>();
         var result = new Dictionary<string, object?>();
         string? Instance(int i) => mode == "static" ? $"{group}-instance-{i}" : null;
-        var members = Enumerable.Range(0, 3).Select(i => new Member(bootstrap, topic, group, strategy, Instance(i), tally, errors)).ToList();
+        var members = new List<Member>();
         try
         {
+            if (mode == "static")
+            {
+                // Member 1 forms the group alone, so it is the leader (which keeps leading while it stays): the leader's
+                // restart is the case where a coordinator is most tempted to rebalance.
+                members.Add(new Member(bootstrap, topic, group, strategy, Instance(0), tally, errors));
+                WaitBalanced(members, TimeSpan.FromSeconds(60));
+            }
+
+            while (members.Count < 3)
+            {
+                members.Add(new Member(bootstrap, topic, group, strategy, Instance(members.Count), tally, errors));
+            }
+
             result["balanced"] = WaitBalanced(members, TimeSpan.FromSeconds(60));
             result["initial"] = members.Select(m => m.Assigned).ToList();
             result["initial_generations"] = members.Select(m => m.Generation()).ToList();
@@ -261,17 +285,17 @@ internal static class Groups
             if (mode == "static")
             {
                 var before = members.Select(m => (m.AssignEvents, m.RevokeEvents)).ToList();
-                var oldAssignment = members[2].Assigned;
-                members[2].Dispose(); // a static member's close sends no LeaveGroup
+                var oldAssignment = members[0].Assigned;
+                members[0].Dispose(); // a static member's close sends no LeaveGroup
                 var restart = Stopwatch.StartNew();
-                members[2] = new Member(bootstrap, topic, group, strategy, Instance(2), tally, errors);
+                members[0] = new Member(bootstrap, topic, group, strategy, Instance(0), tally, errors);
                 var back = WaitBalanced(members, TimeSpan.FromSeconds(30));
                 result["restart"] = new Dictionary<string, object?>
                 {
                     ["balanced"] = back,
                     ["ms"] = restart.ElapsedMilliseconds,
-                    ["same_partitions"] = members[2].Assigned.SequenceEqual(oldAssignment),
-                    ["others_rebalanced"] = members.Take(2).Select((m, i) => (m.AssignEvents, m.RevokeEvents) != before[i]).Any(x => x),
+                    ["same_partitions"] = members[0].Assigned.SequenceEqual(oldAssignment),
+                    ["others_rebalanced"] = members.Select((m, i) => i > 0 && (m.AssignEvents, m.RevokeEvents) != before[i]).Any(x => x),
                     ["generations"] = members.Select(m => m.Generation()).ToList(),
                 };
             }
@@ -302,6 +326,86 @@ internal static class Groups
         result["checksum"] = tally.Checksum;
         result["errors"] = errors.Take(5).ToList();
         return result;
+    }
+
+    /// <summary>
+    /// group-migrate: KIP-848 online migration of a running group. Three classic members (range) share a six-partition
+    /// topic; a fourth member with group.protocol=consumer joins (the group is upgraded to a consumer group and the classic
+    /// members must hand partitions over to it); one at a time the classic members are replaced by consumer members;
+    /// then one consumer member leaves and the others are replaced one at a time by classic members (the last consumer
+    /// member leaving downgrades the group). A quarter of the records is produced and consumed after each phase; every
+    /// record is committed before the next.
+    /// Reports the group type after each phase (DescribeConsumerGroups), the assignments, and the tally.
+    /// </summary>
+    public static async Task<object> MigrateAsync(string bootstrap, string topic, string group, int count, long baseTs)
+    {
+        await CreateTopicAsync(bootstrap, topic, Partitions);
+        var tally = new Tally();
+        var errors = new ConcurrentQueue<string>();
+        var phases = new List<Dictionary<string, object?>>();
+        var members = Enumerable.Range(0, 3).Select(_ => new Member(bootstrap, topic, group, "range", null, tally, errors)).ToList();
+        using var admin = Admin(bootstrap);
+        var produced = 0;
+        async Task PhaseAsync(string name)
+        {
+            var phase = new Dictionary<string, object?> { ["phase"] = name, ["balanced"] = WaitBalanced(members, TimeSpan.FromSeconds(90)) };
+            phase["assignments"] = members.Select(m => m.Assigned).ToList();
+            try
+            {
+                var description = (await admin.DescribeConsumerGroupsAsync([group])).ConsumerGroupDescriptions[0];
+                phase["type"] = description.GroupType.ToString();
+            }
+            catch (DescribeConsumerGroupsException e)
+            {
+                phase["type"] = e.Error.ToString();
+            }
+
+            var batch = count / 4;
+            Produce(bootstrap, topic, Partitions, produced, batch, baseTs);
+            produced += batch;
+            phase["consumed"] = WaitCount(tally, produced, TimeSpan.FromSeconds(90));
+            phases.Add(phase);
+        }
+
+        try
+        {
+            await PhaseAsync("classic");
+            members.Add(new Member(bootstrap, topic, group, "consumer", null, tally, errors));
+            await PhaseAsync("upgraded");
+            for (var i = 0; i < 3; i++)
+            {
+                members[i].Dispose(); // a dynamic member leaves (LeaveGroup / leave heartbeat) before its successor joins
+                members[i] = new Member(bootstrap, topic, group, "consumer", null, tally, errors);
+            }
+
+            await PhaseAsync("consumer");
+            members[3].Dispose();
+            members.RemoveAt(3);
+            for (var i = 0; i < 3; i++)
+            {
+                members[i].Dispose();
+                members[i] = new Member(bootstrap, topic, group, "range", null, tally, errors);
+            }
+
+            await PhaseAsync("downgraded");
+            Thread.Sleep(1000); // a duplicate delivered late would still be counted
+            return new Dictionary<string, object?>
+            {
+                ["phases"] = phases,
+                ["produced"] = produced,
+                ["count"] = tally.Count,
+                ["duplicates"] = tally.Duplicates,
+                ["committed"] = members[0].Committed(topic).Values.Sum(),
+                ["errors"] = errors.Take(5).ToList(),
+            };
+        }
+        finally
+        {
+            foreach (var m in members)
+            {
+                m.Dispose();
+            }
+        }
     }
 
     /// <summary>

@@ -15,6 +15,7 @@ using Confluent.Kafka.Admin;
 //   consume-group <bootstrap> <topic> <group> <max>                     (Groups.ConsumeGroup)
 //   group-admin <bootstrap> <topic> <group>                             (GroupAdmin.RunAsync)
 //   cluster-admin <bootstrap> <topic>                                   (ClusterAdmin.RunAsync: ACLs, ElectLeaders)
+//   group-migrate <bootstrap> <topic> <group> <count> <base-ts>        (Groups.MigrateAsync: classic → consumer → classic)
 //   idempotent-produce <bootstrap> <topic> <partitions> <count> [existing-topic]   (Transactions.cs: numbered records, enable.idempotence)
 //   txn-produce <bootstrap> <topic> <partitions> <txn-id> <commit:0-99,abort:100-199,…>
 //   read <bootstrap> <topic> <read_committed|read_uncommitted>          (numbers and offsets per partition, to the end)
@@ -36,6 +37,7 @@ object result = command switch
     "consume-group" => Groups.ConsumeGroup(bootstrap, topic, args[3], Int(args[4])),
     "group-admin" => await GroupAdmin.RunAsync(bootstrap, topic, args[3]),
     "cluster-admin" => await ClusterAdmin.RunAsync(bootstrap, topic),
+    "group-migrate" => await Groups.MigrateAsync(bootstrap, topic, args[3], Int(args[4]), long.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture)),
     "idempotent-produce" or "txn-produce" or "read" or "txn-offsets" or "txn-fence" or "txn-restart" or "eos-pipeline" => await Transactions.RunAsync(command, args),
     _ when command.StartsWith("cg-", StringComparison.Ordinal) => await ConsumerProtocolCommands.RunAsync(command, args),
     _ => throw new ArgumentException($"unknown command {command}"),

@@ -103,6 +103,7 @@ public static class BrokerConfigKeys
         new("group.consumer.max.session.timeout.ms", ConfigType.Int, "60000", 1, Int),
         new("group.consumer.max.size", ConfigType.Int, "2147483647", 1, Int),
         new("group.consumer.assignors", ConfigType.List, "uniform,range"),
+        new("group.consumer.migration.policy", ConfigType.String, "bidirectional", ValidValues: ["disabled", "upgrade", "downgrade", "bidirectional"]),
         new("unclean.leader.election.enable", ConfigType.Boolean, "false"),
         new("compression.type", ConfigType.String, "producer", ValidValues: ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         new("metadata.log.dir", ConfigType.String, null),
