@@ -397,18 +397,7 @@ public sealed partial class GroupCoordinator
             member.SubscribedTopicRegex = regex.Length == 0 ? null : regex;
         }
 
-        var metadataHash = ComputeMetadataHash(group);
-        if (metadataHash != group.MetadataHash)
-        {
-            group.MetadataHash = metadataHash;
-            subscriptionChanged = true;
-        }
-
-        if (subscriptionChanged)
-        {
-            group.GroupEpoch++;
-            _log.LogInformation("Bumped consumer group {GroupId} epoch to {Epoch}", groupId, group.GroupEpoch);
-        }
+        BumpGroupEpochIfChanged(group, subscriptionChanged);
 
         // 2. A newer group epoch needs a new target assignment.
         if (group.GroupEpoch > group.AssignmentEpoch)
@@ -852,6 +841,26 @@ public sealed partial class GroupCoordinator
         var change = BeginConsumerGroupChange(group.GroupId);
         FenceConsumerMemberOrDowngrade(group, member);
         CommitConsumerGroupChange(change);
+    }
+
+    /// <summary>
+    /// A new group epoch when a member's subscription changed or the subscribed topics' metadata did (Kafka's
+    /// GroupMetadataManager compares the group's metadata hash).
+    /// </summary>
+    private void BumpGroupEpochIfChanged(ConsumerGroup group, bool subscriptionChanged)
+    {
+        var metadataHash = ComputeMetadataHash(group);
+        if (metadataHash != group.MetadataHash)
+        {
+            group.MetadataHash = metadataHash;
+            subscriptionChanged = true;
+        }
+
+        if (subscriptionChanged)
+        {
+            group.GroupEpoch++;
+            _log.LogInformation("Bumped consumer group {GroupId} epoch to {Epoch}", group.GroupId, group.GroupEpoch);
+        }
     }
 
     private void ScheduleConsumerSession(ConsumerGroup group, ConsumerGroupMember member)

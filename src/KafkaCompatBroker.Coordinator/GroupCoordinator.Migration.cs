@@ -326,18 +326,7 @@ public sealed partial class GroupCoordinator
             member.ClientId = request.ClientId;
             member.ClientHost = request.ClientHost;
             member.Classic = new ClassicMemberMetadata(request.SessionTimeoutMs, request.Protocols);
-            var metadataHash = ComputeMetadataHash(group);
-            if (metadataHash != group.MetadataHash)
-            {
-                group.MetadataHash = metadataHash;
-                subscriptionChanged = true;
-            }
-
-            if (subscriptionChanged)
-            {
-                group.GroupEpoch++;
-                _log.LogInformation("Bumped consumer group {GroupId} epoch to {Epoch}", group.GroupId, group.GroupEpoch);
-            }
+            BumpGroupEpochIfChanged(group, subscriptionChanged);
 
             if (group.GroupEpoch > group.AssignmentEpoch)
             {

@@ -60,6 +60,16 @@ public class BrokerConfigTests
         Assert.Contains(key, e.Message);
     }
 
+    [Theory]
+    [InlineData("Upgrade")]
+    [InlineData("BIDIRECTIONAL")]
+    public void Load_MigrationPolicyInAnyCase_Accepted(string value)
+    {
+        // Kafka's GroupCoordinatorConfig validates group.consumer.migration.policy with CaseInsensitiveValidString.
+        var config = BrokerConfig.Load($"group.consumer.migration.policy={value}", [], NoEnvironment);
+        Assert.Equal(value, config.GetString("group.consumer.migration.policy"));
+    }
+
     [Fact]
     public void Load_OverrideWithoutEquals_Fails()
     {

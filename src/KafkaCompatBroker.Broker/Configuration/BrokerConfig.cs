@@ -218,9 +218,9 @@ public sealed class BrokerConfig
             var items = key.Type == ConfigType.List ? v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : [v];
             foreach (var item in items)
             {
-                if (!valid.Contains(item))
+                if (!valid.Contains(item, key.IgnoreCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal))
                 {
-                    return $"Invalid value {value} for configuration {key.Name}: String must be one of: {string.Join(", ", valid)}";
+                    return $"Invalid value {value} for configuration {key.Name}: String must be one of{(key.IgnoreCase ? " (case insensitive)" : "")}: {string.Join(", ", valid)}";
                 }
             }
         }

@@ -11,8 +11,12 @@ public enum ConfigType
     Password,
 }
 
-/// <summary>A broker config key: its type, Kafka's default (null when none), and the range a number must lie in.</summary>
-public sealed record ConfigKey(string Name, ConfigType Type, string? Default, long Min = long.MinValue, long Max = long.MaxValue, IReadOnlyList<string>? ValidValues = null);
+/// <summary>
+/// A broker config key: its type, Kafka's default (null when none), the range a number must lie in, and the values a
+/// string may take (compared ignoring case where Kafka's ConfigDef uses CaseInsensitiveValidString).
+/// </summary>
+public sealed record ConfigKey(
+    string Name, ConfigType Type, string? Default, long Min = long.MinValue, long Max = long.MaxValue, IReadOnlyList<string>? ValidValues = null, bool IgnoreCase = false);
 
 /// <summary>The broker configs this broker reads, with Kafka's names and defaults.</summary>
 public static class BrokerConfigKeys
@@ -103,7 +107,7 @@ public static class BrokerConfigKeys
         new("group.consumer.max.session.timeout.ms", ConfigType.Int, "60000", 1, Int),
         new("group.consumer.max.size", ConfigType.Int, "2147483647", 1, Int),
         new("group.consumer.assignors", ConfigType.List, "uniform,range"),
-        new("group.consumer.migration.policy", ConfigType.String, "bidirectional", ValidValues: ["disabled", "upgrade", "downgrade", "bidirectional"]),
+        new("group.consumer.migration.policy", ConfigType.String, "bidirectional", ValidValues: ["disabled", "upgrade", "downgrade", "bidirectional"], IgnoreCase: true),
         new("unclean.leader.election.enable", ConfigType.Boolean, "false"),
         new("compression.type", ConfigType.String, "producer", ValidValues: ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         new("metadata.log.dir", ConfigType.String, null),
