@@ -14,7 +14,14 @@ public sealed class BrokerContext(
     ILoggerFactory loggerFactory,
     TimeProvider time)
 {
-    public BrokerSettings Settings { get; } = settings;
+    private BrokerSettings _settings = settings;
+
+    /// <summary>The settings in effect; <see cref="DynamicConfigPublisher"/> replaces them when a dynamic config they hold changes.</summary>
+    public BrokerSettings Settings
+    {
+        get => Volatile.Read(ref _settings);
+        internal set => Volatile.Write(ref _settings, value);
+    }
 
     public MetadataStore Metadata { get; } = metadata;
 
