@@ -69,22 +69,9 @@ public static class BrokerConfigAdmin
             }
         }
 
-        if (DynamicBrokerConfig.Validate(after, perBroker: resourceName.Length > 0) is { } invalid)
+        if (DynamicBrokerConfig.Validate(after) is { } invalid)
         {
             return InvalidRequest(invalid);
-        }
-
-        if (after.ContainsKey("advertised.listeners"))
-        {
-            // As Kafka builds the new KafkaConfig: the advertised names must be listeners, 0.0.0.0 cannot be advertised.
-            try
-            {
-                BrokerListeners.FromConfig(broker.Settings.Config.WithDynamic(DynamicBrokerConfig.ClusterDefaults(broker.Metadata.Image), after));
-            }
-            catch (ConfigException e)
-            {
-                return InvalidRequest(e.Message);
-            }
         }
 
         var changes = new List<AlterConfigOp>();

@@ -14,14 +14,7 @@ public sealed class BrokerContext(
     ILoggerFactory loggerFactory,
     TimeProvider time)
 {
-    private BrokerSettings _settings = settings;
-
-    /// <summary>The settings in effect; <see cref="DynamicConfigPublisher"/> replaces them when a dynamic config they hold changes.</summary>
-    public BrokerSettings Settings
-    {
-        get => Volatile.Read(ref _settings);
-        internal set => Volatile.Write(ref _settings, value);
-    }
+    public BrokerSettings Settings { get; } = settings;
 
     public MetadataStore Metadata { get; } = metadata;
 

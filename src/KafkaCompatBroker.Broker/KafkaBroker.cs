@@ -141,7 +141,7 @@ public sealed class KafkaBroker : IAsyncDisposable
 
             var bound = app.Services.GetRequiredService<IServer>().BoundPorts();
             var ports = listeners.Bind.Select((l, i) => l.Port != 0 || i >= bound.Count ? l.Port : bound[i]).ToList();
-            var advertised = DynamicConfigPublisher.ResolveAdvertised(effective, ports, log) ?? listeners.Resolve(ports);
+            var advertised = listeners.Resolve(ports);
             var settings = new BrokerSettings
             {
                 NodeId = nodeId,
@@ -162,7 +162,7 @@ public sealed class KafkaBroker : IAsyncDisposable
             context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
             context.LoadGroups();
             context.LoadTransactions();
-            dynamicConfig = new DynamicConfigPublisher(context, cleaner, ports);
+            dynamicConfig = new DynamicConfigPublisher(context, cleaner);
             var registry = HandlerDiscovery.CreateRegistry(context);
             registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
             started.SetResult();

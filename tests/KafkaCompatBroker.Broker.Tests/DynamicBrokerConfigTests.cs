@@ -62,9 +62,8 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     [InlineData(0, "", "log.dirs", "/x", "Cannot update these configs dynamically: Set(log.dirs)")]
     [InlineData(1, "1", "listeners", "PLAINTEXT://:1", "Cannot update these configs dynamically: Set(listeners)")]
     [InlineData(1, "1", "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT", "Cannot update these configs dynamically: Set(listener.security.protocol.map)")]
-    [InlineData(1, "", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs at default cluster level, broker id must be specified: Set(advertised.listeners)")]
-    [InlineData(2, "1", "advertised.listeners", "OTHER://h:1", "advertised.listeners names listeners that listeners does not define: OTHER (listeners defines PLAINTEXT)")]
-    [InlineData(2, "1", "advertised.listeners", "PLAINTEXT://0.0.0.0:1", "advertised.listeners cannot advertise 0.0.0.0, an address no client can connect to: set advertised.listeners to the host name or address clients should use")]
+    [InlineData(1, "", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
+    [InlineData(2, "1", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
     [InlineData(2, "1", "message.max.bytes", "abc", "Invalid value abc for configuration message.max.bytes: Not a number of type INT")]
     [InlineData(2, "", "log.cleanup.policy", "shred", "Invalid value shred for configuration log.cleanup.policy: String must be one of: delete, compact")]
     [InlineData(2, "2", "message.max.bytes", "1", "Unexpected broker id, expected 1, but received 2")]
@@ -246,38 +245,6 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     }
 
     [Fact]
-    public async Task IncrementalAlterConfigs_AdvertisedListeners_MetadataDescribeClusterAndFindCoordinatorAnswerTheNewAddress()
-    {
-        var response = await IncrementalAsync(1, "1", false, ("advertised.listeners", 0, "PLAINTEXT://broker.example:19092"));
-
-        Assert.Equal(0, Assert.Single(response.Responses).ErrorCode);
-        await WaitForRegistrationAsync("broker.example");
-        var metadata = await BrokerExchange.SendAsync<MetadataResponse>(_broker, ApiKey.Metadata, 12, new MetadataRequest { Topics = [] });
-        Assert.Equal(("broker.example", 19092), (Assert.Single(metadata.Brokers).Host, metadata.Brokers[0].Port));
-        var cluster = await BrokerExchange.SendAsync<DescribeClusterResponse>(_broker, ApiKey.DescribeCluster, 0, new DescribeClusterRequest());
-        Assert.Equal(("broker.example", 19092), (Assert.Single(cluster.Brokers).Host, cluster.Brokers[0].Port));
-        var coordinator = await BrokerExchange.SendAsync<FindCoordinatorResponse>(_broker, ApiKey.FindCoordinator, 3, new FindCoordinatorRequest { Key = "g" });
-        Assert.Equal(("broker.example", 19092), (coordinator.Host, coordinator.Port));
-        var described = Assert.Single((await DescribeAsync(4, BrokerType, "1", ["advertised.listeners"])).Results[0].Configs);
-        Assert.Equal(("PLAINTEXT://broker.example:19092", (sbyte)DescribedConfigSource.DynamicBrokerConfig, false), (described.Value, described.ConfigSource, described.ReadOnly));
-
-        await IncrementalAsync(1, "1", false, ("advertised.listeners", 1, null));
-
-        await WaitForRegistrationAsync("127.0.0.1");
-        Assert.Equal(new AdvertisedListener("PLAINTEXT", "127.0.0.1", 9092), Assert.Single(_broker.Context.Settings.AdvertisedListeners));
-    }
-
-    private async Task WaitForRegistrationAsync(string host)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (_broker.Metadata.Image.Brokers[1].Endpoints[0].Host != host)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the broker was not registered with {host}");
-            await Task.Delay(10);
-        }
-    }
-
-    [Fact]
     public async Task KafkaBroker_StaticProducerIdExpiration_ReachesTheCleaner()
     {
         await WithBrokerDirAsync(async dir =>
@@ -300,12 +267,10 @@ public sealed class DynamicBrokerConfigTests : IDisposable
             {
                 Assert.Equal(TimeSpan.FromSeconds(15), first.Context.Logs.CleanerPeriod);
                 Alter(first, "", ("log.cleaner.backoff.ms", "2000"), ("producer.id.expiration.ms", "7000"), ("transaction.partition.verification.enable", "false"));
-                Alter(first, "1", ("advertised.listeners", "PLAINTEXT://localhost:0"));
 
                 Assert.Equal(TimeSpan.FromSeconds(2), first.Context.Logs.CleanerPeriod);
                 Assert.Equal((7000L, 7000L), (first.Context.Logs.ProducerIdExpirationMs, first.Cleaner.ProducerIdExpirationMs));
                 Assert.False(first.Context.TransactionCoordinator.PartitionVerificationEnable);
-                Assert.Equal(new AdvertisedListener("PLAINTEXT", "localhost", first.Ports[0]), Assert.Single(first.Context.Settings.AdvertisedListeners));
                 first.Context.Metadata.WriteSnapshot();
             }
 
@@ -313,9 +278,6 @@ public sealed class DynamicBrokerConfigTests : IDisposable
             Assert.Equal(TimeSpan.FromSeconds(2), second.Context.Logs.CleanerPeriod);
             Assert.Equal((7000L, 7000L), (second.Context.Logs.ProducerIdExpirationMs, second.Cleaner.ProducerIdExpirationMs));
             Assert.False(second.Context.TransactionCoordinator.PartitionVerificationEnable);
-            Assert.Equal(new AdvertisedListener("PLAINTEXT", "localhost", second.Ports[0]), Assert.Single(second.Context.Settings.AdvertisedListeners));
-            var endpoint = Assert.Single(second.Context.Metadata.Image.Brokers[1].Endpoints);
-            Assert.Equal(("localhost", second.Ports[0]), (endpoint.Host, endpoint.Port));
         });
 
         static void Alter(KafkaBroker broker, string resource, params (string Key, string Value)[] configs)

@@ -23,10 +23,9 @@ public static class DynamicBrokerConfig
     /// <summary>
     /// Kafka's DynamicBrokerConfig.validateConfigs on the resource's new set of dynamic configs: null when valid,
     /// otherwise the INVALID_REQUEST message. Keys Kafka knows but cannot change at run time are refused; keys
-    /// it does not know are kept (custom configs), as Kafka keeps them; the cluster default (<paramref name="perBroker"/>
-    /// false) refuses the per-broker-only configs.
+    /// it does not know are kept (custom configs), as Kafka keeps them.
     /// </summary>
-    public static string? Validate(IReadOnlyDictionary<string, string> configs, bool perBroker)
+    public static string? Validate(IReadOnlyDictionary<string, string> configs)
     {
         var readOnly = configs.Keys
             .Where(k => BrokerConfigKeys.ByName.ContainsKey(k) && !TopicConfigDefinitions.DynamicBrokerConfigs.Contains(k))
@@ -46,11 +45,6 @@ public static class DynamicBrokerConfig
             }
         }
 
-        var perBrokerOnly = perBroker
-            ? []
-            : configs.Keys.Where(TopicConfigDefinitions.PerBrokerOnlyConfigs.Contains).Order(StringComparer.Ordinal).ToList();
-        return perBrokerOnly.Count > 0
-            ? $"Cannot update these configs at default cluster level, broker id must be specified: Set({string.Join(", ", perBrokerOnly)})"
-            : null;
+        return null;
     }
 }

@@ -97,8 +97,9 @@ public static class TopicConfigDefinitions
     /// <summary>
     /// Broker configs (of <see cref="BrokerConfigKeys"/>) that can be updated dynamically: Kafka's reconfigurable
     /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus what this broker cannot apply at run time (listeners and
-    /// listener.security.protocol.map: the bound sockets are fixed at start-up). DescribeConfigs reports every other
-    /// broker config as read-only, and AlterConfigs refuses them.
+    /// listener.security.protocol.map: Kestrel binds its endpoints when it starts). advertised.listeners is not among
+    /// Kafka's (KAFKA-18405: a KRaft broker's registration is fixed). DescribeConfigs reports every other broker config
+    /// as read-only, and AlterConfigs refuses them.
     /// </summary>
     public static readonly IReadOnlySet<string> DynamicBrokerConfigs = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -114,18 +115,6 @@ public static class TopicConfigDefinitions
 
         // LogCleaner.RECONFIGURABLE_CONFIGS and DynamicProducerStateManagerConfig (DynamicConfigPublisher applies them)
         "log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable",
-
-        // DynamicListenerConfig, per broker only (PerBrokerConfigs)
-        "advertised.listeners",
-    };
-
-    /// <summary>
-    /// Dynamic broker configs Kafka takes only for one broker, never as the cluster default (DynamicBrokerConfig.PerBrokerConfigs:
-    /// the listener configs but the connection limits and num.network.threads).
-    /// </summary>
-    public static readonly IReadOnlySet<string> PerBrokerOnlyConfigs = new HashSet<string>(StringComparer.Ordinal)
-    {
-        "advertised.listeners", "listeners", "listener.security.protocol.map",
     };
 
     /// <summary>Broker synonyms of each broker config (Kafka's DynamicBrokerConfig.brokerConfigSynonyms): the time units of one setting.</summary>
