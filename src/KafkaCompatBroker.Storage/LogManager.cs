@@ -119,7 +119,7 @@ public sealed class LogManager : IDisposable
     /// <summary>
     /// log.cleaner.backoff.ms in effect: starts as the option's value; set at run time it changes the running cleaner
     /// loop's period (Kafka's LogCleaner is reconfigurable), counted from now. A value a timer cannot take leaves the
-    /// period as it is; set before <see cref="Startup"/> it decides whether the loop runs.
+    /// period as it is; set before <see cref="Startup"/> it decides whether the loop runs (0 turns it off).
     /// </summary>
     public long CleanerBackoffMs
     {
@@ -128,7 +128,12 @@ public sealed class LogManager : IDisposable
         {
             lock (_stateLock)
             {
-                Interlocked.Exchange(ref _cleanerBackoffMs, value);
+                // Setting a timer's period restarts its wait, so an unchanged value leaves it alone.
+                if (Interlocked.Exchange(ref _cleanerBackoffMs, value) == value)
+                {
+                    return;
+                }
+
                 if (_cleanerTimer is { } timer && value > 0 && value <= MaxTimerIntervalMs)
                 {
                     timer.Period = TimeSpan.FromMilliseconds(value);

@@ -538,6 +538,34 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task CleanerBackoffMs_SameValueSetAgain_DoesNotPostponeThePass()
+    {
+        var called = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new LogManagerOptions
+        {
+            LogDirs = [DirA],
+            LogCleanerBackoffMs = 3_600_000,
+            Cleaner = (log, firstDirty) =>
+            {
+                called.TrySetResult(firstDirty);
+                return log.LogEndOffset;
+            },
+        };
+        var manager = Start(options, Config with { CleanupPolicy = CleanupPolicy.Compact });
+        manager.GetOrCreateLog(Orders0);
+
+        // Any broker config change re-applies every dynamic value; the cleaner must still run every 200 ms.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!called.Task.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            manager.CleanerBackoffMs = 200;
+            await Task.WhenAny(called.Task, Task.Delay(20));
+        }
+
+        Assert.True(called.Task.IsCompleted, "the cleaner never ran");
+    }
+
+    [Fact]
     public void ProducerIdExpirationMs_SetAtRunTime_UsedByTheNextCheck()
     {
         var manager = Start(new LogManagerOptions { LogDirs = [DirA] });
