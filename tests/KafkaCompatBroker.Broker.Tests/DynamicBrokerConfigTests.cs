@@ -192,6 +192,26 @@ public sealed class DynamicBrokerConfigTests : IDisposable
         Assert.Equal(("24", ConfigSource.StaticBrokerConfig), config.Get("log.retention.hours"));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task DescribeConfigs_RuntimeKeys_ReadOnlyFollowsWhatCanChange(short version)
+    {
+        var configs = (await DescribeAsync(version, BrokerType, "1", ["log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable", "advertised.listeners", "listeners"]))
+            .Results[0].Configs.ToDictionary(c => c.Name, c => c.ReadOnly);
+
+        Assert.Equal(
+            new Dictionary<string, bool>
+            {
+                ["log.cleaner.backoff.ms"] = false,
+                ["producer.id.expiration.ms"] = false,
+                ["transaction.partition.verification.enable"] = false,
+                ["advertised.listeners"] = true,
+                ["listeners"] = true,
+            },
+            configs);
+    }
+
     [Fact]
     public async Task IncrementalAlterConfigs_ProducerIdExpiration_NextCheckDropsIdleProducersWithoutRestart()
     {
