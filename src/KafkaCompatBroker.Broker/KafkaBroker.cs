@@ -25,19 +25,25 @@ public sealed class KafkaBroker : IAsyncDisposable
     private readonly LogManager _logs;
     private readonly MetadataStore _metadata;
     private readonly ReplicaManager _replicas;
+    private readonly DynamicConfigPublisher _dynamicConfig;
     private bool _stopped;
 
-    private KafkaBroker(WebApplication app, LogManager logs, MetadataStore metadata, ReplicaManager replicas, BrokerContext context, IReadOnlyList<int> ports)
+    private KafkaBroker(WebApplication app, LogManager logs, LogCleaner cleaner, MetadataStore metadata, ReplicaManager replicas, DynamicConfigPublisher dynamicConfig, BrokerContext context, IReadOnlyList<int> ports)
     {
+        Cleaner = cleaner;
         _app = app;
         _logs = logs;
         _metadata = metadata;
         _replicas = replicas;
+        _dynamicConfig = dynamicConfig;
         Context = context;
         Ports = ports;
     }
 
     public BrokerContext Context { get; }
+
+    /// <summary>The log cleaner (compaction) the log manager runs.</summary>
+    internal LogCleaner Cleaner { get; }
 
     /// <summary>The bound port of each listener, in the order of the listeners config.</summary>
     public IReadOnlyList<int> Ports { get; }
@@ -75,6 +81,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         // logs open with the effective defaults; the dirs are locked first, so nothing below writes to a dir another
         // broker uses.
         LogConfig? logDefaults = null;
+        var cleaner = new LogCleaner();
         var logs = new LogManager(
             new LogManagerOptions
             {
@@ -88,7 +95,7 @@ public sealed class KafkaBroker : IAsyncDisposable
                 LogCleanerBackoffMs = config.GetLong("log.cleaner.backoff.ms"),
                 ProducerIdExpirationMs = config.GetInt("producer.id.expiration.ms"),
                 ProducerIdExpirationCheckIntervalMs = config.GetInt("producer.id.expiration.check.interval.ms"),
-                Cleaner = new LogCleaner().MaybeClean,
+                Cleaner = cleaner.MaybeClean,
             },
             _ => logDefaults ?? throw new InvalidOperationException("the log defaults are read from the metadata before the logs open"),
             loggerFactory.CreateLogger<LogManager>(),
@@ -99,6 +106,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         WebApplication? app = null;
         ReplicaManager? replicas = null;
         BrokerContext? context = null;
+        DynamicConfigPublisher? dynamicConfig = null;
         try
         {
             var clusterId = MetaProperties.EnsureFormatted(config.LogDirs, nodeId, config.GetString("cluster.id"));
@@ -115,6 +123,7 @@ public sealed class KafkaBroker : IAsyncDisposable
             var effective = DynamicBrokerConfig.Effective(config, metadata.Image, nodeId);
             logDefaults = BrokerSettings.LogDefaultsFrom(effective);
             logs.RecoveryThreadsPerDataDir = effective.GetInt("num.recovery.threads.per.data.dir");
+            DynamicConfigPublisher.ApplyToLogs(logs, cleaner, effective);
             logs.Startup();
 
             // Connections may arrive as soon as the listeners bind; requests wait until the broker is registered.
@@ -153,13 +162,14 @@ public sealed class KafkaBroker : IAsyncDisposable
             context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
             context.LoadGroups();
             context.LoadTransactions();
+            dynamicConfig = new DynamicConfigPublisher(context, cleaner);
             var registry = HandlerDiscovery.CreateRegistry(context);
             registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
             started.SetResult();
             log.LogInformation(
                 "Broker {NodeId} started: listening on {Listeners}, cluster id {ClusterId}, {Apis} APIs",
                 nodeId, listeners.Describe(ports, advertised), clusterId, registry.Handlers.Count);
-            return new KafkaBroker(app, logs, metadata, replicas, context, ports);
+            return new KafkaBroker(app, logs, cleaner, metadata, replicas, dynamicConfig, context, ports);
         }
         catch
         {
@@ -168,6 +178,7 @@ public sealed class KafkaBroker : IAsyncDisposable
                 await app.DisposeAsync();
             }
 
+            dynamicConfig?.Dispose();
             context?.GroupCoordinator.Dispose();
             context?.TransactionCoordinator.Dispose();
             replicas?.Dispose();
@@ -228,6 +239,7 @@ public sealed class KafkaBroker : IAsyncDisposable
 
         _stopped = true;
         await _app.StopAsync();
+        _dynamicConfig.Dispose();
         Context.GroupCoordinator.Dispose();
         Context.TransactionCoordinator.Dispose();
         _replicas.Dispose();

@@ -29,11 +29,13 @@ public sealed partial class TransactionCoordinator : IDisposable
     private readonly ITimer _expireTimer;
     private readonly ITimer _retryTimer;
     private bool _disposed;
+    private volatile bool _partitionVerificationEnable;
 
     public TransactionCoordinator(
         TransactionCoordinatorConfig config, ITransactionLog txnLog, ITransactionMarkerSink markers, IProducerIdSource producerIds, TimeProvider time, ILogger<TransactionCoordinator> log)
     {
         _config = config;
+        _partitionVerificationEnable = config.PartitionVerificationEnable;
         _txnLog = txnLog;
         _markers = markers;
         _producerIds = producerIds;
@@ -47,6 +49,16 @@ public sealed partial class TransactionCoordinator : IDisposable
     }
 
     public TransactionCoordinatorConfig Config => _config;
+
+    /// <summary>
+    /// transaction.partition.verification.enable in effect: starts as the config's value; the broker sets it from the
+    /// dynamic broker configs (Kafka's ProducerStateManagerConfig is reconfigurable), and the next check follows it.
+    /// </summary>
+    public bool PartitionVerificationEnable
+    {
+        get => _partitionVerificationEnable;
+        set => _partitionVerificationEnable = value;
+    }
 
     private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -287,7 +299,7 @@ public sealed partial class TransactionCoordinator : IDisposable
     {
         // transaction.partition.verification.enable=false skips the check, but not an implicit add (Kafka's ReplicaManager).
         var addPartition = produceVersion > 11 && _config.TransactionVersionLevel >= 2;
-        if (!_config.PartitionVerificationEnable && !addPartition)
+        if (!PartitionVerificationEnable && !addPartition)
         {
             return ErrorCode.None;
         }

@@ -113,13 +113,25 @@ public sealed record LogCleanResult
 public sealed class LogCleaner
 {
     private readonly ConditionalWeakTable<PartitionLog, StrongBox<long>> _deleteHorizons = [];
+    private long _producerIdExpirationMs;
 
     public LogCleaner(LogCleanerOptions? options = null)
     {
         Options = options ?? new LogCleanerOptions();
+        _producerIdExpirationMs = Options.ProducerIdExpirationMs;
     }
 
     public LogCleanerOptions Options { get; }
+
+    /// <summary>
+    /// producer.id.expiration.ms in effect: starts as the option's value; the broker sets it from the dynamic broker
+    /// configs, and the next pass uses it.
+    /// </summary>
+    public long ProducerIdExpirationMs
+    {
+        get => Interlocked.Read(ref _producerIdExpirationMs);
+        set => Interlocked.Exchange(ref _producerIdExpirationMs, value);
+    }
 
     // ------------------------------------------------------------------ scheduling
 
@@ -695,7 +707,7 @@ public sealed class LogCleaner
                 return false;
             }
 
-            var expired = _now - producer.LastTimestamp >= _cleaner.Options.ProducerIdExpirationMs
+            var expired = _now - producer.LastTimestamp >= _cleaner.ProducerIdExpirationMs
                           && !_scan.HasOpenTransaction(header.ProducerId);
             if (expired)
             {

@@ -48,6 +48,9 @@ public sealed class LogManager : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private State _state = State.Created;
     private int _recoveryThreadsPerDataDir;
+    private long _producerIdExpirationMs;
+    private long _cleanerBackoffMs;
+    private PeriodicTimer? _cleanerTimer;
 
     public LogManager(LogManagerOptions options, Func<TopicPartition, LogConfig> configFor, ILogger logger, TimeProvider? time = null)
     {
@@ -58,6 +61,8 @@ public sealed class LogManager : IDisposable
 
         _options = options;
         _recoveryThreadsPerDataDir = options.NumRecoveryThreadsPerDataDir;
+        _producerIdExpirationMs = options.ProducerIdExpirationMs;
+        _cleanerBackoffMs = options.LogCleanerBackoffMs;
         _configFor = configFor;
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -99,6 +104,54 @@ public sealed class LogManager : IDisposable
     {
         get => Volatile.Read(ref _recoveryThreadsPerDataDir);
         set => Volatile.Write(ref _recoveryThreadsPerDataDir, value);
+    }
+
+    /// <summary>
+    /// producer.id.expiration.ms in effect: starts as the option's value; the broker sets it from the dynamic broker
+    /// configs, and the next expiration check uses it (Kafka's ProducerStateManagerConfig is reconfigurable).
+    /// </summary>
+    public long ProducerIdExpirationMs
+    {
+        get => Volatile.Read(ref _producerIdExpirationMs);
+        set => Volatile.Write(ref _producerIdExpirationMs, value);
+    }
+
+    /// <summary>
+    /// log.cleaner.backoff.ms in effect: starts as the option's value; set at run time it changes the running cleaner
+    /// loop's period (Kafka's LogCleaner is reconfigurable), counted from now. A value a timer cannot take leaves the
+    /// period as it is; set before <see cref="Startup"/> it decides whether the loop runs (0 turns it off).
+    /// </summary>
+    public long CleanerBackoffMs
+    {
+        get => Interlocked.Read(ref _cleanerBackoffMs);
+        set
+        {
+            lock (_stateLock)
+            {
+                // Setting a timer's period restarts its wait, so an unchanged value leaves it alone.
+                if (Interlocked.Exchange(ref _cleanerBackoffMs, value) == value)
+                {
+                    return;
+                }
+
+                if (_cleanerTimer is { } timer && value > 0 && value <= MaxTimerIntervalMs)
+                {
+                    timer.Period = TimeSpan.FromMilliseconds(value);
+                }
+            }
+        }
+    }
+
+    /// <summary>The running cleaner loop's period (null when the loop does not run).</summary>
+    public TimeSpan? CleanerPeriod
+    {
+        get
+        {
+            lock (_stateLock)
+            {
+                return _cleanerTimer?.Period;
+            }
+        }
     }
 
     // ------------------------------------------------------------------ startup
@@ -486,7 +539,7 @@ public sealed class LogManager : IDisposable
         var removed = 0;
         foreach (var log in _logs.Values)
         {
-            removed += log.RemoveExpiredProducers(_options.ProducerIdExpirationMs);
+            removed += log.RemoveExpiredProducers(ProducerIdExpirationMs);
         }
 
         return removed;
@@ -603,28 +656,31 @@ public sealed class LogManager : IDisposable
         }
         else
         {
-            StartLoop("log cleaner (log.cleaner.backoff.ms)", _options.LogCleanerBackoffMs, () => RunCleanerOnce(token), token);
+            _cleanerTimer = StartLoop("log cleaner (log.cleaner.backoff.ms)", CleanerBackoffMs, () => RunCleanerOnce(token), token);
         }
     }
 
-    private void StartLoop(string name, long intervalMs, Action work, CancellationToken token)
+    /// <summary>Starts a loop running <paramref name="work"/> every <paramref name="intervalMs"/>; returns its timer (null: the loop is off).</summary>
+    private PeriodicTimer? StartLoop(string name, long intervalMs, Action work, CancellationToken token)
     {
         if (intervalMs <= 0 || intervalMs > MaxTimerIntervalMs)
         {
             _logger.LogDebug("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
-            return;
+            return null;
         }
 
-        _loops.Add(Task.Run(() => RunLoopAsync(name, TimeSpan.FromMilliseconds(intervalMs), work, token), CancellationToken.None));
+        var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(intervalMs), _time);
+        _loops.Add(Task.Run(() => RunLoopAsync(name, timer, work, token), CancellationToken.None));
+        return timer;
     }
 
-    private async Task RunLoopAsync(string name, TimeSpan interval, Action work, CancellationToken token)
+    private async Task RunLoopAsync(string name, PeriodicTimer timer, Action work, CancellationToken token)
     {
-        _logger.LogDebug("The {Loop} loop runs every {Interval} ms", name, (long)interval.TotalMilliseconds);
+        _logger.LogDebug("The {Loop} loop runs every {Interval} ms", name, (long)timer.Period.TotalMilliseconds);
         string reason;
         try
         {
-            using var timer = new PeriodicTimer(interval, _time);
+            using var owned = timer;
             while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
             {
                 try
@@ -637,7 +693,7 @@ public sealed class LogManager : IDisposable
                 }
                 catch (Exception e)
                 {
-                    _logger.LogError(e, "The {Loop} loop failed a pass; it runs again in {Interval} ms", name, (long)interval.TotalMilliseconds);
+                    _logger.LogError(e, "The {Loop} loop failed a pass; it runs again in {Interval} ms", name, (long)timer.Period.TotalMilliseconds);
                 }
             }
 
@@ -689,6 +745,7 @@ public sealed class LogManager : IDisposable
             }
 
             _state = State.ShutDown;
+            _cleanerTimer = null; // its loop disposes it
         }
 
         var stopwatch = Stopwatch.StartNew();

@@ -1,6 +1,8 @@
+using System.Buffers;
 using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
+using KafkaCompatBroker.Records;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Broker.Tests;
@@ -59,7 +61,9 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     [Theory]
     [InlineData(0, "", "log.dirs", "/x", "Cannot update these configs dynamically: Set(log.dirs)")]
     [InlineData(1, "1", "listeners", "PLAINTEXT://:1", "Cannot update these configs dynamically: Set(listeners)")]
-    [InlineData(1, "", "producer.id.expiration.ms", "1000", "Cannot update these configs dynamically: Set(producer.id.expiration.ms)")]
+    [InlineData(1, "1", "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT", "Cannot update these configs dynamically: Set(listener.security.protocol.map)")]
+    [InlineData(1, "", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
+    [InlineData(2, "1", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
     [InlineData(2, "1", "message.max.bytes", "abc", "Invalid value abc for configuration message.max.bytes: Not a number of type INT")]
     [InlineData(2, "", "log.cleanup.policy", "shred", "Invalid value shred for configuration log.cleanup.policy: String must be one of: delete, compact")]
     [InlineData(2, "2", "message.max.bytes", "1", "Unexpected broker id, expected 1, but received 2")]
@@ -186,6 +190,135 @@ public sealed class DynamicBrokerConfigTests : IDisposable
         Assert.Equal((_broker.DataDir, ConfigSource.StaticBrokerConfig), effective.Get("log.dirs"));
         Assert.Equal(("1500000", ConfigSource.StaticBrokerConfig), effective.Get("message.max.bytes"));
         Assert.Equal(("24", ConfigSource.StaticBrokerConfig), config.Get("log.retention.hours"));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task DescribeConfigs_RuntimeKeys_ReadOnlyFollowsWhatCanChange(short version)
+    {
+        var configs = (await DescribeAsync(version, BrokerType, "1", ["log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable", "advertised.listeners", "listeners"]))
+            .Results[0].Configs.ToDictionary(c => c.Name, c => c.ReadOnly);
+
+        Assert.Equal(
+            new Dictionary<string, bool>
+            {
+                ["log.cleaner.backoff.ms"] = false,
+                ["producer.id.expiration.ms"] = false,
+                ["transaction.partition.verification.enable"] = false,
+                ["advertised.listeners"] = true,
+                ["listeners"] = true,
+            },
+            configs);
+    }
+
+    [Fact]
+    public async Task IncrementalAlterConfigs_ProducerIdExpiration_NextCheckDropsIdleProducersWithoutRestart()
+    {
+        DataPath.CreateTopic(_broker, "t");
+        var tenMinutesAgo = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 600_000;
+        using (var builder = new RecordBatchBuilder(CompressionType.None, 42, 0, 0, false))
+        {
+            builder.Append(tenMinutesAgo, "k"u8, "v"u8);
+            var output = new ArrayBufferWriter<byte>();
+            builder.WriteTo(output);
+            Assert.Equal(ErrorCode.None, _broker.Replicas.Append("t", 0, new ReadOnlySequence<byte>(output.WrittenMemory)).Error);
+        }
+
+        Assert.Equal(0, _broker.Logs.RemoveExpiredProducersOnce());
+
+        var response = await IncrementalAsync(1, "", false, ("producer.id.expiration.ms", 0, "60000"));
+
+        Assert.Equal(0, Assert.Single(response.Responses).ErrorCode);
+        Assert.Equal(60_000, _broker.Cleaner.ProducerIdExpirationMs);
+        Assert.Equal(1, _broker.Logs.RemoveExpiredProducersOnce());
+        Assert.Empty(_broker.Replicas.GetLog("t", 0)!.ActiveProducers());
+        await IncrementalAsync(1, "", false, ("producer.id.expiration.ms", 1, null));
+        Assert.Equal((86_400_000L, 86_400_000L), (_broker.Logs.ProducerIdExpirationMs, _broker.Cleaner.ProducerIdExpirationMs));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task IncrementalAlterConfigs_PartitionVerificationOff_TxnOffsetCommitAndProduceSkipTheCheckWithoutRestart(short version)
+    {
+        using var broker = new TestBroker("offsets.topic.num.partitions=3\ntransaction.state.log.num.partitions=3");
+        DataPath.CreateTopic(broker, "t");
+        Assert.True(broker.Context.ConsumerOffsets.EnsureCreated());
+        var init = await BrokerExchange.SendAsync<InitProducerIdResponse>(broker, ApiKey.InitProducerId, 4, new InitProducerIdRequest { TransactionalId = "tx-1", TransactionTimeoutMs = 60_000 });
+        var request = TxnFlow.Request(version, "g", "t", 42);
+        (request.ProducerId, request.ProducerEpoch) = (init.ProducerId, init.ProducerEpoch);
+        var partition = new Storage.TopicPartition("t", 0);
+        Assert.Equal(ErrorCode.InvalidTxnState, TxnFlow.SingleError(await TxnFlow.CommitAsync(broker, version, request)));
+        Assert.Equal(ErrorCode.InvalidTxnState, broker.Context.TransactionCoordinator.VerifyProducePartition("tx-1", init.ProducerId, init.ProducerEpoch, partition, produceVersion: 9));
+
+        var altered = await BrokerExchange.SendAsync<IncrementalAlterConfigsResponse>(broker, ApiKey.IncrementalAlterConfigs, 1, new IncrementalAlterConfigsRequest
+        {
+            Resources = [new() { ResourceType = BrokerType, ResourceName = "1", Configs = [new() { Name = "transaction.partition.verification.enable", ConfigOperation = 0, Value = "false" }] }],
+        });
+
+        Assert.Equal(0, Assert.Single(altered.Responses).ErrorCode);
+        Assert.Equal(ErrorCode.None, TxnFlow.SingleError(await TxnFlow.CommitAsync(broker, version, request)));
+        Assert.Equal(ErrorCode.None, broker.Context.TransactionCoordinator.VerifyProducePartition("tx-1", init.ProducerId, init.ProducerEpoch, partition, produceVersion: 9));
+    }
+
+    [Fact]
+    public async Task KafkaBroker_StaticProducerIdExpiration_ReachesTheCleaner()
+    {
+        await WithBrokerDirAsync(async dir =>
+        {
+            var config = BrokerConfig.Load($"listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs={dir}\nproducer.id.expiration.ms=5000", [], new System.Collections.Hashtable());
+            await using var broker = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
+
+            Assert.Equal(5000, broker.Cleaner.ProducerIdExpirationMs);
+            Assert.Equal(5000, broker.Context.Logs.ProducerIdExpirationMs);
+        });
+    }
+
+    [Fact]
+    public async Task DynamicRuntimeConfigs_AppliedAtRunTimeAndAfterRestart()
+    {
+        await WithBrokerDirAsync(async dir =>
+        {
+            var config = BrokerConfig.Load($"listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs={dir}", [], new System.Collections.Hashtable());
+            await using (var first = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance))
+            {
+                Assert.Equal(TimeSpan.FromSeconds(15), first.Context.Logs.CleanerPeriod);
+                Alter(first, "", ("log.cleaner.backoff.ms", "2000"), ("producer.id.expiration.ms", "7000"), ("transaction.partition.verification.enable", "false"));
+
+                Assert.Equal(TimeSpan.FromSeconds(2), first.Context.Logs.CleanerPeriod);
+                Assert.Equal((7000L, 7000L), (first.Context.Logs.ProducerIdExpirationMs, first.Cleaner.ProducerIdExpirationMs));
+                Assert.False(first.Context.TransactionCoordinator.PartitionVerificationEnable);
+                first.Context.Metadata.WriteSnapshot();
+            }
+
+            await using var second = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
+            Assert.Equal(TimeSpan.FromSeconds(2), second.Context.Logs.CleanerPeriod);
+            Assert.Equal((7000L, 7000L), (second.Context.Logs.ProducerIdExpirationMs, second.Cleaner.ProducerIdExpirationMs));
+            Assert.False(second.Context.TransactionCoordinator.PartitionVerificationEnable);
+        });
+
+        static void Alter(KafkaBroker broker, string resource, params (string Key, string Value)[] configs)
+        {
+            var result = BrokerConfigAdmin.Alter(broker.Context, resource, [.. configs.Select(c => new Controller.AlterConfigOp(c.Key, Controller.AlterConfigOpType.Set, c.Value))], incremental: true, validateOnly: false);
+            Assert.True(result.IsSuccess, result.ErrorMessage);
+        }
+    }
+
+    private static async Task WithBrokerDirAsync(Func<string, Task> test)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "kcb-dyn-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            await test(dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]

@@ -47,6 +47,7 @@ internal sealed class TestBroker : IDisposable
         Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, TimeProvider.System);
         Context.LoadGroups();
         Context.LoadTransactions();
+        DynamicConfig = new DynamicConfigPublisher(Context, Cleaner);
         Registry = HandlerDiscovery.CreateRegistry(Context);
         Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
     }
@@ -63,12 +64,18 @@ internal sealed class TestBroker : IDisposable
 
     public BrokerContext Context { get; }
 
+    public DynamicConfigPublisher DynamicConfig { get; }
+
+    /// <summary>A cleaner the dynamic configs reach (the test log manager runs no cleaner loop).</summary>
+    public LogCleaner Cleaner { get; } = new();
+
     public HandlerRegistry Registry { get; }
 
     public RequestDispatcher Dispatcher { get; }
 
     public void Dispose()
     {
+        DynamicConfig.Dispose();
         Context.GroupCoordinator.Dispose();
         Context.TransactionCoordinator.Dispose();
         Replicas.Dispose();

@@ -511,6 +511,74 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, await called.Task.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task CleanerBackoffMs_SetWhileRunning_ChangesTheLoopPeriod()
+    {
+        var called = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new LogManagerOptions
+        {
+            LogDirs = [DirA],
+            LogCleanerBackoffMs = 3_600_000,
+            Cleaner = (log, firstDirty) =>
+            {
+                called.TrySetResult(firstDirty);
+                return log.LogEndOffset;
+            },
+        };
+        var manager = Start(options, Config with { CleanupPolicy = CleanupPolicy.Compact });
+        manager.GetOrCreateLog(Orders0);
+        Assert.Equal(TimeSpan.FromHours(1), manager.CleanerPeriod);
+
+        manager.CleanerBackoffMs = 10;
+
+        Assert.Equal(TimeSpan.FromMilliseconds(10), manager.CleanerPeriod);
+        Assert.Equal(0, await called.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        manager.CleanerBackoffMs = 0; // a value no timer takes: the period stays
+        Assert.Equal(TimeSpan.FromMilliseconds(10), manager.CleanerPeriod);
+    }
+
+    [Fact]
+    public async Task CleanerBackoffMs_SameValueSetAgain_DoesNotPostponeThePass()
+    {
+        var called = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = new LogManagerOptions
+        {
+            LogDirs = [DirA],
+            LogCleanerBackoffMs = 3_600_000,
+            Cleaner = (log, firstDirty) =>
+            {
+                called.TrySetResult(firstDirty);
+                return log.LogEndOffset;
+            },
+        };
+        var manager = Start(options, Config with { CleanupPolicy = CleanupPolicy.Compact });
+        manager.GetOrCreateLog(Orders0);
+
+        // Any broker config change re-applies every dynamic value; the cleaner must still run every 200 ms.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!called.Task.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            manager.CleanerBackoffMs = 200;
+            await Task.WhenAny(called.Task, Task.Delay(20));
+        }
+
+        Assert.True(called.Task.IsCompleted, "the cleaner never ran");
+    }
+
+    [Fact]
+    public void ProducerIdExpirationMs_SetAtRunTime_UsedByTheNextCheck()
+    {
+        var manager = Start(new LogManagerOptions { LogDirs = [DirA] });
+        var log = manager.GetOrCreateLog(Orders0);
+        log.Append(ProducerStateTests.Batch(7, 0, 0, timestamp: _time.NowMs));
+        _time.Advance(1000);
+        Assert.Equal(0, manager.RemoveExpiredProducersOnce());
+
+        manager.ProducerIdExpirationMs = 1000;
+
+        Assert.Equal(1, manager.RemoveExpiredProducersOnce());
+    }
+
     // ------------------------------------------------------------------ scale
 
     [Fact]

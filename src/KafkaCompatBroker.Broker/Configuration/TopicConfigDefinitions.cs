@@ -96,10 +96,10 @@ public static class TopicConfigDefinitions
 
     /// <summary>
     /// Broker configs (of <see cref="BrokerConfigKeys"/>) that can be updated dynamically: Kafka's reconfigurable
-    /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus what this broker cannot apply at run time yet (listeners and
-    /// listener.security.protocol.map, log.cleaner.backoff.ms, producer.id.expiration.ms,
-    /// transaction.partition.verification.enable: the listeners, the log manager and the transaction coordinator read
-    /// them once at start-up). DescribeConfigs reports every other broker config as read-only, and AlterConfigs refuses them.
+    /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus what this broker cannot apply at run time (listeners and
+    /// listener.security.protocol.map: Kestrel binds its endpoints when it starts). advertised.listeners is not among
+    /// Kafka's (KAFKA-18405: a KRaft broker's registration is fixed). DescribeConfigs reports every other broker config
+    /// as read-only, and AlterConfigs refuses them.
     /// </summary>
     public static readonly IReadOnlySet<string> DynamicBrokerConfigs = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -112,6 +112,9 @@ public static class TopicConfigDefinitions
 
         // thread pools (DynamicThreadPool, DynamicListenerConfig); recovery threads are used at start-up
         "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
+
+        // LogCleaner.RECONFIGURABLE_CONFIGS and DynamicProducerStateManagerConfig (DynamicConfigPublisher applies them)
+        "log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable",
     };
 
     /// <summary>Broker synonyms of each broker config (Kafka's DynamicBrokerConfig.brokerConfigSynonyms): the time units of one setting.</summary>

@@ -88,7 +88,7 @@ public sealed class TxnOffsetCommitHandler(BrokerContext broker) : ApiHandler<Tx
         {
             error = ErrorCode.NotCoordinator;
         }
-        else if (broker.TransactionVerifier is { } verifier && (version >= AddPartitionVersion || broker.TransactionCoordinator.Config.PartitionVerificationEnable))
+        else if (broker.TransactionVerifier is { } verifier && (version >= AddPartitionVersion || broker.TransactionCoordinator.PartitionVerificationEnable))
         {
             error = ForClient(FromVerification(
                 verifier.VerifyOffsetsPartition(request.TransactionalId, request.ProducerId, request.ProducerEpoch, request.GroupId, addIfMissing: version >= AddPartitionVersion), version));
