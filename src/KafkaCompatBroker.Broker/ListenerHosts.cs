@@ -102,12 +102,14 @@ internal sealed class ListenerHosts : IAsyncDisposable
 
             var removed = current.Where(h => !wanted.Contains(h.Address)).ToList();
             var added = new List<Listener>();
+            var freed = new List<Listener>();
             foreach (var address in wanted.Where(w => !current.Exists(h => h.Address == w)))
             {
                 // A listener that moves frees its old address first, so it can bind the same port on another interface.
                 if (removed.Find(h => h.Address.Name == address.Name) is { } moved && moved.Address.Port == address.Port)
                 {
                     await StopListenerAsync(moved);
+                    freed.Add(moved);
                 }
 
                 try
@@ -117,11 +119,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
                 catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
                 {
                     _log.LogError("Cannot listen on {Listener}: {Reason}; the listeners stay as they were", $"{address.Name}://{address.Host}:{address.Port}", BindFailureReason(e));
-                    foreach (var listener in added)
-                    {
-                        await StopListenerAsync(listener);
-                    }
-
+                    await RollBackAsync(current, added, freed);
                     return;
                 }
             }
@@ -144,6 +142,33 @@ internal sealed class ListenerHosts : IAsyncDisposable
         finally
         {
             _changing.Release();
+        }
+    }
+
+    /// <summary>Closes what a failed change bound and binds again what it freed, so the old listener set stays.</summary>
+    private async Task RollBackAsync(List<Listener> current, List<Listener> added, List<Listener> freed)
+    {
+        foreach (var listener in added)
+        {
+            await StopListenerAsync(listener);
+        }
+
+        var hosts = current.Where(h => !freed.Contains(h)).ToList();
+        foreach (var listener in freed)
+        {
+            try
+            {
+                hosts.Add(await StartListenerAsync(listener.Address, new IPEndPoint(listener.Address.BindEndPoint.Address, listener.Port), CancellationToken.None));
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+            {
+                _log.LogError("Cannot listen on {Listener} again: {Reason}", $"{listener.Address.Name}://{listener.Address.Host}:{listener.Port}", BindFailureReason(e));
+            }
+        }
+
+        lock (_hostsLock)
+        {
+            _hosts = hosts;
         }
     }
 
