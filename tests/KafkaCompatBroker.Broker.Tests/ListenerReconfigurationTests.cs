@@ -124,12 +124,67 @@ public sealed class ListenerReconfigurationTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
 
-        static void Alter(KafkaBroker broker, string listeners)
+    [Fact]
+    public async Task KafkaBroker_ListenerThatCannotBind_IsLoggedOnceAndMovedListener_ServesOnItsNewPort()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "kcb-listen-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var logs = new CapturedErrors();
+        using var occupied = new TcpListener(IPAddress.Loopback, 0);
+        occupied.Start();
+        var busyPort = ((IPEndPoint)occupied.LocalEndpoint).Port;
+        try
         {
-            var result = BrokerConfigAdmin.Alter(broker.Context, "1", [new AlterConfigOp("listeners", AlterConfigOpType.Set, listeners)], incremental: true, validateOnly: false);
-            Assert.True(result.IsSuccess, result.ErrorMessage);
+            var config = BrokerConfig.Load(
+                $"listeners=PLAINTEXT://127.0.0.1:0\nadvertised.listeners=PLAINTEXT://127.0.0.1:0\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXTRA:PLAINTEXT\nlog.dirs={dir}",
+                [],
+                new System.Collections.Hashtable());
+            using var loggerFactory = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
+            await using var broker = await KafkaBroker.StartAsync(config, loggerFactory);
+            Alter(broker, "PLAINTEXT://127.0.0.1:0,EXTRA://127.0.0.1:0");
+            var first = await WaitForAsync(() => broker.ListenerPort("EXTRA"));
+
+            Alter(broker, $"PLAINTEXT://127.0.0.1:0,EXTRA://127.0.0.1:{busyPort}");
+
+            var line = await WaitForAsync(() => logs.Lines.FirstOrDefault(l => l.Contains($"EXTRA://127.0.0.1:{busyPort}", StringComparison.Ordinal)));
+            Assert.StartsWith($"Cannot listen on EXTRA://127.0.0.1:{busyPort}: the address is already in use", line);
+            Assert.Single(logs.Lines);
+            Assert.Equal(first, broker.ListenerPort("EXTRA"));
+            using (var client = new TcpClient())
+            {
+                await client.ConnectAsync(IPAddress.Loopback, first);
+                await AssertApiVersionsAnsweredAsync(client.GetStream(), 3);
+            }
+
+            // The stored value is what failed: a new value (the same address by name) is a change again.
+            occupied.Stop();
+            Alter(broker, $"PLAINTEXT://127.0.0.1:0,EXTRA://localhost:{busyPort}");
+
+            await WaitForAsync(() => broker.ListenerPort("EXTRA") == busyPort ? busyPort : null);
+            using (var moved = new TcpClient())
+            {
+                await moved.ConnectAsync(IPAddress.Loopback, busyPort);
+                await AssertApiVersionsAnsweredAsync(moved.GetStream(), 4);
+            }
+
+            await Assert.ThrowsAnyAsync<SocketException>(async () =>
+            {
+                using var refused = new TcpClient();
+                await refused.ConnectAsync(IPAddress.Loopback, first);
+            });
         }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static void Alter(KafkaBroker broker, string listeners)
+    {
+        var result = BrokerConfigAdmin.Alter(broker.Context, "1", [new AlterConfigOp("listeners", AlterConfigOpType.Set, listeners)], incremental: true, validateOnly: false);
+        Assert.True(result.IsSuccess, result.ErrorMessage);
     }
 
     private static Task<AlterConfigsResponse> AlterAsync(TestBroker broker, short version, params (string Key, string Value)[] configs) =>
@@ -149,6 +204,21 @@ public sealed class ListenerReconfigurationTests
             }
 
             Assert.True(DateTime.UtcNow < deadline, "the listeners did not change in time");
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<string> WaitForAsync(Func<string?> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            if (condition() is { } value)
+            {
+                return value;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "no such log line in time");
             await Task.Delay(20);
         }
     }
@@ -183,6 +253,36 @@ public sealed class ListenerReconfigurationTests
         catch (IOException)
         {
             return 0; // reset by the broker: closed too
+        }
+    }
+
+    /// <summary>The broker's error lines (a run-time bind failure is one).</summary>
+    private sealed class CapturedErrors : Microsoft.Extensions.Logging.ILoggerProvider
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+        public IReadOnlyList<string> Lines => [.. _lines];
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturedErrors owner) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Error;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel))
+                {
+                    owner._lines.Enqueue(formatter(state, exception));
+                }
+            }
         }
     }
 }
