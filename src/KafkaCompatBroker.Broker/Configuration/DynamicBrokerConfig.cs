@@ -95,7 +95,8 @@ public static class DynamicBrokerConfig
             return $"Error creating broker listeners from '{updated.GetString("listeners")}': No security protocol defined for listener {unmapped.Name}";
         }
 
-        var oldAdvertised = AdvertisedListeners(current, [.. current.GetList("listeners").Select(l => ListenerAddress.Parse(l))]);
+        List<ListenerAddress> oldListeners = [.. current.GetList("listeners").Select(l => ListenerAddress.Parse(l))];
+        var oldAdvertised = AdvertisedListeners(current, oldListeners);
         var newAdvertised = AdvertisedListeners(updated, listeners);
         var interBroker = updated.GetString("inter.broker.listener.name") ?? "PLAINTEXT";
 
@@ -113,12 +114,9 @@ public static class DynamicBrokerConfig
         }
 
         var oldProtocols = ProtocolMap(current);
-        foreach (var listener in listeners)
+        if (listeners.Find(l => oldListeners.Exists(o => o.Name == l.Name) && oldProtocols.GetValueOrDefault(l.Name) != protocols[l.Name]) is { } reprotocolled)
         {
-            if (oldProtocols.TryGetValue(listener.Name, out var old) && current.GetList("listeners").Any(l => l.StartsWith(listener.Name + "://", StringComparison.Ordinal)) && old != protocols[listener.Name])
-            {
-                return InvalidDynamicConfiguration($"Security protocol cannot be updated for existing listener ListenerName({listener.Name})");
-            }
+            return InvalidDynamicConfiguration($"Security protocol cannot be updated for existing listener ListenerName({reprotocolled.Name})");
         }
 
         if (oldAdvertised.Count != newAdvertised.Count || !oldAdvertised.TrueForAll(newAdvertised.Contains))
