@@ -69,7 +69,7 @@ public static class BrokerConfigAdmin
             }
         }
 
-        if (DynamicBrokerConfig.Validate(after) is { } invalid)
+        if (DynamicBrokerConfig.Validate(after, resourceName.Length > 0, broker.Settings.Config, broker.Metadata.Image, broker.Settings.NodeId) is { } invalid)
         {
             return InvalidRequest(invalid);
         }

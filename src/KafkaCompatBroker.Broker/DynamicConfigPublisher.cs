@@ -7,22 +7,26 @@ namespace KafkaCompatBroker.Broker;
 /// <summary>
 /// Applies the dynamic broker configs the components read outside the topic defaults, as Kafka's reconfigurables do
 /// (LogCleaner, DynamicProducerStateManagerConfig): when the image's BROKER configs change, it pushes the values in
-/// effect to the log manager (producer.id.expiration.ms, log.cleaner.backoff.ms), the cleaner (producer.id.expiration.ms)
-/// and the transaction coordinator (transaction.partition.verification.enable). Built once the broker is loaded, it
+/// effect to the log manager (producer.id.expiration.ms, log.cleaner.backoff.ms), the cleaner (producer.id.expiration.ms),
+/// the transaction coordinator (transaction.partition.verification.enable) and the listener hosts (listeners, as
+/// DynamicListenerConfig.reconfigure adds and removes listeners). Built once the broker is loaded, it
 /// applies the image it finds, so values stored before a restart hold from the start.
 /// </summary>
 internal sealed class DynamicConfigPublisher : IDisposable
 {
     private readonly BrokerContext _broker;
     private readonly LogCleaner? _cleaner;
+    private readonly ListenerHosts? _listeners;
     private readonly Lock _applying = new();
     private IReadOnlyDictionary<string, string>? _clusterDefaults;
     private IReadOnlyDictionary<string, string>? _perBroker;
+    private string? _listenersValue;
 
-    public DynamicConfigPublisher(BrokerContext broker, LogCleaner? cleaner)
+    public DynamicConfigPublisher(BrokerContext broker, LogCleaner? cleaner, ListenerHosts? listeners)
     {
         _broker = broker;
         _cleaner = cleaner;
+        _listeners = listeners;
         _broker.Metadata.ImageChanged += OnImageChanged;
         Apply(_broker.Metadata.Image);
     }
@@ -58,6 +62,12 @@ internal sealed class DynamicConfigPublisher : IDisposable
             var effective = _broker.Settings.Config.WithDynamic(clusterDefaults, perBroker);
             ApplyToLogs(_broker.Logs, _cleaner, effective);
             _broker.TransactionCoordinator.PartitionVerificationEnable = effective.GetBool("transaction.partition.verification.enable");
+            if (_listeners is not null && effective.GetString("listeners") is { } listeners && listeners != _listenersValue)
+            {
+                // Binding happens off this thread (never under this lock); the value was checked when it was stored.
+                _listenersValue = listeners;
+                _listeners.Reconcile([.. effective.GetList("listeners").Select(l => ListenerAddress.Parse(l))]);
+            }
         }
     }
 }

@@ -21,17 +21,17 @@ namespace KafkaCompatBroker.Broker;
 /// </summary>
 public sealed class KafkaBroker : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly ListenerHosts _listeners;
     private readonly LogManager _logs;
     private readonly MetadataStore _metadata;
     private readonly ReplicaManager _replicas;
     private readonly DynamicConfigPublisher _dynamicConfig;
     private bool _stopped;
 
-    private KafkaBroker(WebApplication app, LogManager logs, LogCleaner cleaner, MetadataStore metadata, ReplicaManager replicas, DynamicConfigPublisher dynamicConfig, BrokerContext context, IReadOnlyList<int> ports)
+    private KafkaBroker(ListenerHosts listeners, LogManager logs, LogCleaner cleaner, MetadataStore metadata, ReplicaManager replicas, DynamicConfigPublisher dynamicConfig, BrokerContext context, IReadOnlyList<int> ports)
     {
         Cleaner = cleaner;
-        _app = app;
+        _listeners = listeners;
         _logs = logs;
         _metadata = metadata;
         _replicas = replicas;
@@ -45,8 +45,11 @@ public sealed class KafkaBroker : IAsyncDisposable
     /// <summary>The log cleaner (compaction) the log manager runs.</summary>
     internal LogCleaner Cleaner { get; }
 
-    /// <summary>The bound port of each listener, in the order of the listeners config.</summary>
+    /// <summary>The bound port of each listener bound at start-up, in the order of the listeners config in effect then.</summary>
     public IReadOnlyList<int> Ports { get; }
+
+    /// <summary>The bound port of the open listener named <paramref name="name"/> (listeners may change at run time), or null.</summary>
+    public int? ListenerPort(string name) => _listeners.Port(name);
 
     /// <summary>host:port of the first advertised listener (what a client bootstraps from).</summary>
     public string BootstrapServers => $"{Context.Settings.AdvertisedListeners[0].Host}:{Context.Settings.AdvertisedListeners[0].Port}";
@@ -103,7 +106,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         logs.LockDirs();
 
         MetadataStore? metadata = null;
-        WebApplication? app = null;
+        ListenerHosts? listenerHosts = null;
         ReplicaManager? replicas = null;
         BrokerContext? context = null;
         DynamicConfigPublisher? dynamicConfig = null;
@@ -129,18 +132,10 @@ public sealed class KafkaBroker : IAsyncDisposable
             // Connections may arrive as soon as the listeners bind; requests wait until the broker is registered.
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var registryHolder = new BrokerContextHolder();
-            app = BuildWebHost(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()));
-            try
-            {
-                await app.StartAsync(cancellationToken);
-            }
-            catch (IOException e)
-            {
-                throw BindFailure(listeners, e);
-            }
-
-            var bound = app.Services.GetRequiredService<IServer>().BoundPorts();
-            var ports = listeners.Bind.Select((l, i) => l.Port != 0 || i >= bound.Count ? l.Port : bound[i]).ToList();
+            // The listeners in effect include a dynamic per-broker listeners config (checked when it was stored).
+            listeners = BrokerListeners.FromConfig(effective);
+            listenerHosts = await ListenerHosts.StartAsync(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()), cancellationToken);
+            var ports = listenerHosts.StartupPorts;
             var advertised = listeners.Resolve(ports);
             var settings = new BrokerSettings
             {
@@ -162,20 +157,20 @@ public sealed class KafkaBroker : IAsyncDisposable
             context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
             context.LoadGroups();
             context.LoadTransactions();
-            dynamicConfig = new DynamicConfigPublisher(context, cleaner);
+            dynamicConfig = new DynamicConfigPublisher(context, cleaner, listenerHosts);
             var registry = HandlerDiscovery.CreateRegistry(context);
             registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
             started.SetResult();
             log.LogInformation(
                 "Broker {NodeId} started: listening on {Listeners}, cluster id {ClusterId}, {Apis} APIs",
                 nodeId, listeners.Describe(ports, advertised), clusterId, registry.Handlers.Count);
-            return new KafkaBroker(app, logs, cleaner, metadata, replicas, dynamicConfig, context, ports);
+            return new KafkaBroker(listenerHosts, logs, cleaner, metadata, replicas, dynamicConfig, context, ports);
         }
         catch
         {
-            if (app is not null)
+            if (listenerHosts is not null)
             {
-                await app.DisposeAsync();
+                await listenerHosts.DisposeAsync();
             }
 
             dynamicConfig?.Dispose();
@@ -188,47 +183,6 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
     }
 
-    private static WebApplication BuildWebHost(BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor)
-    {
-        // Kestrel is only the socket layer here: no content root or appsettings from the working directory, and
-        // none of the web host's own lines (hosting environment, "Now listening on: http://...") in the broker's log.
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
-        builder.Logging.SetMinimumLevel(LogLevel.Trace); // the broker's own logger factory decides
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.None);
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported once, by the caller
-        builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = config.GetInt("socket.request.max.bytes"), SendFile = config.GetBool("socket.sendfile.enable") });
-        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPoolFactory>();
-        builder.Services.AddSingleton(processor);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            foreach (var endPoint in listeners.BindEndPoints)
-            {
-                kestrel.ListenKafka(endPoint);
-            }
-        });
-        return builder.Build();
-    }
-
-    /// <summary>One line naming the listener that could not bind and why (Kestrel's exception names the address).</summary>
-    private static BrokerStartupException BindFailure(BrokerListeners listeners, IOException error)
-    {
-        var index = Enumerable.Range(0, listeners.Bind.Count).FirstOrDefault(i => error.Message.Contains($"//{listeners.BindEndPoints[i]}", StringComparison.Ordinal));
-        var listener = $"{listeners.Bind[index].Name}://{listeners.BindEndPoints[index]}";
-        Exception inner = error;
-        while (inner.InnerException is not null && inner is not AddressInUseException)
-        {
-            inner = inner.InnerException;
-        }
-
-        var reason = inner is AddressInUseException
-            ? "the address is already in use (is another broker running?)"
-            : inner.Message.TrimEnd('.');
-        return new BrokerStartupException($"cannot listen on {listener}: {reason}", error);
-    }
-
     /// <summary>Graceful stop: stop accepting, finish in-flight requests, then flush and close the logs.</summary>
     public async Task StopAsync()
     {
@@ -238,7 +192,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
 
         _stopped = true;
-        await _app.StopAsync();
+        await _listeners.StopAsync();
         _dynamicConfig.Dispose();
         Context.GroupCoordinator.Dispose();
         Context.TransactionCoordinator.Dispose();
@@ -250,17 +204,7 @@ public sealed class KafkaBroker : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        await _app.DisposeAsync();
-    }
-
-    /// <summary>Hands the web host's loggers to the broker's logger factory (which the caller owns and disposes).</summary>
-    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
-
-        public void Dispose()
-        {
-        }
+        await _listeners.DisposeAsync();
     }
 
     private sealed class BrokerContextHolder

@@ -60,8 +60,11 @@ public sealed class DynamicBrokerConfigTests : IDisposable
 
     [Theory]
     [InlineData(0, "", "log.dirs", "/x", "Cannot update these configs dynamically: Set(log.dirs)")]
-    [InlineData(1, "1", "listeners", "PLAINTEXT://:1", "Cannot update these configs dynamically: Set(listeners)")]
-    [InlineData(1, "1", "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT", "Cannot update these configs dynamically: Set(listener.security.protocol.map)")]
+    [InlineData(0, "", "listeners", "PLAINTEXT://127.0.0.1:9092,EXTRA://127.0.0.1:0", "Cannot update these configs at default cluster level, broker id must be specified: Set(listeners)")]
+    [InlineData(1, "", "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT", "Cannot update these configs at default cluster level, broker id must be specified: Set(listener.security.protocol.map)")]
+    [InlineData(1, "1", "listeners", "PLAINTEXT://127.0.0.1:9093", "Invalid value org.apache.kafka.common.config.ConfigException: Advertised listeners cannot be altered when using a Raft-based metadata quorum. for configuration Invalid dynamic configuration")]
+    [InlineData(2, "1", "listeners", "PLAINTEXT://127.0.0.1:9092,EXTRA://127.0.0.1:0", "Error creating broker listeners from 'PLAINTEXT://127.0.0.1:9092,EXTRA://127.0.0.1:0': No security protocol defined for listener EXTRA")]
+    [InlineData(2, "1", "listener.security.protocol.map", "PLAINTEXT:SSL", "Invalid value org.apache.kafka.common.config.ConfigException: Security protocol cannot be updated for existing listener ListenerName(PLAINTEXT) for configuration Invalid dynamic configuration")]
     [InlineData(1, "", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
     [InlineData(2, "1", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
     [InlineData(2, "1", "message.max.bytes", "abc", "Invalid value abc for configuration message.max.bytes: Not a number of type INT")]
@@ -207,7 +210,7 @@ public sealed class DynamicBrokerConfigTests : IDisposable
                 ["producer.id.expiration.ms"] = false,
                 ["transaction.partition.verification.enable"] = false,
                 ["advertised.listeners"] = true,
-                ["listeners"] = true,
+                ["listeners"] = false,
             },
             configs);
     }

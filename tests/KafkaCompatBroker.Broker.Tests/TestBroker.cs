@@ -47,7 +47,7 @@ internal sealed class TestBroker : IDisposable
         Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, TimeProvider.System);
         Context.LoadGroups();
         Context.LoadTransactions();
-        DynamicConfig = new DynamicConfigPublisher(Context, Cleaner);
+        DynamicConfig = new DynamicConfigPublisher(Context, Cleaner, null);
         Registry = HandlerDiscovery.CreateRegistry(Context);
         Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
     }

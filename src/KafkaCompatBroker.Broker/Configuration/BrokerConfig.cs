@@ -60,7 +60,9 @@ public sealed class BrokerConfig
     {
         foreach (var (key, value) in dynamicConfigs)
         {
-            if (!TopicConfigDefinitions.DynamicBrokerConfigs.Contains(key) || !BrokerConfigKeys.ByName.TryGetValue(key, out var definition) || CheckValue(definition, value) is not null)
+            // Per-broker-only keys are ignored on the cluster default, as Kafka drops them when it loads the defaults.
+            if (!TopicConfigDefinitions.DynamicBrokerConfigs.Contains(key) || !BrokerConfigKeys.ByName.TryGetValue(key, out var definition) || CheckValue(definition, value) is not null
+                || (source == ConfigSource.DynamicDefaultBroker && DynamicBrokerConfig.PerBrokerConfigs.Contains(key)))
             {
                 continue;
             }

@@ -96,10 +96,9 @@ public static class TopicConfigDefinitions
 
     /// <summary>
     /// Broker configs (of <see cref="BrokerConfigKeys"/>) that can be updated dynamically: Kafka's reconfigurable
-    /// sets (DynamicBrokerConfig.AllDynamicConfigs) minus what this broker cannot apply at run time (listeners and
-    /// listener.security.protocol.map: Kestrel binds its endpoints when it starts). advertised.listeners is not among
-    /// Kafka's (KAFKA-18405: a KRaft broker's registration is fixed). DescribeConfigs reports every other broker config
-    /// as read-only, and AlterConfigs refuses them.
+    /// sets (DynamicBrokerConfig.AllDynamicConfigs) that this broker applies at run time. advertised.listeners is not
+    /// among Kafka's (KAFKA-18405: a KRaft broker's registration is fixed). DescribeConfigs reports every other broker
+    /// config as read-only, and AlterConfigs refuses them.
     /// </summary>
     public static readonly IReadOnlySet<string> DynamicBrokerConfigs = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -112,6 +111,9 @@ public static class TopicConfigDefinitions
 
         // thread pools (DynamicThreadPool, DynamicListenerConfig); recovery threads are used at start-up
         "num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir",
+
+        // DynamicListenerConfig, per broker only: ListenerHosts binds and closes listeners at run time
+        "listeners", "listener.security.protocol.map",
 
         // LogCleaner.RECONFIGURABLE_CONFIGS and DynamicProducerStateManagerConfig (DynamicConfigPublisher applies them)
         "log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable",
