@@ -10,8 +10,10 @@ namespace KafkaCompatBroker.Coordinator;
 /// CompletingRebalance → Stable. JoinGroup and SyncGroup complete asynchronously when the rebalance
 /// phase they wait for ends (no thread is held). All timers (session, rebalance, initial delay,
 /// pending sync) run on the injected <see cref="TimeProvider"/>, so tests drive them with a fake clock.
-/// One lock guards every group; waiters are completed with continuations run asynchronously, so
-/// nothing runs under the lock but the state machine.
+/// One lock guards every group; waiters are completed with continuations run asynchronously, so no
+/// client continuation runs under it. The group's records are appended to <c>__consumer_offsets</c> under
+/// the lock (before the state changes and the answer): a known exception to "no file I/O under a coordinator
+/// lock" until the coordinators move to a replay path (see ARCHITECTURE.md, "Locks and their order").
 /// </summary>
 public sealed partial class GroupCoordinator : IDisposable
 {
