@@ -48,7 +48,7 @@ public sealed class ReplicaManager : IDisposable
     /// (Kafka's DynamicLogConfig), so a dynamic log.retention.ms or message.max.bytes reaches every topic without
     /// its own override. Rebuilt only when the image's broker config maps change.
     /// </summary>
-    public LogConfig LogDefaults(ClusterImage image)
+    private LogConfig LogDefaults(ClusterImage image)
     {
         var clusterDefaults = DynamicBrokerConfig.ClusterDefaults(image);
         var perBroker = DynamicBrokerConfig.PerBroker(image, _settings.NodeId);

@@ -61,18 +61,19 @@ public sealed partial class GroupCoordinator
         return GroupRecords.Versioned(subscription, ConsumerProtocolVersion);
     }
 
-    private byte[] AssignmentBytes(Dictionary<KafkaUuid, SortedSet<int>> partitions)
+    /// <summary>ConsumerProtocol assignment bytes of <paramref name="partitions"/> (topics that no longer exist and empty sets left out).</summary>
+    private byte[] AssignmentBytes(IReadOnlyDictionary<KafkaUuid, SortedSet<int>> partitions, short version = ConsumerProtocolVersion)
     {
         var assignment = new ConsumerProtocolAssignment();
         foreach (var (topicId, set) in partitions)
         {
-            if (TopicView.Topic(topicId) is { } topic)
+            if (TopicView.Topic(topicId) is { } topic && set.Count > 0)
             {
                 assignment.AssignedPartitions.Add(new ConsumerProtocolAssignment.TopicPartition { Topic = topic.Name, Partitions = [.. set] });
             }
         }
 
-        return GroupRecords.Versioned(assignment, ConsumerProtocolVersion);
+        return GroupRecords.Versioned(assignment, version);
     }
 
     /// <summary>DeleteGroups of a consumer group: NON_EMPTY_GROUP while it has members; else its offsets, then the group, go.</summary>

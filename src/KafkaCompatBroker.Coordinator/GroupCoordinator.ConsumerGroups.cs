@@ -863,9 +863,13 @@ public sealed partial class GroupCoordinator
         }
     }
 
+    /// <summary>A classic member keeps its own JoinGroup session timeout; a consumer member gets the group's.</summary>
+    private int SessionTimeoutMsOf(ConsumerGroup group, ConsumerGroupMember member) =>
+        member.Classic?.SessionTimeoutMs ?? ConsumerSessionTimeoutMs(group.GroupId);
+
     private void ScheduleConsumerSession(ConsumerGroup group, ConsumerGroupMember member)
     {
-        var due = TimeSpan.FromMilliseconds(member.Classic?.SessionTimeoutMs ?? ConsumerSessionTimeoutMs(group.GroupId));
+        var due = TimeSpan.FromMilliseconds(SessionTimeoutMsOf(group, member));
         member.SessionDeadlineMs = NowMs() + (long)due.TotalMilliseconds;
         if (member.SessionTimer is { } timer)
         {
@@ -893,7 +897,7 @@ public sealed partial class GroupCoordinator
                         "Member {MemberId} of consumer group {GroupId} has failed (session timeout {SessionTimeoutMs} ms): fencing it",
                         member.MemberId,
                         group.GroupId,
-                        member.Classic?.SessionTimeoutMs ?? coordinator.ConsumerSessionTimeoutMs(group.GroupId));
+                        coordinator.SessionTimeoutMsOf(group, member));
                     coordinator.FenceConsumerMemberAndStore(group, member);
                 }
             }

@@ -33,8 +33,6 @@ public sealed partial record GroupCoordinatorConfig
 /// </summary>
 public sealed partial class GroupCoordinator
 {
-    private const short MaxConsumerProtocolVersion = 3;
-
     private bool ValidateOnlineUpgrade(ClassicGroup classic)
     {
         if (_config.ConsumerMigrationPolicy is not (ConsumerGroupMigrationPolicy.Upgrade or ConsumerGroupMigrationPolicy.Bidirectional))
@@ -254,7 +252,7 @@ public sealed partial class GroupCoordinator
             return false;
         }
 
-        version = Math.Min((short)((bytes[0] << 8) | bytes[1]), MaxConsumerProtocolVersion);
+        version = Math.Min((short)((bytes[0] << 8) | bytes[1]), ConsumerProtocolVersion);
         if (version < 0)
         {
             return false;
@@ -469,7 +467,7 @@ public sealed partial class GroupCoordinator
             member.ClassicTimer?.Dispose();
             member.ClassicTimer = null;
             ScheduleConsumerSession(group, member);
-            return new SyncGroupResult(ErrorCode.None, AssignmentBytes(member.AssignedPartitions, MaxConsumerProtocolVersion), protocolType, protocolName);
+            return new SyncGroupResult(ErrorCode.None, AssignmentBytes(member.AssignedPartitions, ConsumerProtocolVersion), protocolType, protocolName);
         }
         catch (ConsumerGroupException e)
         {
@@ -574,20 +572,6 @@ public sealed partial class GroupCoordinator
         }
 
         return false;
-    }
-
-    private byte[] AssignmentBytes(IReadOnlyDictionary<KafkaUuid, SortedSet<int>> partitions, short version)
-    {
-        var assignment = new ConsumerProtocolAssignment();
-        foreach (var (topicId, set) in partitions)
-        {
-            if (TopicView.Topic(topicId) is { } topic && set.Count > 0)
-            {
-                assignment.AssignedPartitions.Add(new ConsumerProtocolAssignment.TopicPartition { Topic = topic.Name, Partitions = [.. set] });
-            }
-        }
-
-        return GroupRecords.Versioned(assignment, version);
     }
 
     private enum ClassicTimeoutKind

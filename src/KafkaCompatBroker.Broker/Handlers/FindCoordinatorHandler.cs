@@ -17,6 +17,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse>
 {
     private const short BatchedVersion = 4;
+    private const string NotAvailable = "The coordinator is not available.";
 
     public override ApiKey Key => ApiKey.FindCoordinator;
 
@@ -34,7 +35,7 @@ public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<Fi
             : (ErrorCode.InvalidRequest, $"Unknown coordinator type received: {request.KeyType}");
         if (error == ErrorCode.None && (request.KeyType == 0 ? !broker.ConsumerOffsets.EnsureCreated() : !broker.TransactionState.EnsureCreated()))
         {
-            (error, message) = (ErrorCode.CoordinatorNotAvailable, "The coordinator is not available.");
+            (error, message) = (ErrorCode.CoordinatorNotAvailable, NotAvailable);
         }
 
         var response = new FindCoordinatorResponse();
@@ -71,6 +72,6 @@ public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<Fi
     /// <summary>The request's answer, or COORDINATOR_NOT_AVAILABLE while the key's partition is not ready.</summary>
     private (ErrorCode Error, string Message) ForKey(sbyte keyType, string key, ErrorCode error, string message) =>
         error == ErrorCode.None && (keyType == 0 ? broker.ConsumerOffsets.IsLoading(key) : broker.TransactionState.IsLoading(key))
-            ? (ErrorCode.CoordinatorNotAvailable, "The coordinator is not available.")
+            ? (ErrorCode.CoordinatorNotAvailable, NotAvailable)
             : (error, message);
 }

@@ -65,7 +65,7 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
                 }
 
                 var partitionResponse = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)error };
-                if (valid && error == ErrorCode.None)
+                if (error == ErrorCode.None) // only a valid partition can have no error
                 {
                     toCommit.Add(new OffsetToCommit(
                         new TopicPartition(name, partition.PartitionIndex), partition.CommittedOffset, version >= 6 ? partition.CommittedLeaderEpoch : -1, partition.CommittedMetadata));
