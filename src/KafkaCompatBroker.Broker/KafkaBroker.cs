@@ -183,7 +183,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>Graceful stop: stop accepting, finish in-flight requests, then flush and close the logs.</summary>
+    /// <summary>Graceful stop: wake parked fetches, stop accepting, finish in-flight requests, then flush and close the logs.</summary>
     public async Task StopAsync()
     {
         if (_stopped)
@@ -192,6 +192,10 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
 
         _stopped = true;
+
+        // Parked fetches answer now (and new ones do not wait), so the listeners' graceful stop, which waits for
+        // every request in flight, is not held up by a max_wait_ms of up to minutes.
+        _replicas.Notifier.Stop();
         await _listeners.StopAsync();
         _dynamicConfig.Dispose();
         Context.GroupCoordinator.Dispose();

@@ -134,6 +134,29 @@ public sealed class RawConnection : IAsyncDisposable
         return body;
     }
 
+    /// <summary>Metadata v1 naming <paramref name="topic"/>: creates it (auto.create.topics.enable is on by default).</summary>
+    public async Task CreateTopicByMetadataAsync(string topic)
+    {
+        await SendAsync(Frame(Request(ApiKey.Metadata, 1, new MetadataRequest { Topics = [new MetadataRequest.MetadataRequestTopic { Name = topic }] }, correlationId: 43)));
+        var (_, body) = await ReadResponseAsync<MetadataResponse>(headerVersion: 0, version: 1);
+        Assert.Single(body.Topics);
+    }
+
+    /// <summary>
+    /// Sends a Fetch v11 of partition 0 of <paramref name="topic"/> from offset 0 that waits up to
+    /// <paramref name="maxWaitMs"/> for one byte: on an empty partition it parks in the broker.
+    /// </summary>
+    public Task SendLongPollFetchAsync(string topic, int maxWaitMs, int correlationId)
+    {
+        var request = new FetchRequest { MaxWaitMs = maxWaitMs, MinBytes = 1, SessionEpoch = -1 };
+        request.Topics.Add(new FetchRequest.FetchTopic
+        {
+            Topic = topic,
+            Partitions = [new FetchRequest.FetchPartition { Partition = 0, FetchOffset = 0, PartitionMaxBytes = 1 << 20 }],
+        });
+        return SendAsync(Frame(Request(ApiKey.Fetch, 11, request, correlationId)));
+    }
+
     public void HangUp() => _client.Client.Shutdown(SocketShutdown.Send);
 
     public async ValueTask DisposeAsync()
