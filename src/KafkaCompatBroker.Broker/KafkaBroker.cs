@@ -134,7 +134,7 @@ public sealed class KafkaBroker : IAsyncDisposable
             var registryHolder = new BrokerContextHolder();
             // The listeners in effect include a dynamic per-broker listeners config (checked when it was stored).
             listeners = BrokerListeners.FromConfig(effective);
-            listenerHosts = await ListenerHosts.StartAsync(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()), cancellationToken);
+            listenerHosts = await ListenerHosts.StartAsync(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()), time, cancellationToken);
             var ports = listenerHosts.StartupPorts;
             var advertised = listeners.Resolve(ports);
             var settings = new BrokerSettings
