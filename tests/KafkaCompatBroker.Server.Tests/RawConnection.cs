@@ -51,6 +51,20 @@ public sealed class RawConnection : IAsyncDisposable
         await _stream.FlushAsync();
     }
 
+    /// <summary>Sends <paramref name="bytes"/>; false when the broker has closed the connection meanwhile.</summary>
+    public async Task<bool> TrySendAsync(byte[] bytes)
+    {
+        try
+        {
+            await SendAsync(bytes);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Reads one response frame (without its size prefix).</summary>
     public async Task<byte[]> ReadFrameAsync()
     {
