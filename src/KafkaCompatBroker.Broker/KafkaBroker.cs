@@ -193,9 +193,10 @@ public sealed class KafkaBroker : IAsyncDisposable
 
         _stopped = true;
 
-        // Parked fetches answer now (and new ones do not wait), so the listeners' graceful stop, which waits for
-        // every request in flight, is not held up by a max_wait_ms of up to minutes.
+        // Parked fetches and group joins/syncs answer now (and new ones do not wait), so the listeners' graceful
+        // stop, which waits for every request in flight, is not held up by a max_wait_ms or rebalance timeout.
         _replicas.Notifier.Stop();
+        Context.GroupCoordinator.BeginShutdown();
         await _listeners.StopAsync();
         _dynamicConfig.Dispose();
         Context.GroupCoordinator.Dispose();

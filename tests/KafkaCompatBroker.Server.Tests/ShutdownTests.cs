@@ -9,7 +9,8 @@ namespace KafkaCompatBroker.Server.Tests;
 
 /// <summary>
 /// Shutdown does not wait for parked requests (issue 14, item 3): a long-poll Fetch parked for 10 minutes is
-/// answered with what it has and the broker stops within 2 s, in process and as the real executable on SIGTERM.
+/// answered with what it has and the broker stops within 2 s, in process and as the real executable on SIGTERM; a
+/// JoinGroup waiting for its rebalance is answered NOT_COORDINATOR.
 /// </summary>
 public sealed class ShutdownTests : IDisposable
 {
@@ -58,6 +59,60 @@ public sealed class ShutdownTests : IDisposable
         var partition = Assert.Single(Assert.Single(body.Responses).Partitions);
         Assert.Equal(0, partition.ErrorCode);
         Assert.Equal(0, partition.Records?.Length ?? 0);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_JoinGroupParkedForTenMinutes_AnswersItAndStopsWithinTwoSeconds()
+    {
+        var config = BrokerConfig.Load(
+            $"node.id=1\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs={_dir}\ngroup.initial.rebalance.delay.ms=600000\n", [], new Hashtable());
+        var broker = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
+        Task<(int CorrelationId, JoinGroupResponse Body)> answer;
+        await using var connection = await RawConnection.OpenAsync("127.0.0.1", broker.Ports[0]);
+        try
+        {
+            await connection.FindGroupCoordinatorAsync("parked-group");
+
+            // The first member of a new group waits group.initial.rebalance.delay.ms (capped by its rebalance
+            // timeout) for others; while __consumer_offsets is still loading the join is refused at once, and retried.
+            while (true)
+            {
+                await connection.SendAsync(RawConnection.Frame(RawConnection.Request(
+                    Protocol.ApiKey.JoinGroup,
+                    3,
+                    new JoinGroupRequest
+                    {
+                        GroupId = "parked-group",
+                        SessionTimeoutMs = 30_000,
+                        RebalanceTimeoutMs = 600_000,
+                        ProtocolType = "consumer",
+                        Protocols = [new JoinGroupRequest.JoinGroupRequestProtocol { Name = "range", Metadata = [0, 1] }],
+                    },
+                    correlationId: 21)));
+                answer = connection.ReadResponseAsync<JoinGroupResponse>(headerVersion: 0, version: 3);
+                var finished = await Task.WhenAny(answer, Task.Delay(TimeSpan.FromMilliseconds(300)));
+                if (finished != answer)
+                {
+                    break;
+                }
+
+                Assert.Equal((short)Protocol.ErrorCode.CoordinatorLoadInProgress, (await answer).Body.ErrorCode);
+            }
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        await broker.DisposeAsync();
+        stopwatch.Stop();
+
+        Assert.True(stopwatch.Elapsed < StopBudget, $"the broker took {stopwatch.Elapsed} to stop with a parked JoinGroup");
+        var (correlationId, body) = await answer;
+        Assert.Equal(21, correlationId);
+        Assert.Equal((short)Protocol.ErrorCode.NotCoordinator, body.ErrorCode);
     }
 
     [Fact]
