@@ -22,12 +22,17 @@ public sealed class KafkaConnection(string id, string listenerName, EndPoint? re
     private long _lastRequestCompleted;
     private int _requestInFlight;
     private long _pendingRequestBytes;
+    private bool _closedAsIdle;
 
     /// <summary>connections.max.idle.ms of the connection's listener; negative: never idle.</summary>
     internal TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
-    /// <summary>Set when the idle sweeper closed the connection (it logged why: the connection handler need not).</summary>
-    internal bool ClosedAsIdle { get; set; }
+    /// <summary>Set (by the sweeper's thread) when the idle sweeper closed the connection: it logged why, the connection handler need not.</summary>
+    internal bool ClosedAsIdle
+    {
+        get => Volatile.Read(ref _closedAsIdle);
+        set => Volatile.Write(ref _closedAsIdle, value);
+    }
 
     /// <summary>Bytes of a request frame received but not complete yet.</summary>
     internal long PendingRequestBytes
