@@ -1,8 +1,11 @@
+using System.Buffers;
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using KafkaCompatBroker.Broker;
 using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Protocol.Messages;
+using KafkaCompatBroker.Records;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Server.Tests;
@@ -59,6 +62,87 @@ public sealed class ShutdownTests : IDisposable
         var partition = Assert.Single(Assert.Single(body.Responses).Partitions);
         Assert.Equal(0, partition.ErrorCode);
         Assert.Equal(0, partition.Records?.Length ?? 0);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ProducesInFlight_EveryAcknowledgedRecordIsThereAfterRestart()
+    {
+        var config = BrokerConfig.Load($"node.id=1\nlisteners=PLAINTEXT://127.0.0.1:0\nlog.dirs={_dir}\n", [], new Hashtable());
+        var broker = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
+        var acknowledged = new ConcurrentBag<long>();
+        var producers = new List<Task>();
+        try
+        {
+            await using (var setup = await RawConnection.OpenAsync("127.0.0.1", broker.Ports[0]))
+            {
+                await setup.CreateTopicByMetadataAsync("durable");
+            }
+
+            // Producers send (acks=all) and wait for each answer until the broker closes their connection.
+            for (var i = 0; i < 8; i++)
+            {
+                producers.Add(ProduceUntilClosedAsync(broker.Ports[0], acknowledged));
+            }
+
+            while (acknowledged.Count < 200)
+            {
+                Assert.True(producers.TrueForAll(p => !p.IsCompleted), "a producer stopped before the shutdown");
+                await Task.Delay(10);
+            }
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        await broker.DisposeAsync();
+        stopwatch.Stop();
+        await Task.WhenAll(producers);
+
+        Assert.True(stopwatch.Elapsed < StopBudget, $"the broker took {stopwatch.Elapsed} to stop while producers were sending");
+        await using var restarted = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
+        var log = restarted.Context.Replicas.GetLog("durable", 0);
+        Assert.NotNull(log);
+        Assert.True(acknowledged.Max() < log.LogEndOffset, $"offset {acknowledged.Max()} was acknowledged, the log ends at {log.LogEndOffset}");
+        Assert.Equal(acknowledged.Count, acknowledged.Distinct().Count());
+    }
+
+    /// <summary>Produces one-record batches on one connection, each after the previous answer, until the connection closes.</summary>
+    private static async Task ProduceUntilClosedAsync(int port, ConcurrentBag<long> acknowledged)
+    {
+        await using var connection = await RawConnection.OpenAsync("127.0.0.1", port);
+        for (var correlationId = 0; ; correlationId++)
+        {
+            var records = new ArrayBufferWriter<byte>();
+            using (var batch = new RecordBatchBuilder())
+            {
+                batch.Append(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "k"u8, "v"u8);
+                batch.WriteTo(records);
+            }
+
+            var request = new ProduceRequest { Acks = -1, TimeoutMs = 30_000 };
+            request.TopicData.Add(new ProduceRequest.TopicProduceData
+            {
+                Name = "durable",
+                PartitionData = [new ProduceRequest.PartitionProduceData { Index = 0, Records = new ReadOnlySequence<byte>(records.WrittenMemory) }],
+            });
+            ProduceResponse body;
+            try
+            {
+                await connection.SendAsync(RawConnection.Frame(RawConnection.Request(Protocol.ApiKey.Produce, 7, request, correlationId)));
+                (_, body) = await connection.ReadResponseAsync<ProduceResponse>(headerVersion: 0, version: 7);
+            }
+            catch (Exception e) when (e is IOException or EndOfStreamException)
+            {
+                return;
+            }
+
+            var partition = Assert.Single(Assert.Single(body.Responses).PartitionResponses);
+            Assert.Equal(0, partition.ErrorCode);
+            acknowledged.Add(partition.BaseOffset);
+        }
     }
 
     [Fact]
