@@ -31,7 +31,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
     private IReadOnlyList<ListenerAddress>? _wanted;
     private bool _stopped;
 
-    private ListenerHosts(BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time)
+    private ListenerHosts(BrokerConfig config, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time)
     {
         _config = config;
         _loggerFactory = loggerFactory;
@@ -39,7 +39,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
         _log = loggerFactory.CreateLogger<ListenerHosts>();
         _idleSweeper = new ConnectionIdleSweeper(
             time,
-            ConnectionIdleSweeper.PeriodFor(listeners.Bind.Select(l => config.GetListenerLong(l.Name, "connections.max.idle.ms"))),
+            ConnectionIdleSweeper.PeriodFor(config.AllListenerLongs("connections.max.idle.ms")), // listeners bound later included
             loggerFactory.CreateLogger<ConnectionIdleSweeper>());
     }
 
@@ -50,7 +50,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
     public static async Task<ListenerHosts> StartAsync(
         BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time, CancellationToken cancellationToken)
     {
-        var hosts = new ListenerHosts(config, listeners, loggerFactory, processor, time);
+        var hosts = new ListenerHosts(config, loggerFactory, processor, time);
         try
         {
             for (var i = 0; i < listeners.Bind.Count; i++)

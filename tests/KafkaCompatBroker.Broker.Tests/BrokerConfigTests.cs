@@ -39,6 +39,7 @@ public class BrokerConfigTests
         Assert.Equal(300000, config.GetListenerLong("PLAINTEXT", "connections.max.idle.ms"));
         Assert.Equal(600000, BrokerConfig.Load(null, [], NoEnvironment).GetListenerLong("PLAINTEXT", "connections.max.idle.ms"));
         Assert.Equal(["The configuration 'listener.name.other.no.such.setting' was supplied but isn't a known config."], config.Warnings);
+        Assert.Equal([5000, 300000], config.AllListenerLongs("connections.max.idle.ms").Order());
     }
 
     [Fact]

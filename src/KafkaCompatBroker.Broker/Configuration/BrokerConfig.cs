@@ -239,6 +239,13 @@ public sealed class BrokerConfig
 
     public bool IsSet(string key) => _values.ContainsKey(key);
 
+    /// <summary>Every value <paramref name="key"/> takes on some listener: the broker's and each listener.name.&lt;listener&gt;.&lt;key&gt; set.</summary>
+    public IEnumerable<long> AllListenerLongs(string key) =>
+        _values.Keys
+            .Where(k => BrokerConfigKeys.ListenerOverrideKey(k) is not null && k.EndsWith("." + key, StringComparison.Ordinal))
+            .Select(GetLong)
+            .Append(GetLong(key));
+
     /// <summary><paramref name="key"/> for the listener named <paramref name="listener"/>: its listener.name.&lt;listener&gt;.&lt;key&gt; when set, else the broker's.</summary>
     public long GetListenerLong(string listener, string key)
     {
