@@ -25,6 +25,12 @@ public sealed record NetworkOptions
     /// broker's): a connection with no request completed for this long is closed. Negative: never.
     /// </summary>
     public long ConnectionsMaxIdleMs { get; init; } = 600_000;
+
+    /// <summary><see cref="ConnectionsMaxIdleMs"/> as a time span: infinite when negative or beyond what a TimeSpan holds (e.g. Long.MAX_VALUE).</summary>
+    internal TimeSpan IdleTimeout =>
+        ConnectionsMaxIdleMs < 0 || ConnectionsMaxIdleMs > (long)TimeSpan.MaxValue.TotalMilliseconds
+            ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromMilliseconds(ConnectionsMaxIdleMs);
 }
 
 /// <summary>
@@ -48,7 +54,7 @@ public sealed class KafkaConnectionHandler(
         var listener = context.LocalEndPoint?.ToString() ?? "unknown";
         var connection = new KafkaConnection(context.ConnectionId, listener, context.RemoteEndPoint)
         {
-            IdleTimeout = options.ConnectionsMaxIdleMs < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(options.ConnectionsMaxIdleMs),
+            IdleTimeout = options.IdleTimeout,
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed, lifetime.ApplicationStopping);
         var input = context.Transport.Input;

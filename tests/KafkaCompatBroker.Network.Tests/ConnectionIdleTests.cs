@@ -125,6 +125,17 @@ public sealed class ConnectionIdleTests : IAsyncLifetime
         Assert.Equal(new byte[] { HoldingProcessor.HoldMarker }, await ReadFrameAsync(socket));
     }
 
+    [Theory]
+    [InlineData(-1, -1)]
+    [InlineData(0, 0)]
+    [InlineData(600_000, 600_000)]
+    [InlineData(long.MaxValue, -1)]
+    public void IdleTimeout_NegativeOrBeyondATimeSpan_IsInfinite(long configured, long expectedMs)
+    {
+        var expected = expectedMs < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(expectedMs);
+        Assert.Equal(expected, new NetworkOptions { ConnectionsMaxIdleMs = configured }.IdleTimeout);
+    }
+
     private async Task<Socket> ConnectAsync()
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
