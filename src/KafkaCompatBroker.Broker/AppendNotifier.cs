@@ -3,7 +3,10 @@ namespace KafkaCompatBroker.Broker;
 /// <summary>
 /// Wakes long-polling fetches when data arrives: an append completes the current task and starts a
 /// new one, so waiters re-check their partitions (Kafka's delayed-fetch purgatory, simplified). Only
-/// a task someone has taken is replaced, so appends with no fetch waiting allocate nothing.
+/// a task someone has taken is replaced, so appends with no fetch waiting allocate nothing. At shutdown
+/// <see cref="Stop"/> wakes every waiter for good, so parked fetches answer with what they have
+/// (Kafka's shutdown does not wait out max_wait_ms either: BrokerServer.shutdown stops request processing and
+/// shuts the fetch purgatory down without waiting for its timeouts).
 /// </summary>
 public sealed class AppendNotifier
 {
@@ -11,6 +14,12 @@ public sealed class AppendNotifier
 
     // 1 once NextAppend has handed out the current task (it must complete at the next append).
     private int _taken;
+
+    // 1 once the broker is stopping: waiters must not wait any more.
+    private int _stopped;
+
+    /// <summary>True once <see cref="Stop"/> was called: a fetch answers with what it has instead of waiting.</summary>
+    public bool IsStopped => Volatile.Read(ref _stopped) != 0;
 
     /// <summary>A task that completes at the next append anywhere on this broker.</summary>
     public Task NextAppend
@@ -36,5 +45,17 @@ public sealed class AppendNotifier
 
         var previous = Interlocked.Exchange(ref _next, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         previous.TrySetResult();
+    }
+
+    /// <summary>
+    /// Wakes every waiting fetch, which then sees <see cref="IsStopped"/> and answers. A fetch that took its task
+    /// before this and checks <see cref="IsStopped"/> after its read either sees the flag or waits on a task this
+    /// completes: the current one here, or, if an append replaced it meanwhile, that append completed it.
+    /// </summary>
+    public void Stop()
+    {
+        // The interlocked write orders the flag before the read of the current task.
+        Interlocked.Exchange(ref _stopped, 1);
+        Volatile.Read(ref _next).TrySetResult();
     }
 }

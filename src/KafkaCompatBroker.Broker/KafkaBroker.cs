@@ -134,7 +134,7 @@ public sealed class KafkaBroker : IAsyncDisposable
             var registryHolder = new BrokerContextHolder();
             // The listeners in effect include a dynamic per-broker listeners config (checked when it was stored).
             listeners = BrokerListeners.FromConfig(effective);
-            listenerHosts = await ListenerHosts.StartAsync(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()), cancellationToken);
+            listenerHosts = await ListenerHosts.StartAsync(config, listeners, loggerFactory, new StartupGate(started.Task, registryHolder, loggerFactory.CreateLogger<RequestDispatcher>()), time, cancellationToken);
             var ports = listenerHosts.StartupPorts;
             var advertised = listeners.Resolve(ports);
             var settings = new BrokerSettings
@@ -183,7 +183,7 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
     }
 
-    /// <summary>Graceful stop: stop accepting, finish in-flight requests, then flush and close the logs.</summary>
+    /// <summary>Graceful stop: wake parked fetches, stop accepting, finish in-flight requests, then flush and close the logs.</summary>
     public async Task StopAsync()
     {
         if (_stopped)
@@ -192,6 +192,11 @@ public sealed class KafkaBroker : IAsyncDisposable
         }
 
         _stopped = true;
+
+        // Parked fetches and group joins/syncs answer now (and new ones do not wait), so the listeners' graceful
+        // stop, which waits for every request in flight, is not held up by a max_wait_ms or rebalance timeout.
+        _replicas.Notifier.Stop();
+        Context.GroupCoordinator.BeginShutdown();
         await _listeners.StopAsync();
         _dynamicConfig.Dispose();
         Context.GroupCoordinator.Dispose();

@@ -14,7 +14,9 @@ namespace KafkaCompatBroker.Broker;
 /// The broker's Kafka listeners, one Kestrel host each (same request processor and network options), so that a
 /// listener can be bound or closed on its own when the dynamic listeners config changes (Kafka's
 /// DynamicListenerConfig.reconfigure: SocketServer.addListeners / removeListeners). Changes run one at a time off
-/// the metadata thread; a listener that cannot bind at run time is logged and the listeners in place stay.
+/// the metadata thread; a listener that cannot bind at run time is logged and the listeners in place stay. One
+/// <see cref="ConnectionIdleSweeper"/> closes the idle connections of every listener (connections.max.idle.ms, which
+/// listener.name.&lt;listener&gt;.connections.max.idle.ms overrides); it is read when a listener binds, not changed at run time.
 /// </summary>
 internal sealed class ListenerHosts : IAsyncDisposable
 {
@@ -22,27 +24,33 @@ internal sealed class ListenerHosts : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly IKafkaRequestProcessor _processor;
     private readonly ILogger _log;
+    private readonly ConnectionIdleSweeper _idleSweeper;
     private readonly SemaphoreSlim _changing = new(1, 1);
     private readonly Lock _hostsLock = new();
     private List<Listener> _hosts = [];
     private IReadOnlyList<ListenerAddress>? _wanted;
     private bool _stopped;
 
-    private ListenerHosts(BrokerConfig config, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor)
+    private ListenerHosts(BrokerConfig config, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time)
     {
         _config = config;
         _loggerFactory = loggerFactory;
         _processor = processor;
         _log = loggerFactory.CreateLogger<ListenerHosts>();
+        _idleSweeper = new ConnectionIdleSweeper(
+            time,
+            ConnectionIdleSweeper.PeriodFor(config.AllListenerLongs("connections.max.idle.ms")), // listeners bound later included
+            loggerFactory.CreateLogger<ConnectionIdleSweeper>());
     }
 
     /// <summary>The bound port of each listener bound at start-up, in the order of the listeners config.</summary>
     public IReadOnlyList<int> StartupPorts { get; private set; } = [];
 
     /// <summary>Binds every listener; one that cannot bind throws <see cref="BrokerStartupException"/> (what was bound is closed).</summary>
-    public static async Task<ListenerHosts> StartAsync(BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, CancellationToken cancellationToken)
+    public static async Task<ListenerHosts> StartAsync(
+        BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time, CancellationToken cancellationToken)
     {
-        var hosts = new ListenerHosts(config, loggerFactory, processor);
+        var hosts = new ListenerHosts(config, loggerFactory, processor, time);
         try
         {
             for (var i = 0; i < listeners.Bind.Count; i++)
@@ -200,6 +208,8 @@ internal sealed class ListenerHosts : IAsyncDisposable
         {
             await host.App.DisposeAsync();
         }
+
+        _idleSweeper.Dispose();
     }
 
     private static async Task StopListenerAsync(Listener listener)
@@ -210,7 +220,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
 
     private async Task<Listener> StartListenerAsync(ListenerAddress address, IPEndPoint endPoint, CancellationToken cancellationToken)
     {
-        var app = BuildWebHost(endPoint);
+        var app = BuildWebHost(address.Name, endPoint);
         try
         {
             await app.StartAsync(cancellationToken);
@@ -225,7 +235,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
         return new Listener(address, app, address.Port != 0 || bound.Count == 0 ? address.Port : bound[0]);
     }
 
-    private WebApplication BuildWebHost(IPEndPoint endPoint)
+    private WebApplication BuildWebHost(string listener, IPEndPoint endPoint)
     {
         // Kestrel is only the socket layer here: no content root or appsettings from the working directory, and
         // none of the web host's own lines (hosting environment, "Now listening on: http://...") in the broker's log.
@@ -236,7 +246,13 @@ internal sealed class ListenerHosts : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.None);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported once, by the caller
-        builder.Services.AddSingleton(new NetworkOptions { SocketRequestMaxBytes = _config.GetInt("socket.request.max.bytes"), SendFile = _config.GetBool("socket.sendfile.enable") });
+        builder.Services.AddSingleton(new NetworkOptions
+        {
+            SocketRequestMaxBytes = _config.GetInt("socket.request.max.bytes"),
+            SendFile = _config.GetBool("socket.sendfile.enable"),
+            ConnectionsMaxIdleMs = _config.GetListenerLong(listener, "connections.max.idle.ms"),
+        });
+        builder.Services.AddSingleton(_idleSweeper);
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPoolFactory>();
         builder.Services.AddSingleton(_processor);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenKafka(endPoint));

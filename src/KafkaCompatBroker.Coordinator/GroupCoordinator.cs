@@ -24,6 +24,9 @@ public sealed partial class GroupCoordinator : IDisposable
     private readonly ILogger _log;
     private readonly IGroupRecordLog? _records;
 
+    // Set by BeginShutdown: JoinGroup and SyncGroup are answered at once instead of waiting for a rebalance.
+    private bool _shuttingDown;
+
     /// <param name="records">Where group state is persisted (<c>__consumer_offsets</c>); null keeps it in memory only.</param>
     public GroupCoordinator(GroupCoordinatorConfig config, IOffsetStore offsets, TimeProvider time, ILogger<GroupCoordinator> log, IGroupRecordLog? records = null)
     {
@@ -66,7 +69,7 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
-            return Join(request);
+            return _shuttingDown ? Fail(ErrorCode.NotCoordinator, request.MemberId) : Join(request);
         }
     }
 
@@ -506,6 +509,11 @@ public sealed partial class GroupCoordinator : IDisposable
     {
         lock (_lock)
         {
+            if (_shuttingDown)
+            {
+                return SyncFail(ErrorCode.NotCoordinator);
+            }
+
             if (_consumerGroups.TryGetValue(groupId, out var consumerGroup) && !consumerGroup.IsEmpty)
             {
                 return new ValueTask<SyncGroupResult>(ClassicSyncToConsumerGroup(consumerGroup, generationId, memberId, groupInstanceId, protocolType, protocolName));
@@ -956,6 +964,28 @@ public sealed partial class GroupCoordinator : IDisposable
             {
                 _log.LogWarning("Committing offsets of group {GroupId} failed: {Reason}", groupId, e.Message);
                 return e.Error;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The broker is stopping: JoinGroup and SyncGroup requests waiting for a rebalance phase are answered
+    /// NOT_COORDINATOR now, and later ones at once, so shutdown does not wait up to a rebalance timeout for them
+    /// (what Kafka answers waiting members when it unloads a group: GroupCoordinator.onGroupUnloaded). The groups
+    /// stay as they are until <see cref="Dispose"/>.
+    /// </summary>
+    public void BeginShutdown()
+    {
+        lock (_lock)
+        {
+            _shuttingDown = true;
+            foreach (var group in _groups.Values)
+            {
+                foreach (var member in group.Members.Values)
+                {
+                    member.AwaitingJoin?.TrySetResult(new JoinGroupResult(ErrorCode.NotCoordinator, member.MemberId));
+                    member.AwaitingSync?.TrySetResult(new SyncGroupResult(ErrorCode.NotCoordinator, []));
+                }
             }
         }
     }

@@ -19,6 +19,18 @@ public sealed record NetworkOptions
     /// (some runs well below Kestrel's pipe), which is not understood yet (issue 7 note).
     /// </summary>
     public bool SendFile { get; init; }
+
+    /// <summary>
+    /// connections.max.idle.ms of this listener (listener.name.&lt;listener&gt;.connections.max.idle.ms overrides the
+    /// broker's): a connection with no request completed for this long is closed. Negative: never.
+    /// </summary>
+    public long ConnectionsMaxIdleMs { get; init; } = 600_000;
+
+    /// <summary><see cref="ConnectionsMaxIdleMs"/> as a time span: infinite when negative or beyond what a TimeSpan holds (e.g. Long.MAX_VALUE).</summary>
+    internal TimeSpan IdleTimeout =>
+        ConnectionsMaxIdleMs < 0 || ConnectionsMaxIdleMs > (long)TimeSpan.MaxValue.TotalMilliseconds
+            ? Timeout.InfiniteTimeSpan
+            : TimeSpan.FromMilliseconds(ConnectionsMaxIdleMs);
 }
 
 /// <summary>
@@ -27,23 +39,29 @@ public sealed record NetworkOptions
 /// arrives, so idle connections hold no buffers; its pipe thresholds give read backpressure. On a plain
 /// TCP connection responses bypass Kestrel's output pipe and go straight to the socket
 /// (<see cref="SocketResponseWriter"/>: records from segment files with sendfile); each response's flush
-/// completes when it was handed to the kernel, which is the write backpressure.
+/// completes when it was handed to the kernel, which is the write backpressure. With a
+/// <see cref="ConnectionIdleSweeper"/> registered, connections idle for connections.max.idle.ms are closed.
 /// </summary>
 public sealed class KafkaConnectionHandler(
     IKafkaRequestProcessor processor,
     NetworkOptions options,
     IHostApplicationLifetime lifetime,
-    ILogger<KafkaConnectionHandler> logger) : ConnectionHandler
+    ILogger<KafkaConnectionHandler> logger,
+    ConnectionIdleSweeper? idleSweeper = null) : ConnectionHandler
 {
     public override async Task OnConnectedAsync(ConnectionContext context)
     {
         var listener = context.LocalEndPoint?.ToString() ?? "unknown";
-        var connection = new KafkaConnection(context.ConnectionId, listener, context.RemoteEndPoint);
+        var connection = new KafkaConnection(context.ConnectionId, listener, context.RemoteEndPoint)
+        {
+            IdleTimeout = options.IdleTimeout,
+        };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed, lifetime.ApplicationStopping);
         var input = context.Transport.Input;
         var socketOutput = options.SendFile && PlainSocket(context) is { } socket ? new SocketResponseWriter(socket) : null;
         var output = socketOutput ?? context.Transport.Output;
         logger.LogDebug("Connection {Connection} opened", connection);
+        idleSweeper?.Add(connection, context);
         try
         {
             while (true)
@@ -68,8 +86,13 @@ public sealed class KafkaConnectionHandler(
                     }
 
                     // A request already read is finished even when shutdown begins: only new reads stop.
+                    // Idleness counts from the end of the last request, not from bytes received (ConnectionIdleSweeper).
+                    connection.RequestStarted();
                     close = await processor.ProcessAsync(connection, frame, output, CancellationToken.None) == RequestOutcome.Close;
+                    connection.RequestCompleted(idleSweeper?.Time.GetTimestamp() ?? 0);
                 }
+
+                connection.PendingRequestBytes = buffer.Length;
 
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (close)
@@ -79,7 +102,7 @@ public sealed class KafkaConnectionHandler(
 
                 if (result.IsCompleted)
                 {
-                    if (!buffer.IsEmpty)
+                    if (!buffer.IsEmpty && !connection.ClosedAsIdle)
                     {
                         logger.LogWarning("Connection {Connection} closed in the middle of a request ({Bytes} bytes of it received)", connection, buffer.Length);
                     }
@@ -87,6 +110,10 @@ public sealed class KafkaConnectionHandler(
                     return;
                 }
             }
+        }
+        catch (Exception e) when (connection.ClosedAsIdle && e is OperationCanceledException or IOException)
+        {
+            // The idle sweeper aborted the connection (and said why).
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -103,6 +130,7 @@ public sealed class KafkaConnectionHandler(
         }
         finally
         {
+            idleSweeper?.Remove(connection);
             socketOutput?.Complete();
             logger.LogDebug("Connection {Connection} closed", connection);
         }

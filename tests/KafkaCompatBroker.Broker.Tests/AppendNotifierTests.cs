@@ -3,6 +3,19 @@ namespace KafkaCompatBroker.Broker.Tests;
 public sealed class AppendNotifierTests
 {
     [Fact]
+    public void Stop_TaskTaken_CompletesItAndMarksTheNotifierStopped()
+    {
+        var notifier = new AppendNotifier();
+        var taken = notifier.NextAppend;
+        Assert.False(notifier.IsStopped);
+
+        notifier.Stop();
+
+        Assert.True(taken.IsCompletedSuccessfully);
+        Assert.True(notifier.IsStopped);
+    }
+
+    [Fact]
     public void NotifyAppended_TaskTaken_CompletesItAndHandsOutANewOne()
     {
         var notifier = new AppendNotifier();

@@ -29,6 +29,28 @@ public class BrokerConfigTests
     }
 
     [Fact]
+    public void GetListenerLong_ListenerOverride_WinsForThatListenerOnly()
+    {
+        var config = BrokerConfig.Load(
+            "connections.max.idle.ms=300000\nlistener.name.internal.connections.max.idle.ms=5000\nlistener.name.other.no.such.setting=1", [], NoEnvironment);
+
+        // Kafka's prefix is the listener name in lower case.
+        Assert.Equal(5000, config.GetListenerLong("INTERNAL", "connections.max.idle.ms"));
+        Assert.Equal(300000, config.GetListenerLong("PLAINTEXT", "connections.max.idle.ms"));
+        Assert.Equal(600000, BrokerConfig.Load(null, [], NoEnvironment).GetListenerLong("PLAINTEXT", "connections.max.idle.ms"));
+        Assert.Equal(["The configuration 'listener.name.other.no.such.setting' was supplied but isn't a known config."], config.Warnings);
+        Assert.Equal([5000, 300000], config.AllListenerLongs("connections.max.idle.ms").Order());
+    }
+
+    [Fact]
+    public void Load_ListenerOverrideNotANumber_FailsNamingTheKey()
+    {
+        var e = Assert.Throws<ConfigException>(() => BrokerConfig.Load("listener.name.plaintext.connections.max.idle.ms=soon", [], NoEnvironment));
+
+        Assert.Equal("Invalid value soon for configuration listener.name.plaintext.connections.max.idle.ms: Not a number of type LONG", e.Message);
+    }
+
+    [Fact]
     public void Load_Precedence_IsDefaultThenFileThenEnvironmentThenOverride()
     {
         var env = new Hashtable { ["KAFKA_NUM_PARTITIONS"] = "4", ["KAFKA_LOG_DIRS"] = "/env", ["PATH"] = "/bin" };

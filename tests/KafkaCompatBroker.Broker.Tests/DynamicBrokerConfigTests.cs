@@ -67,6 +67,7 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     [InlineData(2, "1", "listener.security.protocol.map", "PLAINTEXT:SSL", "Invalid value org.apache.kafka.common.config.ConfigException: Security protocol cannot be updated for existing listener ListenerName(PLAINTEXT) for configuration Invalid dynamic configuration")]
     [InlineData(1, "", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
     [InlineData(2, "1", "advertised.listeners", "PLAINTEXT://h:1", "Cannot update these configs dynamically: Set(advertised.listeners)")]
+    [InlineData(2, "1", "connections.max.idle.ms", "1000", "Cannot update these configs dynamically: Set(connections.max.idle.ms)")]
     [InlineData(2, "1", "message.max.bytes", "abc", "Invalid value abc for configuration message.max.bytes: Not a number of type INT")]
     [InlineData(2, "", "log.cleanup.policy", "shred", "Invalid value shred for configuration log.cleanup.policy: String must be one of: delete, compact")]
     [InlineData(2, "2", "message.max.bytes", "1", "Unexpected broker id, expected 1, but received 2")]
@@ -200,7 +201,7 @@ public sealed class DynamicBrokerConfigTests : IDisposable
     [InlineData(4)]
     public async Task DescribeConfigs_RuntimeKeys_ReadOnlyFollowsWhatCanChange(short version)
     {
-        var configs = (await DescribeAsync(version, BrokerType, "1", ["log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable", "advertised.listeners", "listeners"]))
+        var configs = (await DescribeAsync(version, BrokerType, "1", ["log.cleaner.backoff.ms", "producer.id.expiration.ms", "transaction.partition.verification.enable", "advertised.listeners", "listeners", "connections.max.idle.ms"]))
             .Results[0].Configs.ToDictionary(c => c.Name, c => c.ReadOnly);
 
         Assert.Equal(
@@ -211,6 +212,7 @@ public sealed class DynamicBrokerConfigTests : IDisposable
                 ["transaction.partition.verification.enable"] = false,
                 ["advertised.listeners"] = true,
                 ["listeners"] = false,
+                ["connections.max.idle.ms"] = true, // read when a listener binds: not applied at run time
             },
             configs);
     }

@@ -56,6 +56,25 @@ public sealed class GroupCoordinatorTests : IDisposable
     }
 
     [Fact]
+    public async Task BeginShutdown_WaitingJoinAndSync_AnsweredNotCoordinatorAndLaterOnesAtOnce()
+    {
+        var (leader, follower) = await FormGroupAsync();
+        var followerSync = _coordinator.SyncGroupAsync("g", 1, follower.MemberId, null, null, null, []).AsTask();
+        var waitingJoin = _coordinator.JoinGroupAsync(Join() with { GroupId = "other" }).AsTask();
+        Assert.False(followerSync.IsCompleted);
+        Assert.False(waitingJoin.IsCompleted);
+
+        _coordinator.BeginShutdown();
+
+        Assert.Equal(ErrorCode.NotCoordinator, (await followerSync).Error);
+        Assert.Equal(ErrorCode.NotCoordinator, (await waitingJoin).Error);
+        var lateJoin = _coordinator.JoinGroupAsync(Join() with { GroupId = "late" });
+        Assert.True(lateJoin.IsCompleted);
+        Assert.Equal(ErrorCode.NotCoordinator, (await lateJoin).Error);
+        Assert.Equal(ErrorCode.NotCoordinator, (await _coordinator.SyncGroupAsync("g", 1, leader.MemberId, null, null, null, [])).Error);
+    }
+
+    [Fact]
     public async Task JoinGroup_NewGroup_WaitsInitialDelayThenCompletesGeneration1()
     {
         var (leader, follower) = await FormGroupAsync();

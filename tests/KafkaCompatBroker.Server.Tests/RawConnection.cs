@@ -51,6 +51,20 @@ public sealed class RawConnection : IAsyncDisposable
         await _stream.FlushAsync();
     }
 
+    /// <summary>Sends <paramref name="bytes"/>; false when the broker has closed the connection meanwhile.</summary>
+    public async Task<bool> TrySendAsync(byte[] bytes)
+    {
+        try
+        {
+            await SendAsync(bytes);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Reads one response frame (without its size prefix).</summary>
     public async Task<byte[]> ReadFrameAsync()
     {
@@ -132,6 +146,29 @@ public sealed class RawConnection : IAsyncDisposable
         var (correlationId, body) = await ReadResponseAsync<FindCoordinatorResponse>(headerVersion: 0, version: 1);
         Assert.Equal(42, correlationId);
         return body;
+    }
+
+    /// <summary>Metadata v1 naming <paramref name="topic"/>: creates it (auto.create.topics.enable is on by default).</summary>
+    public async Task CreateTopicByMetadataAsync(string topic)
+    {
+        await SendAsync(Frame(Request(ApiKey.Metadata, 1, new MetadataRequest { Topics = [new MetadataRequest.MetadataRequestTopic { Name = topic }] }, correlationId: 43)));
+        var (_, body) = await ReadResponseAsync<MetadataResponse>(headerVersion: 0, version: 1);
+        Assert.Single(body.Topics);
+    }
+
+    /// <summary>
+    /// Sends a Fetch v11 of partition 0 of <paramref name="topic"/> from offset 0 that waits up to
+    /// <paramref name="maxWaitMs"/> for one byte: on an empty partition it parks in the broker.
+    /// </summary>
+    public Task SendLongPollFetchAsync(string topic, int maxWaitMs, int correlationId)
+    {
+        var request = new FetchRequest { MaxWaitMs = maxWaitMs, MinBytes = 1, SessionEpoch = -1 };
+        request.Topics.Add(new FetchRequest.FetchTopic
+        {
+            Topic = topic,
+            Partitions = [new FetchRequest.FetchPartition { Partition = 0, FetchOffset = 0, PartitionMaxBytes = 1 << 20 }],
+        });
+        return SendAsync(Frame(Request(ApiKey.Fetch, 11, request, correlationId)));
     }
 
     public void HangUp() => _client.Client.Shutdown(SocketShutdown.Send);

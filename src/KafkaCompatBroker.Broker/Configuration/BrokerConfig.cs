@@ -97,7 +97,7 @@ public sealed class BrokerConfig
             if (entry.Key is string name && name.StartsWith("KAFKA_", StringComparison.Ordinal) && entry.Value is string value)
             {
                 var key = name["KAFKA_".Length..].ToLowerInvariant().Replace('_', '.');
-                if (BrokerConfigKeys.ByName.ContainsKey(key))
+                if (BrokerConfigKeys.ByName.ContainsKey(key) || BrokerConfigKeys.ListenerOverrideKey(key) is not null)
                 {
                     config.Set(key, value, ConfigSource.Environment, $"the environment variable {name}");
                 }
@@ -115,7 +115,7 @@ public sealed class BrokerConfig
             config.Set(item[..eq].Trim(), item[(eq + 1)..].Trim(), ConfigSource.CommandLine, $"--override {item}");
         }
 
-        foreach (var key in config._values.Keys.Where(k => !BrokerConfigKeys.ByName.ContainsKey(k)).Order(StringComparer.Ordinal))
+        foreach (var key in config._values.Keys.Where(k => !BrokerConfigKeys.ByName.ContainsKey(k) && BrokerConfigKeys.ListenerOverrideKey(k) is null).Order(StringComparer.Ordinal))
         {
             warnings.Add($"The configuration '{key}' was supplied but isn't a known config.");
         }
@@ -139,7 +139,8 @@ public sealed class BrokerConfig
 
     private void Validate()
     {
-        foreach (var key in BrokerConfigKeys.All)
+        var listenerOverrides = _values.Keys.Select(BrokerConfigKeys.ListenerOverrideKey).OfType<ConfigKey>();
+        foreach (var key in BrokerConfigKeys.All.Concat(listenerOverrides))
         {
             if (_values.TryGetValue(key.Name, out var entry))
             {
@@ -237,6 +238,20 @@ public sealed class BrokerConfig
             : (BrokerConfigKeys.ByName.TryGetValue(key, out var k) ? k.Default : null, ConfigSource.Default);
 
     public bool IsSet(string key) => _values.ContainsKey(key);
+
+    /// <summary>Every value <paramref name="key"/> takes on some listener: the broker's and each listener.name.&lt;listener&gt;.&lt;key&gt; set.</summary>
+    public IEnumerable<long> AllListenerLongs(string key) =>
+        _values.Keys
+            .Where(k => BrokerConfigKeys.ListenerOverrideKey(k) is not null && k.EndsWith("." + key, StringComparison.Ordinal))
+            .Select(GetLong)
+            .Append(GetLong(key));
+
+    /// <summary><paramref name="key"/> for the listener named <paramref name="listener"/>: its listener.name.&lt;listener&gt;.&lt;key&gt; when set, else the broker's.</summary>
+    public long GetListenerLong(string listener, string key)
+    {
+        var overridden = BrokerConfigKeys.ListenerOverride(listener, key);
+        return GetLong(IsSet(overridden) ? overridden : key);
+    }
 
     public string? GetString(string key) => Get(key).Value;
 

@@ -117,4 +117,26 @@ public static class BrokerConfigKeys
     ];
 
     public static readonly IReadOnlyDictionary<string, ConfigKey> ByName = All.ToDictionary(k => k.Name, StringComparer.Ordinal);
+
+    private const string ListenerPrefix = "listener.name.";
+
+    /// <summary>The keys a listener can override with listener.name.&lt;listener&gt;.&lt;key&gt; (Kafka: KafkaConfig.valuesWithPrefixOverride) that this broker reads.</summary>
+    public static readonly IReadOnlySet<string> ListenerOverridable = new HashSet<string>(StringComparer.Ordinal) { "connections.max.idle.ms" };
+
+    /// <summary>The key listener.name.&lt;listener&gt;.&lt;key&gt; overrides <paramref name="key"/> with for the listener named <paramref name="listener"/>: Kafka's ListenerName.configPrefix lower-cases the name.</summary>
+    public static string ListenerOverride(string listener, string key) => $"{ListenerPrefix}{listener.ToLowerInvariant()}.{key}";
+
+    /// <summary>The definition of a listener override such as listener.name.internal.connections.max.idle.ms (named as given), or null.</summary>
+    public static ConfigKey? ListenerOverrideKey(string name)
+    {
+        if (!name.StartsWith(ListenerPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var rest = name.AsSpan(ListenerPrefix.Length);
+        var dot = rest.IndexOf('.');
+        var key = dot > 0 ? rest[(dot + 1)..].ToString() : "";
+        return ListenerOverridable.Contains(key) ? ByName[key] with { Name = name } : null;
+    }
 }

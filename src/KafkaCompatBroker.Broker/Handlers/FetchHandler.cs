@@ -144,7 +144,9 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
             var (bytes, anyError) = ReadAll(reads, results, scratch.Aborted, request.MaxBytes, replicaId, request.IsolationLevel == ReadCommitted);
             var waited = broker.Time.GetElapsedTime(started);
             var remaining = TimeSpan.FromMilliseconds(request.MaxWaitMs) - waited;
-            if (request.MaxWaitMs <= 0 || reads.Count == 0 || bytes >= request.MinBytes || anyError || remaining <= TimeSpan.Zero)
+            // A stopping broker answers parked fetches with what they have rather than keeping shutdown waiting.
+            if (request.MaxWaitMs <= 0 || reads.Count == 0 || bytes >= request.MinBytes || anyError || remaining <= TimeSpan.Zero
+                || broker.Replicas.Notifier.IsStopped)
             {
                 break;
             }
