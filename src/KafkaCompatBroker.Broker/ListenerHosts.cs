@@ -248,6 +248,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported once, by the caller
         builder.Services.AddSingleton(new NetworkOptions
         {
+            ListenerName = listener,
             SocketRequestMaxBytes = _config.GetInt("socket.request.max.bytes"),
             SendFile = _config.GetBool("socket.sendfile.enable"),
             ConnectionsMaxIdleMs = _config.GetListenerLong(listener, "connections.max.idle.ms"),

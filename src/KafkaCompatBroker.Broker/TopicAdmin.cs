@@ -40,7 +40,7 @@ public static class TopicAdmin
 
     /// <summary>
     /// The listener name a request is answered for: the connection's listener when it is one of the advertised
-    /// listeners' names, otherwise the first advertised listener (the network layer names connections by address).
+    /// listeners' names (each listener names its connections), otherwise the first advertised listener.
     /// </summary>
     public static string ListenerFor(BrokerContext broker, RequestContext context)
     {

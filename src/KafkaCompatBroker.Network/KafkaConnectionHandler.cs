@@ -10,6 +10,9 @@ namespace KafkaCompatBroker.Network;
 /// <summary>Network settings, named after Kafka's broker configs.</summary>
 public sealed record NetworkOptions
 {
+    /// <summary>The listener's name (e.g. PLAINTEXT): requests are answered with this listener's advertised endpoints. Null: the local address names it.</summary>
+    public string? ListenerName { get; init; }
+
     /// <summary>socket.request.max.bytes: a frame larger than this closes the connection before it is buffered.</summary>
     public int SocketRequestMaxBytes { get; init; } = 100 * 1024 * 1024;
 
@@ -51,7 +54,7 @@ public sealed class KafkaConnectionHandler(
 {
     public override async Task OnConnectedAsync(ConnectionContext context)
     {
-        var listener = context.LocalEndPoint?.ToString() ?? "unknown";
+        var listener = options.ListenerName ?? context.LocalEndPoint?.ToString() ?? "unknown";
         var connection = new KafkaConnection(context.ConnectionId, listener, context.RemoteEndPoint)
         {
             IdleTimeout = options.IdleTimeout,

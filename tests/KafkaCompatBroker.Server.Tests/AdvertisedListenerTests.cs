@@ -67,6 +67,26 @@ public sealed class AdvertisedListenerTests : IDisposable
     }
 
     [Fact]
+    public async Task Metadata_OnEachListener_AnswersThatListenersAdvertisedEndpoint()
+    {
+        // Kafka answers Metadata with the endpoints of the listener the request came in on (KafkaApis.handleTopicMetadataRequest: request.context.listenerName).
+        await using var broker = await StartAsync(
+            """
+            listeners=PLAINTEXT://127.0.0.1:0,EXTERNAL://127.0.0.1:0
+            listener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT
+            advertised.listeners=EXTERNAL://external.example:0,PLAINTEXT://internal.example:0
+            """);
+
+        await using var onPlaintext = await RawConnection.OpenAsync("127.0.0.1", broker.Ports[0]);
+        await using var onExternal = await RawConnection.OpenAsync("127.0.0.1", broker.Ports[1]);
+        var plaintext = Assert.Single(await onPlaintext.MetadataBrokersAsync());
+        var external = Assert.Single(await onExternal.MetadataBrokersAsync());
+
+        Assert.Equal(("internal.example", broker.Ports[0]), (plaintext.Host, plaintext.Port));
+        Assert.Equal(("external.example", broker.Ports[1]), (external.Host, external.Port));
+    }
+
+    [Fact]
     public async Task StartAsync_WildcardAddressWouldBeAdvertised_ThrowsAsKafkaDoes()
     {
         var error = await Assert.ThrowsAsync<ConfigException>(() => StartAsync("listeners=PLAINTEXT://0.0.0.0:0"));
