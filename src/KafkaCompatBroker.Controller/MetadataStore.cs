@@ -643,20 +643,7 @@ public sealed class MetadataStore : IDisposable
                             return new MetadataResult(ErrorCode.InvalidConfig, $"Config value {verb} is not allowed for config key: {op.Name}");
                         }
 
-                        var parts = SplitList(after.TryGetValue(op.Name, out var currentValue) ? currentValue : TopicConfigs.ListDefault(op.Name));
-                        foreach (var part in SplitList(op.Value ?? ""))
-                        {
-                            if (op.Op == AlterConfigOpType.Subtract)
-                            {
-                                parts.Remove(part);
-                            }
-                            else if (!parts.Contains(part))
-                            {
-                                parts.Add(part);
-                            }
-                        }
-
-                        after[op.Name] = string.Join(',', parts);
+                        after[op.Name] = ConfigLists.Apply(after.TryGetValue(op.Name, out var currentValue) ? currentValue : TopicConfigs.ListDefault(op.Name), op.Op, op.Value ?? "");
                         break;
                     default:
                         return new MetadataResult(ErrorCode.InvalidRequest, $"Unknown config operation {(byte)op.Op} for {op.Name}");
@@ -692,9 +679,6 @@ public sealed class MetadataStore : IDisposable
             return MetadataResult.Success;
         }
     }
-
-    private static List<string> SplitList(string value) =>
-        [.. value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)];
 
     private static MetadataRecord ConfigRecordFor(ConfigResource resource, string key, string? value) =>
         new(new ConfigRecord { ResourceType = (sbyte)resource.Type, ResourceName = resource.Name, Name = key, Value = value }, 0);
