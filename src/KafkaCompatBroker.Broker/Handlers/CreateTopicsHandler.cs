@@ -42,7 +42,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
             }
         }
 
-        if (ExceedsRecordBudget(toCreate, request.validateOnly, version) is { } tooLarge)
+        if (ExceedsRecordBudget(toCreate, version) is { } tooLarge)
         {
             return ValueTask.FromResult<CreateTopicsResponse?>(FailAll(request, tooLarge));
         }
@@ -81,7 +81,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
     /// or not, else the overflow fails the operation (EventHandlerExceptionInfo: POLICY_VIOLATION). Either failure
     /// fails every topic of the request (CreateTopicsRequest.getErrorResponse). Returns that message, or null.
     /// </summary>
-    private string? ExceedsRecordBudget(List<CreateTopicsRequest.CreatableTopic> toCreate, bool validateOnly, short version)
+    private string? ExceedsRecordBudget(List<CreateTopicsRequest.CreatableTopic> toCreate, short version)
     {
         long partitions = 0;
         long records = 0;
