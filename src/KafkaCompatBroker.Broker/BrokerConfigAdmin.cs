@@ -62,7 +62,7 @@ public static class BrokerConfigAdmin
                         return new MetadataResult(ErrorCode.InvalidConfig, $"Config value {verb} is not allowed for config key: {op.Name}");
                     }
 
-                    after[op.Name] = ApplyListOp(after.TryGetValue(op.Name, out var current) ? current : key.Default ?? "", op);
+                    after[op.Name] = ConfigLists.Apply(after.TryGetValue(op.Name, out var current) ? current : key.Default ?? "", op.Op, op.Value!);
                     break;
                 default:
                     return InvalidRequest($"Unknown operations type {(byte)op.Op}");
@@ -89,25 +89,6 @@ public static class BrokerConfigAdmin
         }
 
         return broker.Metadata.AlterConfigs(resource, changes, validateOnly);
-    }
-
-    /// <summary>APPEND adds the values not yet in the list, SUBTRACT removes them (Kafka's prepareIncrementalConfigs).</summary>
-    private static string ApplyListOp(string current, AlterConfigOp op)
-    {
-        var items = current.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList();
-        foreach (var value in op.Value!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (op.Op == AlterConfigOpType.Subtract)
-            {
-                items.Remove(value);
-            }
-            else if (!items.Contains(value))
-            {
-                items.Add(value);
-            }
-        }
-
-        return string.Join(',', items);
     }
 
     private static MetadataResult InvalidRequest(string message) => new(ErrorCode.InvalidRequest, message);

@@ -24,6 +24,20 @@ public sealed class MetadataStore : IDisposable
     public const string MetadataTopicName = "__cluster_metadata";
     public const int MaxTopicNameLength = 249;
 
+    /// <summary>
+    /// The most records one user operation may write, and the most partitions one CreateTopics request may ask
+    /// for: Kafka's QuorumController.MAX_RECORDS_PER_USER_OP (the BoundedList every operation collects its
+    /// records in) and ReplicationControlManager.MAX_PARTITIONS_PER_BATCH, both 10,000. Counts read from the
+    /// wire are checked against it before anything they size is allocated.
+    /// </summary>
+    public const int MaxRecordsPerUserOperation = 10_000;
+
+    /// <summary>ReplicationControlManager.validateTotalNumberOfPartitions' PolicyViolationException.</summary>
+    public const string ExcessivePartitionsMessage = "Excessively large number of partitions per request.";
+
+    /// <summary>What Kafka's controller answers when an operation overflows its bounded record list (EventHandlerExceptionInfo).</summary>
+    public const string ExcessiveBatchMessage = "Unable to perform excessively large batch operation.";
+
     internal const short PartitionRecordVersion = 0;
     internal const short RegisterBrokerRecordVersion = 3;
 
@@ -309,6 +323,14 @@ public sealed class MetadataStore : IDisposable
         lock (_lock)
         {
             ThrowIfDisposed();
+
+            // ReplicationControlManager.validateTotalNumberOfPartitions runs before any other check.
+            var requested = assignments is { Count: > 0 } ? assignments.Count : numPartitions == -1 ? _options.DefaultNumPartitions : Math.Max(numPartitions, 0);
+            if (requested > MaxRecordsPerUserOperation)
+            {
+                return CreateTopicResult.Failed(ErrorCode.PolicyViolation, ExcessivePartitionsMessage);
+            }
+
             var image = _image;
             if (ValidateTopicName(name) is { } invalidName)
             {
@@ -373,6 +395,11 @@ public sealed class MetadataStore : IDisposable
                 {
                     return CreateTopicResult.Failed(ErrorCode.InvalidReplicaAssignment, invalidAssignment);
                 }
+
+                if (placement.Count > MaxRecordsPerUserOperation - 1 - configMap.Count)
+                {
+                    return CreateTopicResult.Failed(ErrorCode.PolicyViolation, ExcessiveBatchMessage);
+                }
             }
             else
             {
@@ -388,9 +415,11 @@ public sealed class MetadataStore : IDisposable
                     return CreateTopicResult.Failed(ErrorCode.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.");
                 }
 
-                if (Place(image, 0, partitions, replication, out placement) is { } placementError)
+                // The TopicRecord and the ConfigRecords share the operation's record budget with the PartitionRecords.
+                var (placementError, placementMessage) = Place(image, 0, partitions, replication, MaxRecordsPerUserOperation - 1 - configMap.Count, out placement);
+                if (placementError != ErrorCode.None)
                 {
-                    return CreateTopicResult.Failed(ErrorCode.InvalidReplicationFactor, placementError);
+                    return CreateTopicResult.Failed(placementError, placementMessage!);
                 }
             }
 
@@ -459,8 +488,10 @@ public sealed class MetadataStore : IDisposable
     /// <summary>
     /// Raises a topic's partition count to <paramref name="newTotal"/>; the new partitions get the topic's
     /// replication factor, placed automatically or by <paramref name="assignments"/> (one replica list per new partition).
+    /// Adding more than <paramref name="maxNewPartitions"/> (what is left of the request's record budget) is
+    /// POLICY_VIOLATION, checked before the placement is built.
     /// </summary>
-    public MetadataResult CreatePartitions(string topic, int newTotal, IReadOnlyList<IReadOnlyList<int>>? assignments = null, bool validateOnly = false)
+    public MetadataResult CreatePartitions(string topic, int newTotal, IReadOnlyList<IReadOnlyList<int>>? assignments = null, bool validateOnly = false, int maxNewPartitions = MaxRecordsPerUserOperation)
     {
         ArgumentNullException.ThrowIfNull(topic);
         lock (_lock)
@@ -498,10 +529,19 @@ public sealed class MetadataStore : IDisposable
                 {
                     return new MetadataResult(ErrorCode.InvalidReplicaAssignment, invalid);
                 }
+
+                if (additional > maxNewPartitions)
+                {
+                    return new MetadataResult(ErrorCode.PolicyViolation, ExcessiveBatchMessage);
+                }
             }
-            else if (Place(image, current, additional, replication, out placement) is { } placementError)
+            else
             {
-                return new MetadataResult(ErrorCode.InvalidReplicationFactor, placementError);
+                var (placementError, placementMessage) = Place(image, current, additional, replication, maxNewPartitions, out placement);
+                if (placementError != ErrorCode.None)
+                {
+                    return new MetadataResult(placementError, placementMessage);
+                }
             }
 
             if (validateOnly)
@@ -603,20 +643,7 @@ public sealed class MetadataStore : IDisposable
                             return new MetadataResult(ErrorCode.InvalidConfig, $"Config value {verb} is not allowed for config key: {op.Name}");
                         }
 
-                        var parts = SplitList(after.TryGetValue(op.Name, out var currentValue) ? currentValue : TopicConfigs.ListDefault(op.Name));
-                        foreach (var part in SplitList(op.Value ?? ""))
-                        {
-                            if (op.Op == AlterConfigOpType.Subtract)
-                            {
-                                parts.Remove(part);
-                            }
-                            else if (!parts.Contains(part))
-                            {
-                                parts.Add(part);
-                            }
-                        }
-
-                        after[op.Name] = string.Join(',', parts);
+                        after[op.Name] = ConfigLists.Apply(after.TryGetValue(op.Name, out var currentValue) ? currentValue : TopicConfigs.ListDefault(op.Name), op.Op, op.Value ?? "");
                         break;
                     default:
                         return new MetadataResult(ErrorCode.InvalidRequest, $"Unknown config operation {(byte)op.Op} for {op.Name}");
@@ -652,9 +679,6 @@ public sealed class MetadataStore : IDisposable
             return MetadataResult.Success;
         }
     }
-
-    private static List<string> SplitList(string value) =>
-        [.. value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)];
 
     private static MetadataRecord ConfigRecordFor(ConfigResource resource, string key, string? value) =>
         new(new ConfigRecord { ResourceType = (sbyte)resource.Type, ResourceName = resource.Name, Name = key, Value = value }, 0);
@@ -783,16 +807,25 @@ public sealed class MetadataStore : IDisposable
 
     /// <summary>
     /// Rack-unaware round-robin placement over the live brokers (sorted by id) from a random start, so leaders
-    /// spread; returns the INVALID_REPLICATION_FACTOR message when there are too few brokers.
+    /// spread. INVALID_REPLICATION_FACTOR when there are too few brokers (StripedReplicaPlacer checks that before
+    /// it places anything), then POLICY_VIOLATION when <paramref name="count"/> partition records would not fit
+    /// in <paramref name="maxPartitions"/>: both before any list sized by a count from the wire is allocated.
     /// </summary>
-    private static string? Place(ClusterImage image, int firstPartition, int count, int replicationFactor, out List<List<int>> placement)
+    private static (ErrorCode Error, string? Message) Place(ClusterImage image, int firstPartition, int count, int replicationFactor, int maxPartitions, out List<List<int>> placement)
     {
         placement = [];
         var brokers = image.LiveBrokers.Select(b => b.BrokerId).ToArray();
         if (replicationFactor > brokers.Length)
         {
-            return $"Unable to replicate the partition {replicationFactor} time(s): The target replication factor of {replicationFactor} cannot be reached because only {brokers.Length} broker(s) are registered.";
+            return (ErrorCode.InvalidReplicationFactor, $"Unable to replicate the partition {replicationFactor} time(s): The target replication factor of {replicationFactor} cannot be reached because only {brokers.Length} broker(s) are registered.");
         }
+
+        if (count > maxPartitions)
+        {
+            return (ErrorCode.PolicyViolation, ExcessiveBatchMessage);
+        }
+
+        placement.Capacity = count;
 
         var start = brokers.Length > 1 ? Random.Shared.Next(brokers.Length) : 0;
         for (var p = 0; p < count; p++)
@@ -806,7 +839,7 @@ public sealed class MetadataStore : IDisposable
             placement.Add(replicas);
         }
 
-        return null;
+        return (ErrorCode.None, null);
     }
 
     private static string? ValidateManualAssignment(ClusterImage image, List<List<int>> placement, int replicationFactor)

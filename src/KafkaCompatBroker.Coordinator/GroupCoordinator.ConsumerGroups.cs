@@ -244,14 +244,21 @@ public sealed partial class GroupCoordinator
 
         try
         {
-            // Kafka matches the whole topic name (RE2J's matches()).
-            regex = new Regex($@"\A(?:{pattern})\z", RegexOptions.CultureInvariant, RegexTimeout);
-            _ = new Regex(pattern, RegexOptions.CultureInvariant, RegexTimeout); // a pattern that only parses when wrapped is still invalid
+            // Kafka matches the whole topic name with RE2J (matches()): linear time, no backreferences or
+            // lookarounds. NonBacktracking is the same kind of engine, so a pattern from the wire cannot make
+            // matching every topic name backtrack exponentially under the coordinator's lock; the constructs
+            // RE2J lacks are refused when it is built (NotSupportedException).
+            regex = new Regex($@"\A(?:{pattern})\z", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, RegexTimeout);
+            _ = new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, RegexTimeout); // a pattern that only parses when wrapped is still invalid
         }
         catch (ArgumentException e)
         {
             var description = e is RegexParseException p ? p.Error.ToString() : e.Message;
             throw new ConsumerGroupException(ErrorCode.InvalidRegularExpression, $"SubscribedTopicRegex `{pattern}` is not a valid regular expression: {description}.");
+        }
+        catch (NotSupportedException e)
+        {
+            throw new ConsumerGroupException(ErrorCode.InvalidRegularExpression, $"SubscribedTopicRegex `{pattern}` is not a valid regular expression: {e.Message}");
         }
 
         if (_regexes.Count > 10_000)

@@ -65,7 +65,7 @@ public sealed partial class TransactionCoordinator
         {
             try
             {
-                pattern = new Regex($"^(?:{transactionalIdPattern})\\z", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+                pattern = Compile($"^(?:{transactionalIdPattern})\\z");
             }
             catch (ArgumentException)
             {
@@ -83,8 +83,7 @@ public sealed partial class TransactionCoordinator
                 if (metadata.State == TransactionState.Dead
                     || (producerIds.Count > 0 && !producerIds.Contains(metadata.ProducerId))
                     || (stateFilters.Count > 0 && !states.Contains(metadata.State))
-                    || (durationFilterMs >= 0 && now - metadata.StartTimestampMs <= durationFilterMs)
-                    || (pattern is not null && !Matches(pattern, metadata.TransactionalId)))
+                    || (durationFilterMs >= 0 && now - metadata.StartTimestampMs <= durationFilterMs))
                 {
                     continue;
                 }
@@ -93,7 +92,30 @@ public sealed partial class TransactionCoordinator
             }
         }
 
+        // The pattern is matched outside the lock: a slow one must not stall the transactions.
+        if (pattern is not null)
+        {
+            result.RemoveAll(listing => !Matches(pattern, listing.TransactionalId));
+        }
+
         return (ErrorCode.None, unknown, result);
+    }
+
+    /// <summary>
+    /// Kafka compiles the pattern with java.util.regex. NonBacktracking matches in time linear in the id, so a
+    /// pattern from the wire cannot backtrack exponentially on every transactional id under the lock; only a pattern
+    /// it cannot run (backreferences, lookarounds) falls back to the backtracking engine, bounded per id.
+    /// </summary>
+    private static Regex Compile(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, TimeSpan.FromSeconds(1));
+        }
+        catch (NotSupportedException)
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        }
     }
 
     private static bool Matches(Regex pattern, string transactionalId)

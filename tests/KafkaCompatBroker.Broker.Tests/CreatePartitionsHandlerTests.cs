@@ -102,4 +102,37 @@ public sealed class CreatePartitionsHandlerTests : IDisposable
         Assert.Equal("Duplicate topic name.", result.ErrorMessage);
         Assert.Single(_broker.Metadata.Image.GetTopic("t")!.Partitions);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task CreatePartitions_HugeCount_PolicyViolationForThatTopicOnly(bool validateOnly)
+    {
+        _broker.Metadata.CreateTopic("u", 1);
+        var end = _broker.Metadata.Log.LogEndOffset;
+
+        var response = await BrokerExchange.SendAsync<CreatePartitionsResponse>(
+            _broker, ApiKey.CreatePartitions, 3, new CreatePartitionsRequest { Topics = [Topic("t", int.MaxValue), Topic("u", 3)], ValidateOnly = validateOnly });
+
+        Assert.Equal(((short)ErrorCode.PolicyViolation, "Unable to perform excessively large batch operation."), (response.Results[0].ErrorCode, response.Results[0].ErrorMessage));
+        Assert.Equal(0, response.Results[1].ErrorCode);
+        Assert.Single(_broker.Metadata.Image.GetTopic("t")!.Partitions);
+        Assert.Equal(validateOnly ? 1 : 3, _broker.Metadata.Image.GetTopic("u")!.Partitions.Count);
+        Assert.Equal(validateOnly, end == _broker.Metadata.Log.LogEndOffset);
+    }
+
+    [Fact]
+    public async Task CreatePartitions_TopicsSharingTheRecordBound_TheOneThatOverflowsFails()
+    {
+        // Kafka collects the PartitionRecords of every topic in one list bounded at 10,000.
+        _broker.Metadata.CreateTopic("u", 1);
+        _broker.Metadata.CreateTopic("v", 1);
+
+        var response = await BrokerExchange.SendAsync<CreatePartitionsResponse>(
+            _broker, ApiKey.CreatePartitions, 3, new CreatePartitionsRequest { Topics = [Topic("t", 6_001), Topic("u", 6_001), Topic("v", 4_001)], ValidateOnly = true });
+
+        Assert.Equal(0, response.Results[0].ErrorCode);
+        Assert.Equal((short)ErrorCode.PolicyViolation, response.Results[1].ErrorCode);
+        Assert.Equal(0, response.Results[2].ErrorCode);
+    }
 }

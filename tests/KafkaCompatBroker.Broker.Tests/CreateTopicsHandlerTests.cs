@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 
@@ -142,5 +143,104 @@ public sealed class CreateTopicsHandlerTests : IDisposable
         Assert.Equal((short)ErrorCode.InvalidConfig, response.Topics[1].ErrorCode);
         Assert.Equal("Unknown topic config name: no.such.config", response.Topics[1].ErrorMessage);
         Assert.Equal((short)ErrorCode.InvalidRequest, response.Topics[2].ErrorCode);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task CreateTopics_HugePartitionCount_PolicyViolationAndNothingCreated(bool validateOnly)
+    {
+        var end = _broker.Metadata.Log.LogEndOffset;
+
+        var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("fz-valid", 0x57000001, 1)], validateOnly = validateOnly });
+
+        var result = Assert.Single(response.Topics);
+        Assert.Equal(((short)ErrorCode.PolicyViolation, "Excessively large number of partitions per request."), (result.ErrorCode, result.ErrorMessage));
+        Assert.Equal(KafkaUuid.Zero, result.TopicId);
+        Assert.Equal(end, _broker.Metadata.Log.LogEndOffset);
+    }
+
+    [Fact]
+    public async Task CreateTopics_TopicsSummingOverLimit_FailEveryTopicOfTheRequest()
+    {
+        // ReplicationControlManagerTest.testExcessiveNumberOfTopicsCannotBeCreated: 5000 + 5000 + 1. The duplicates
+        // and __cluster_metadata are not counted, but the error answers every topic of the request.
+        var response = await CreateAsync(7, new CreateTopicsRequest
+        {
+            Topics = [Topic("foo", 5000, 1), Topic("bar", 5000, 1), Topic("baz", 1, 1), Topic("dup", 1, 1), Topic("dup", 1, 1), Topic("__cluster_metadata", 1, 1)],
+        });
+
+        Assert.Equal(["foo", "bar", "baz", "dup", "dup", "__cluster_metadata"], response.Topics.Select(t => t.Name));
+        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessivePartitionsMessage), (t.ErrorCode, t.ErrorMessage)));
+        Assert.Empty(_broker.Metadata.Image.TopicsByName);
+    }
+
+    [Fact]
+    public async Task CreateTopics_DuplicatesAndMetadataTopic_NotCountedTowardsTheLimit()
+    {
+        var response = await CreateAsync(7, new CreateTopicsRequest
+        {
+            Topics = [Topic("big", 9000, 1), Topic("dup", 5000, 1), Topic("dup", 5000, 1), Topic("__cluster_metadata", 5000, 1)],
+            validateOnly = true,
+        });
+
+        Assert.Equal(0, response.Topics.Single(t => t.Name == "big").ErrorCode);
+        Assert.Equal((short)ErrorCode.InvalidRequest, response.Topics.Single(t => t.Name == "dup").ErrorCode);
+    }
+
+    [Fact]
+    public async Task CreateTopics_DefaultPartitionsAndAssignments_CountTowardsTheLimit()
+    {
+        using var broker = new TestBroker("num.partitions=9999");
+        var manual = Topic("manual");
+        manual.Assignments.Add(new CreateTopicsRequest.CreatableReplicaAssignment { PartitionIndex = 0, BrokerIds = [1] });
+        manual.Assignments.Add(new CreateTopicsRequest.CreatableReplicaAssignment { PartitionIndex = 1, BrokerIds = [1] });
+
+        var response = await BrokerExchange.SendAsync<CreateTopicsResponse>(broker, ApiKey.CreateTopics, 7, new CreateTopicsRequest { Topics = [Topic("default"), manual], validateOnly = true });
+
+        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessivePartitionsMessage), (t.ErrorCode, t.ErrorMessage)));
+    }
+
+    [Fact]
+    public async Task CreateTopics_TenThousandPartitions_PassThePartitionCheckButNotTheRecordBound()
+    {
+        // 10,000 partitions are allowed by validateTotalNumberOfPartitions, but with their TopicRecord they are
+        // 10,001 records, which overflow Kafka's bounded record list (validate_only too): POLICY_VIOLATION.
+        var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("exactly", 10_000, 1)], validateOnly = true });
+
+        var result = Assert.Single(response.Topics);
+        Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (result.ErrorCode, result.ErrorMessage));
+    }
+
+    [Fact]
+    public async Task CreateTopics_RecordsOfAllTopicsOverLimit_FailEveryTopic()
+    {
+        // 5000 + 4999 partitions, and two TopicRecords: 10,001 records.
+        var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("a", 5000, 1), Topic("b", 4999, 1)], validateOnly = true });
+
+        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (t.ErrorCode, t.ErrorMessage)));
+    }
+
+    [Fact]
+    public async Task CreateTopics_RecordsAtLimit_Allowed()
+    {
+        // 9,999 PartitionRecords and the TopicRecord: exactly 10,000. A topic that fails (already exists) writes none.
+        _broker.Metadata.CreateTopic("exists", 1);
+        var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("fits", 9_999, 1), Topic("exists", 1, 1)], validateOnly = true });
+
+        Assert.Equal(0, response.Topics[0].ErrorCode);
+        Assert.Equal(9_999, response.Topics[0].NumPartitions);
+        Assert.Equal((short)ErrorCode.TopicAlreadyExists, response.Topics[1].ErrorCode);
+        Assert.Null(_broker.Metadata.Image.GetTopic("fits"));
+    }
+
+    [Fact]
+    public async Task CreateTopics_ReplicationFactor32767_InvalidReplicationFactor()
+    {
+        var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("rf", 9_999, short.MaxValue)] });
+
+        var result = Assert.Single(response.Topics);
+        Assert.Equal((short)ErrorCode.InvalidReplicationFactor, result.ErrorCode);
+        Assert.Contains("32767", result.ErrorMessage);
     }
 }

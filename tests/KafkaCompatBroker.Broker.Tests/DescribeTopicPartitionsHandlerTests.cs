@@ -79,6 +79,19 @@ public sealed class DescribeTopicPartitionsHandlerTests : IDisposable
         Assert.Equal("a:42:[]", Describe(response));
     }
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(int.MinValue)]
+    public async Task DescribeTopicPartitions_NegativeCursorPartition_ReturnsInvalidRequestAtOnce(int partition)
+    {
+        // Kafka refuses a negative cursor partition; walking from int.MinValue would take 2^31 steps.
+        var named = await DescribeAsync(Request(2000, ["b", "a"], ("b", partition)));
+        var all = await DescribeAsync(Request(2000, [], ("b", partition)));
+
+        Assert.Equal("b:42:[] a:42:[]", Describe(named));
+        Assert.Equal("", Describe(all));
+    }
+
     [Fact]
     public async Task DescribeTopicPartitions_LimitAboveBrokerMaximum_IsCappedAt2000()
     {

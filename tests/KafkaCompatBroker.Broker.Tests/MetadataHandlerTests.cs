@@ -130,6 +130,23 @@ public sealed class MetadataHandlerTests : IDisposable
     }
 
     [Fact]
+    public async Task Metadata_AutoCreationOverTheRecordBound_CreatesNoneAndAnswersLeaderNotAvailable()
+    {
+        // Kafka's broker forwards the missing topics as one CreateTopics: two topics of 5,000 partitions are
+        // 10,002 records, which its controller refuses whole. Existing topics are answered as usual.
+        using var broker = new TestBroker("num.partitions=5000");
+        broker.Metadata.CreateTopic("exists", 1);
+
+        var response = await BrokerExchange.SendAsync<MetadataResponse>(broker, ApiKey.Metadata, 9, Named("a", "exists", "b", "__internal"));
+
+        Assert.Equal(
+            [("a", (short)ErrorCode.LeaderNotAvailable), ("exists", (short)0), ("b", (short)ErrorCode.LeaderNotAvailable), ("__internal", (short)ErrorCode.UnknownTopicOrPartition)],
+            response.Topics.Select(t => (t.Name!, t.ErrorCode)));
+        Assert.Null(broker.Metadata.Image.GetTopic("a"));
+        Assert.Null(broker.Metadata.Image.GetTopic("b"));
+    }
+
+    [Fact]
     public async Task Metadata_InternalPrefixedName_IsNotAutoCreated()
     {
         var response = await MetadataAsync(9, Named("__consumer_offsets"));

@@ -335,6 +335,35 @@ public sealed class ConsumerGroupTests : IDisposable
     }
 
     [Fact]
+    public void Heartbeat_CatastrophicRegexOverManyTopics_MatchesInLinearTime()
+    {
+        // With backtracking, (a+)+b against 40 a's takes until the per-match timeout: 200 topics would hold the
+        // coordinator's lock for 20 s. RE2J (Kafka) and NonBacktracking match it in linear time.
+        for (var i = 0; i < 200; i++)
+        {
+            _topics.Set(new string('a', 40) + i, new KafkaUuid(100 + i, 1), 1);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = Join("a", topics: null, regex: "(a+)+b");
+
+        Assert.Equal(ErrorCode.None, result.Error);
+        Assert.Empty(Partitions(result.Assignment));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+    }
+
+    [Theory]
+    [InlineData(@"(orders)\1")]
+    [InlineData("orders(?=-eu)")]
+    public void Heartbeat_RegexWithConstructsRe2jLacks_InvalidRegularExpression(string regex)
+    {
+        var result = Join("a", topics: null, regex: regex);
+
+        Assert.Equal(ErrorCode.InvalidRegularExpression, result.Error);
+        Assert.StartsWith($"SubscribedTopicRegex `{regex}` is not a valid regular expression: ", result.ErrorMessage);
+    }
+
+    [Fact]
     public void Heartbeat_SubscribedTopicGrows_NewPartitionsAssigned()
     {
         var a = Join("a");

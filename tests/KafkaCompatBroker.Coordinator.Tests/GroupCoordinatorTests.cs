@@ -32,6 +32,21 @@ public sealed class GroupCoordinatorTests : IDisposable
         RequireKnownMemberId = requireKnown,
     };
 
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(int.MinValue)]
+    [InlineData(int.MaxValue)]
+    public async Task JoinGroup_ExtremeRebalanceTimeout_NoTimerThrowsAndTheGroupForms(int rebalance)
+    {
+        // Issue 14: a timeout from the wire sizes a timer; a negative one runs it at once, 2^31-1 ms is a valid timer.
+        var join = _coordinator.JoinGroupAsync(Join(rebalance: rebalance)).AsTask();
+        _time.Advance(3000);
+
+        var result = await join;
+        Assert.Equal(ErrorCode.None, result.Error);
+        Assert.Equal(1, result.GenerationId);
+    }
+
     /// <summary>Two members join a new group; the initial delay passes; both get generation 1.</summary>
     private async Task<(JoinGroupResult Leader, JoinGroupResult Follower)> FormGroupAsync()
     {

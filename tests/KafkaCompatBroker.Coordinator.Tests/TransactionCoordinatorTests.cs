@@ -435,6 +435,25 @@ public sealed class TransactionCoordinatorTests : IDisposable
     }
 
     [Fact]
+    public void List_CatastrophicPattern_MatchesEveryIdInLinearTime()
+    {
+        // (a+)+b against 40 a's backtracks until the per-match timeout: 20 ids would take 20 s.
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(ErrorCode.None, _coordinator.InitProducerId(new string('a', 40) + i, TimeoutMs).Error);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var listed = _coordinator.List([], [], -1, "(a+)+b");
+
+        Assert.Equal(ErrorCode.None, listed.Error);
+        Assert.Empty(listed.Transactions);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.Equal(20, _coordinator.List([], [], -1, "(a+)+[0-9]+").Transactions.Count);
+        Assert.Equal(20, _coordinator.List([], [], -1, @"(a)\1+[0-9]+").Transactions.Count); // a backreference: Java's engine runs it
+    }
+
+    [Fact]
     public void List_Filters_MatchEveryFilter()
     {
         var (id, epoch) = Init();

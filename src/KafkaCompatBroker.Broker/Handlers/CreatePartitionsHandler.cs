@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 
@@ -12,6 +13,11 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// checked as Kafka checks them (INVALID_REPLICA_ASSIGNMENT); validate_only creates nothing. The new
 /// partitions' logs are created by the ReplicaManager when the change is published. All versions carry an
 /// error message field (null on success); timeout_ms never expires on a single node.
+/// Kafka collects the PartitionRecords of all the request's topics in one list bounded at 10,000
+/// (QuorumController.MAX_RECORDS_PER_USER_OP); a topic whose new partitions would overflow what the topics before
+/// it left fails. Kafka catches that overflow per topic as UNKNOWN_SERVER_ERROR after building the whole placement;
+/// here it is POLICY_VIOLATION with the message Kafka's controller gives the same overflow elsewhere
+/// (EventHandlerExceptionInfo), checked before anything is placed, and the other topics go on.
 /// </summary>
 public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse>
 {
@@ -39,6 +45,7 @@ public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<C
             }
         }
 
+        var budget = MetadataStore.MaxRecordsPerUserOperation;
         foreach (var topic in request.Topics)
         {
             if (counts[topic.Name] > 1)
@@ -56,7 +63,13 @@ public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<C
                 }
             }
 
-            var result = broker.Metadata.CreatePartitions(topic.Name, topic.Count, assignments, request.ValidateOnly);
+            var before = broker.Metadata.Image.GetTopic(topic.Name)?.Partitions.Count ?? 0;
+            var result = broker.Metadata.CreatePartitions(topic.Name, topic.Count, assignments, request.ValidateOnly, budget);
+            if (result.IsSuccess)
+            {
+                budget -= topic.Count - before;
+            }
+
             var message = result.Error switch
             {
                 ErrorCode.None => null,

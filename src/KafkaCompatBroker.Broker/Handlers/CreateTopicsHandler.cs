@@ -11,8 +11,9 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// creates nothing. A name given twice is INVALID_REQUEST "Duplicate topic name.", and __cluster_metadata
 /// cannot be created. Every result carries an error message (v1+; null on success). On success v5+ returns the
 /// partition count, replication factor and every effective topic config with its source (read-only and
-/// sensitive are false for topic configs); v7 returns the topic id. A single node commits at once, so
-/// timeout_ms never expires.
+/// sensitive are false for topic configs); v7 returns the topic id. A request asking for more than 10,000
+/// partitions, or whose records would not fit in one operation's bound, fails whole with POLICY_VIOLATION before
+/// anything is placed. A single node commits at once, so timeout_ms never expires.
 /// </summary>
 public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {
@@ -25,13 +26,28 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
     protected override ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
-        var response = new CreateTopicsResponse();
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var topic in request.Topics)
         {
             counts[topic.Name] = counts.GetValueOrDefault(topic.Name) + 1;
         }
 
+        // The controller gets the request without duplicates and __cluster_metadata (ControllerApis.createTopics).
+        var toCreate = new List<CreateTopicsRequest.CreatableTopic>(request.Topics.Count);
+        foreach (var topic in request.Topics)
+        {
+            if (counts[topic.Name] == 1 && topic.Name != MetadataStore.MetadataTopicName)
+            {
+                toCreate.Add(topic);
+            }
+        }
+
+        if (ExceedsRecordBudget(toCreate, version) is { } tooLarge)
+        {
+            return ValueTask.FromResult<CreateTopicsResponse?>(FailAll(request, tooLarge));
+        }
+
+        var response = new CreateTopicsResponse();
         var duplicatesReported = new HashSet<string>(StringComparer.Ordinal);
         foreach (var topic in request.Topics)
         {
@@ -51,13 +67,70 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
                 continue;
             }
 
-            response.Topics.Add(Create(topic, request.validateOnly, version));
+            response.Topics.Add(Create(topic, request.validateOnly, version).Result);
         }
 
         return ValueTask.FromResult<CreateTopicsResponse?>(response);
     }
 
-    private CreateTopicsResponse.CreatableTopicResult Create(CreateTopicsRequest.CreatableTopic topic, bool validateOnly, short version)
+    /// <summary>
+    /// Kafka's controller collects the records of all the request's topics in one list bounded at
+    /// <see cref="MetadataStore.MaxRecordsPerUserOperation"/>. ReplicationControlManager.validateTotalNumberOfPartitions
+    /// first refuses more partitions than that in all (-1: num.partitions; explicit assignments: their count); then the
+    /// TopicRecord, ConfigRecords and PartitionRecords of the topics that pass validation must fit too, validate_only
+    /// or not, else the overflow fails the operation (EventHandlerExceptionInfo: POLICY_VIOLATION). Either failure
+    /// fails every topic of the request (CreateTopicsRequest.getErrorResponse). Returns that message, or null.
+    /// </summary>
+    private string? ExceedsRecordBudget(List<CreateTopicsRequest.CreatableTopic> toCreate, short version)
+    {
+        long partitions = 0;
+        long records = 0;
+        foreach (var topic in toCreate)
+        {
+            long count = topic.Assignments.Count > 0 ? topic.Assignments.Count
+                : topic.NumPartitions == -1 ? broker.Settings.DefaultNumPartitions
+                : Math.Max(topic.NumPartitions, 0);
+            partitions += count;
+            records += 1 + topic.Configs.Count + count;
+        }
+
+        if (partitions > MetadataStore.MaxRecordsPerUserOperation)
+        {
+            return MetadataStore.ExcessivePartitionsMessage;
+        }
+
+        if (records <= MetadataStore.MaxRecordsPerUserOperation)
+        {
+            return null;
+        }
+
+        // Near the bound only the topics that would be created count: validate them all first (at most 10,000 partitions).
+        records = 0;
+        foreach (var topic in toCreate)
+        {
+            var (result, written) = Create(topic, validateOnly: true, version);
+            if (result.ErrorCode == 0)
+            {
+                records += written;
+            }
+        }
+
+        return records > MetadataStore.MaxRecordsPerUserOperation ? MetadataStore.ExcessiveBatchMessage : null;
+    }
+
+    private static CreateTopicsResponse FailAll(CreateTopicsRequest request, string message)
+    {
+        var response = new CreateTopicsResponse();
+        foreach (var topic in request.Topics)
+        {
+            response.Topics.Add(Failed(topic.Name, ErrorCode.PolicyViolation, message));
+        }
+
+        return response;
+    }
+
+    /// <summary>Creates (or validates) one topic; also returns how many records creating it writes.</summary>
+    private (CreateTopicsResponse.CreatableTopicResult Result, int Records) Create(CreateTopicsRequest.CreatableTopic topic, bool validateOnly, short version)
     {
         Dictionary<int, IReadOnlyList<int>>? assignments = null;
         if (topic.Assignments.Count > 0)
@@ -81,7 +154,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
         var result = broker.Metadata.CreateTopic(topic.Name, partitions, replication, assignments, configs, validateOnly);
         if (!result.IsSuccess)
         {
-            return Failed(topic.Name, result.Error, result.ErrorMessage);
+            return (Failed(topic.Name, result.Error, result.ErrorMessage), 0);
         }
 
         var response = new CreateTopicsResponse.CreatableTopicResult
@@ -116,7 +189,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
             }
         }
 
-        return response;
+        return (response, 1 + configs.DistinctBy(c => c.Key, StringComparer.Ordinal).Count() + result.NumPartitions);
     }
 
     private static CreateTopicsResponse.CreatableTopicResult Failed(string name, ErrorCode error, string? message) => new()

@@ -12,7 +12,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// topic does not fit, next_cursor names it and the first partition left out; when the limit is used up exactly
 /// before a topic, next_cursor points at that topic's partition 0. Named topics that do not exist get
 /// UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for illegal names); with a topic list the cursor's topic
-/// must be in it, otherwise every topic gets INVALID_REQUEST. Topic authorized operations are always the full
+/// must be in it, and the cursor's partition must not be negative, otherwise every topic gets INVALID_REQUEST. Topic authorized operations are always the full
 /// bitfield (no authorizer); eligible leader replicas and last known ELR are empty lists.
 /// </summary>
 public sealed class DescribeTopicPartitionsHandler(BrokerContext broker) : ApiHandler<DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse>
@@ -57,6 +57,13 @@ public sealed class DescribeTopicPartitionsHandler(BrokerContext broker) : ApiHa
             {
                 return ValueTask.FromResult<DescribeTopicPartitionsResponse?>(InvalidRequest(request));
             }
+        }
+
+        // DescribeTopicPartitionsRequestHandler: "cursor partition must be valid" (INVALID_REQUEST); a negative
+        // start would otherwise walk up to 2^31 partition ids.
+        if (request.Cursor is { PartitionIndex: < 0 })
+        {
+            return ValueTask.FromResult<DescribeTopicPartitionsResponse?>(InvalidRequest(request));
         }
 
         var firstPartition = cursorTopic.Length > 0 ? request.Cursor!.PartitionIndex : 0;

@@ -12,7 +12,9 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// INVALID_REQUEST on every topic): an unknown id gets UNKNOWN_TOPIC_ID with a null name. Missing topics are
 /// auto-created when auto.create.topics.enable and allow_auto_topic_creation (v4+; always for v0–3) allow it,
 /// with num.partitions and default.replication.factor, and — the creation being synchronous here — answered
-/// with the new partitions; names starting with "__" are not auto-created. Otherwise a missing topic gets
+/// with the new partitions; names starting with "__" are not auto-created. A request whose missing topics would
+/// write more than 10,000 records (a TopicRecord and num.partitions PartitionRecords each) creates none and
+/// answers them LEADER_NOT_AVAILABLE, as Kafka's broker does when its controller refuses the batch. Otherwise a missing topic gets
 /// UNKNOWN_TOPIC_OR_PARTITION, an illegal name INVALID_TOPIC_EXCEPTION. Partitions carry the leader epoch (v7+)
 /// and offline replicas (v5+); a leader without the listener is LEADER_NOT_AVAILABLE (LISTENER_NOT_FOUND v6+),
 /// and v0 filters unavailable replicas with REPLICA_NOT_AVAILABLE. Authorized operations (v8+, cluster v8–10)
@@ -21,6 +23,28 @@ namespace KafkaCompatBroker.Broker.Handlers;
 public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataRequest, MetadataResponse>
 {
     public override ApiKey Key => ApiKey.Metadata;
+
+    private static bool IsAutoCreatable(string name) => !name.StartsWith("__", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Kafka's AutoTopicCreationManager sends the request's missing topics to the controller as one CreateTopics
+    /// request, which its record bound (ReplicationControlManager.validateTotalNumberOfPartitions, then the
+    /// TopicRecord and num.partitions PartitionRecords of each) refuses whole when it is too large: nothing is created.
+    /// </summary>
+    private bool AutoCreationFits(ClusterImage image, List<string> requested)
+    {
+        long topics = 0;
+        foreach (var name in requested)
+        {
+            if (image.GetTopic(name) is null && MetadataStore.ValidateTopicName(name) is null && IsAutoCreatable(name))
+            {
+                topics++;
+            }
+        }
+
+        long partitions = Math.Max(broker.Settings.DefaultNumPartitions, 0);
+        return topics * partitions <= MetadataStore.MaxRecordsPerUserOperation && topics * (1 + partitions) <= MetadataStore.MaxRecordsPerUserOperation;
+    }
 
     public override short MinVersion => 0;
 
@@ -97,14 +121,20 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
             }
         }
 
-        var autoCreate = broker.Settings.AutoCreateTopics && request.AllowAutoTopicCreation;
+        var autoCreate = broker.Settings.AutoCreateTopics && request.AllowAutoTopicCreation && !allTopics;
+        var refused = autoCreate && !AutoCreationFits(image, requested);
         foreach (var name in requested)
         {
             var topic = image.GetTopic(name);
             if (topic is null && !allTopics)
             {
                 var error = MetadataStore.ValidateTopicName(name) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.InvalidTopicException;
-                if (autoCreate && error == ErrorCode.UnknownTopicOrPartition && !name.StartsWith("__", StringComparison.Ordinal))
+                if (refused && error == ErrorCode.UnknownTopicOrPartition && IsAutoCreatable(name))
+                {
+                    // Kafka's broker answers topics whose creation it forwarded LEADER_NOT_AVAILABLE; its controller refuses the batch.
+                    error = ErrorCode.LeaderNotAvailable;
+                }
+                else if (autoCreate && error == ErrorCode.UnknownTopicOrPartition && IsAutoCreatable(name))
                 {
                     var created = broker.Metadata.CreateTopic(name, broker.Settings.DefaultNumPartitions, broker.Settings.DefaultReplicationFactor);
                     if (created.IsSuccess || created.Error == ErrorCode.TopicAlreadyExists)
