@@ -373,21 +373,27 @@ public sealed class LogManager : IDisposable
                 return existing;
             }
 
-            var counts = _dirs.ToDictionary(d => d.Path, _ => 0, StringComparer.Ordinal);
-            foreach (var log in _logs.Values)
-            {
-                if (Path.GetDirectoryName(log.Directory) is { } parent && counts.ContainsKey(parent))
-                {
-                    counts[parent]++;
-                }
-            }
-
-            var dir = _dirs.MinBy(d => counts[d.Path])!; // ties: the first in log.dirs
+            var dir = _dirs.Length == 1 ? _dirs[0] : LeastLoadedDir(); // one dir: no count over every log per new partition
             var created = PartitionLog.Open(Path.Combine(dir.Path, topicPartition.DirectoryName), topicPartition, config ?? _configFor(topicPartition), default, cleanShutdown: true, _logger, _time);
             _logs[topicPartition] = created;
             _logger.LogDebug("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path); // the caller logs a line per topic
             return created;
         }
+    }
+
+    /// <summary>The log dir holding the fewest partition logs; ties: the first in log.dirs (under <c>_stateLock</c>).</summary>
+    private LogDir LeastLoadedDir()
+    {
+        var counts = _dirs.ToDictionary(d => d.Path, _ => 0, StringComparer.Ordinal);
+        foreach (var log in _logs.Values)
+        {
+            if (Path.GetDirectoryName(log.Directory) is { } parent && counts.ContainsKey(parent))
+            {
+                counts[parent]++;
+            }
+        }
+
+        return _dirs.MinBy(d => counts[d.Path])!;
     }
 
     /// <summary>

@@ -17,6 +17,9 @@ namespace KafkaCompatBroker.Storage;
 /// point, which the log advances only after flushing (see <see cref="LogSegment.Flush"/>). The file
 /// writes are serialized by <c>_fileLock</c>, since <see cref="Flush"/> also runs outside the
 /// partition's lock (background flushes after a roll and on flush.ms).
+/// The file is only held open once something is written to it: an index with no entries on disk holds no file
+/// descriptor, so an empty partition costs one (its log file), as in Kafka, which closes an index file once it is
+/// mapped (AbstractIndex). Ten thousand new partitions would otherwise take thirty thousand descriptors.
 /// </remarks>
 internal abstract class SparseIndex : IDisposable
 {
@@ -26,7 +29,7 @@ internal abstract class SparseIndex : IDisposable
     private readonly int _entrySize;
     private readonly int _maxPendingEntries;
     private readonly Lock _fileLock = new();
-    private SafeFileHandle _file;
+    private SafeFileHandle? _file; // opened on the first write, under _fileLock
     private long[] _keys = new long[64];
     private long[] _values = new long[64];
     private int _count;
@@ -41,7 +44,7 @@ internal abstract class SparseIndex : IDisposable
         MaxEntries = maxEntries;
         _entrySize = entrySize;
         _maxPendingEntries = Math.Max(1, PendingEntriesLimit / entrySize);
-        _file = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete).Dispose();
     }
 
     public string Path { get; private set; }
@@ -57,26 +60,31 @@ internal abstract class SparseIndex : IDisposable
     /// <summary>Reads the file into memory; false (and empty) when its size is not a whole number of entries.</summary>
     protected bool LoadEntries(Func<long, long, bool> entryIsSane)
     {
-        var length = RandomAccess.GetLength(_file);
-        if (length % _entrySize != 0 || length / _entrySize > MaxEntries)
+        byte[] bytes;
+        using (var file = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
         {
-            return false;
-        }
-
-        var bytes = new byte[length];
-        var read = 0;
-        while (read < bytes.Length)
-        {
-            var n = RandomAccess.Read(_file, bytes.AsSpan(read), read);
-            if (n == 0)
+            var fileLength = RandomAccess.GetLength(file);
+            if (fileLength % _entrySize != 0 || fileLength / _entrySize > MaxEntries)
             {
                 return false;
             }
 
-            read += n;
+            bytes = new byte[fileLength];
+            var read = 0;
+            while (read < bytes.Length)
+            {
+                var n = RandomAccess.Read(file, bytes.AsSpan(read), read);
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                read += n;
+            }
         }
 
-        var count = (int)(length / _entrySize);
+
+        var count = bytes.Length / _entrySize;
         EnsureCapacity(count);
         for (var i = 0; i < count; i++)
         {
@@ -153,7 +161,7 @@ internal abstract class SparseIndex : IDisposable
                 Encode(keys[first + i], values[first + i], buffer.AsSpan(i * _entrySize, _entrySize));
             }
 
-            RandomAccess.Write(_file, buffer.AsSpan(0, n * _entrySize), (long)first * _entrySize);
+            RandomAccess.Write(FileLocked(), buffer.AsSpan(0, n * _entrySize), (long)first * _entrySize);
             Volatile.Write(ref _written, first + n);
         }
     }
@@ -229,9 +237,10 @@ internal abstract class SparseIndex : IDisposable
         {
             WritePendingLocked();
             var length = (long)_written * _entrySize;
-            if (RandomAccess.GetLength(_file) != length)
+            var file = FileLocked();
+            if (RandomAccess.GetLength(file) != length)
             {
-                RandomAccess.SetLength(_file, length);
+                RandomAccess.SetLength(file, length);
             }
         }
     }
@@ -247,15 +256,32 @@ internal abstract class SparseIndex : IDisposable
                 Volatile.Write(ref _written, keep);
             }
 
-            RandomAccess.SetLength(_file, (long)_written * _entrySize);
+            RandomAccess.SetLength(FileLocked(), (long)_written * _entrySize);
         }
     }
 
     /// <summary>Writes the pending entries and fsyncs the file.</summary>
     public void Flush()
     {
-        WritePendingEntries();
-        FileSync.Fsync(_file);
+        SafeFileHandle? file;
+        lock (_fileLock)
+        {
+            WritePendingLocked();
+            file = _file;
+        }
+
+        // Never opened: nothing was written since the file was created or last read, so there is nothing to sync.
+        if (file is not null)
+        {
+            FileSync.Fsync(file);
+        }
+    }
+
+    /// <summary>The open file, opened now if it was not (under <c>_fileLock</c>).</summary>
+    private SafeFileHandle FileLocked()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _file ??= File.OpenHandle(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
     }
 
     public void Rename(string newPath)
@@ -307,7 +333,7 @@ internal abstract class SparseIndex : IDisposable
             finally
             {
                 _disposed = true;
-                _file.Dispose();
+                _file?.Dispose();
             }
         }
     }
