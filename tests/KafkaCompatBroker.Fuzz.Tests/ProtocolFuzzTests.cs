@@ -30,7 +30,8 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
     private const int Connections = 4;
     private const long HeapBoundBytes = 512L * 1024 * 1024;
     private const string HealthTopic = "fuzz-health";
-    private static readonly TimeSpan ResponseDeadline = TimeSpan.FromSeconds(1);
+    // A request that parks (a long-poll Fetch, a JoinGroup waiting for a rebalance) costs this much, then its connection.
+    private static readonly TimeSpan ResponseDeadline = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ProbeDeadline = TimeSpan.FromSeconds(10);
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-fuzz-" + Guid.NewGuid().ToString("N"));
