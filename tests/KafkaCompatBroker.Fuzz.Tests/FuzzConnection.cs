@@ -24,10 +24,21 @@ public sealed class FuzzConnection : IDisposable
         _stream = client.GetStream();
     }
 
-    public static async Task<FuzzConnection> OpenAsync(int port)
+    /// <summary>Connects within the deadline: a broker that stops accepting (out of file descriptors) fails the run, not hangs it.</summary>
+    public static async Task<FuzzConnection> OpenAsync(int port, TimeSpan deadline)
     {
         var client = new TcpClient { NoDelay = true };
-        await client.ConnectAsync("127.0.0.1", port);
+        using var timeout = new CancellationTokenSource(deadline);
+        try
+        {
+            await client.ConnectAsync("127.0.0.1", port, timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            client.Dispose();
+            throw new TimeoutException($"the broker accepted no connection within {deadline.TotalSeconds} s");
+        }
+
         return new FuzzConnection(client);
     }
 

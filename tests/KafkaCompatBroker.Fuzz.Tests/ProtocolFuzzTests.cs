@@ -33,6 +33,7 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
     // A request that parks (a long-poll Fetch, a JoinGroup waiting for a rebalance) costs this much, then its connection.
     private static readonly TimeSpan ResponseDeadline = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ProbeDeadline = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(30);
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-fuzz-" + Guid.NewGuid().ToString("N"));
     private readonly LogCapture _logs = new();
@@ -63,7 +64,19 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
     {
         if (_broker is not null)
         {
-            await _broker.DisposeAsync();
+            // A broker slow to stop (after a failed run it may be deleting thousands of partitions) does not hold
+            // up the test run past this: it is left to the end of the process.
+            var stopping = Stopwatch.StartNew();
+            try
+            {
+                await _broker.DisposeAsync().AsTask().WaitAsync(StopDeadline);
+                output.WriteLine($"the broker stopped in {stopping.Elapsed.TotalSeconds:F1} s");
+            }
+            catch (TimeoutException)
+            {
+                output.WriteLine($"the broker did not stop within {StopDeadline.TotalSeconds} s");
+                return;
+            }
         }
 
         _loggerFactory?.Dispose();
@@ -116,7 +129,7 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
                 var version = (short)(min + index);
                 var correlationId = frames + 1000;
                 var frame = mutator.Mutate(key, version, versions[index], correlationId);
-                var what = $"frame {frames} ({key} v{version}, {frame.Description}): {Convert.ToHexString(frame.Bytes.AsSpan(0, Math.Min(frame.Bytes.Length, 4096)))}";
+                var what = $"frame {frames} at {stopwatch.Elapsed.TotalSeconds:F1} s ({key} v{version}, {frame.Description}): {Convert.ToHexString(frame.Bytes.AsSpan(0, Math.Min(frame.Bytes.Length, 4096)))}";
 
                 // A broker's failure may show after the frame that caused it (a log line from a background task, a
                 // heap that grows): the failure message names the frames before it too.
@@ -129,8 +142,18 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
                 what += "\nafter " + string.Join("\n", recent.Reverse().Skip(1));
 
                 var slot = frames % Connections;
-                var connection = connections[slot] ??= await FuzzConnection.OpenAsync(Port);
-                var outcome = await ExchangeAsync(connection, frame, what);
+                string outcome;
+                FuzzConnection connection;
+                try
+                {
+                    connection = connections[slot] ??= await FuzzConnection.OpenAsync(Port, ProbeDeadline);
+                    outcome = await ExchangeAsync(connection, frame, what);
+                }
+                catch (TimeoutException e)
+                {
+                    throw new TimeoutException($"seed {seed}: {e.Message}, by {what}\nreplay: {replay}", e);
+                }
+
                 stats[outcome] = stats.GetValueOrDefault(outcome) + 1;
                 if (outcome != "answered")
                 {
@@ -271,7 +294,17 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>ApiVersions on a fresh connection, answered within the deadline.</summary>
     private async Task ProbeAsync(string after, int seed, string replay)
     {
-        using var connection = await FuzzConnection.OpenAsync(Port);
+        FuzzConnection connection;
+        try
+        {
+            connection = await FuzzConnection.OpenAsync(Port, ProbeDeadline);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"seed {seed}: the health probe: {e.Message}, after {after}\nreplay: {replay}", e);
+        }
+
+        using var probe = connection;
         var request = new ApiVersionsRequest { ClientSoftwareName = "fuzz-probe", ClientSoftwareVersion = "1.0" };
         Assert.True(await connection.TrySendAsync(Frame(ValidRequests.Serialize(ApiKey.ApiVersions, 3, 1, request))), $"seed {seed}: the health probe could not send after {after}; replay: {replay}");
         var (outcome, _) = await connection.ReadFrameAsync(ProbeDeadline);
@@ -323,7 +356,7 @@ public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task<T> CallAsync<T>(ApiKey key, short version, IKafkaMessage request)
         where T : IKafkaMessage, new()
     {
-        using var connection = await FuzzConnection.OpenAsync(Port);
+        using var connection = await FuzzConnection.OpenAsync(Port, ProbeDeadline);
         Assert.True(await connection.TrySendAsync(Frame(ValidRequests.Serialize(key, version, 5, request))));
         var (outcome, frame) = await connection.ReadFrameAsync(ProbeDeadline);
         Assert.Equal(ReadOutcome.Frame, outcome);
