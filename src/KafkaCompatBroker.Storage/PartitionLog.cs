@@ -23,6 +23,10 @@ public sealed class PartitionLog : IDisposable
     private const string DeletedSuffix = ".deleted";
     private const string CleanedSuffix = ".cleaned";
     private const string SwapSuffix = ".swap";
+
+    // Kafka streams a batch's decompression; this broker decompresses whole, so a client's batch whose records
+    // decompress beyond the cleaner's bound is refused (MESSAGE_TOO_LARGE) instead of being buffered.
+    private const int MaxDecompressedBatchBytes = 64 * 1024 * 1024;
     private static readonly ILogger NullLoggerInstance = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private readonly object _lock = new();
@@ -313,6 +317,11 @@ public sealed class PartitionLog : IDisposable
             ThrowIfClosed();
             var config = Config;
             var (batchCount, recordCount) = ValidateForAppend(records, origin, config);
+            if (origin == AppendOrigin.Client)
+            {
+                ValidateRecords(records);
+            }
+
             if (AnalyzeProducerState(records, origin) is { } duplicate)
             {
                 // A producer's retry of a batch already written: answer with the original offsets, write nothing;
@@ -587,6 +596,59 @@ public sealed class PartitionLog : IDisposable
         }
 
         return (batches, count);
+    }
+
+    /// <summary>
+    /// Reads every record of a client's batches, decompressing them, as Kafka's LogValidator does: a batch whose
+    /// CRC holds but whose compressed data or records are corrupt is refused, not stored for readers (ListOffsets
+    /// by timestamp, the cleaner, consumers) to fail on. Uncompressed batches are read in place without allocating.
+    /// </summary>
+    private static void ValidateRecords(in ReadOnlySequence<byte> records)
+    {
+        PooledBufferWriter? scratch = null;
+        try
+        {
+            foreach (var slice in RecordBatches.Enumerate(records))
+            {
+                var size = slice.Header.TotalSize;
+                var copy = slice.Bytes.IsSingleSegment ? null : ArrayPool<byte>.Shared.Rent(size);
+                try
+                {
+                    ReadOnlySpan<byte> batch;
+                    if (copy is null)
+                    {
+                        batch = slice.Bytes.FirstSpan[..size];
+                    }
+                    else
+                    {
+                        slice.Bytes.Slice(0, size).CopyTo(copy);
+                        batch = copy.AsSpan(0, size);
+                    }
+
+                    var reader = slice.Header.CompressionType == CompressionType.None
+                        ? new RecordReader(slice.Header, batch[RecordBatchHeader.Size..])
+                        : RecordBatch.ReadRecords(batch, scratch ??= new PooledBufferWriter(), MaxDecompressedBatchBytes);
+                    while (reader.MoveNext())
+                    {
+                    }
+                }
+                finally
+                {
+                    if (copy is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(copy);
+                    }
+                }
+            }
+        }
+        catch (RecordsException e)
+        {
+            throw new LogAppendException((ErrorCode)e.ErrorCode, $"invalid records in the batch: {e.Message}");
+        }
+        finally
+        {
+            scratch?.Dispose();
+        }
     }
 
     /// <summary>The segment the batch goes to, rolling a new one when the active segment is full or old.</summary>

@@ -194,6 +194,26 @@ public sealed class PartitionLogTests : IDisposable
         Assert.Equal(new TimestampAndOffset(_time.NowMs, 0), log.FindOffsetByTimestamp(_time.NowMs));
     }
 
+    [Theory]
+    [InlineData(CompressionType.Lz4, 70, "CorruptMessage")] // inside the compressed records: LZ4's frame header
+    [InlineData(CompressionType.Gzip, 75, "CorruptMessage")]
+    [InlineData(CompressionType.None, 61, "InvalidRecord")] // the first record's length
+    public void Append_BatchWithValidCrcButCorruptRecords_IsRefusedAndNotStored(CompressionType compression, int at, string error)
+    {
+        // Found by the protocol fuzzer: such a batch was stored, and ListOffsets by timestamp then failed
+        // decompressing it. Kafka's LogValidator reads every record of a client's batch before appending.
+        using var log = Open();
+        var batch = Batches.Make(3, compression: compression);
+        batch[at] ^= 0x5a;
+        RecordBatch.WriteCrc(batch);
+
+        var refused = Assert.Throws<LogAppendException>(() => log.Append(Batches.Seq(batch)));
+
+        Assert.Equal(Enum.Parse<ErrorCode>(error), refused.Error);
+        Assert.Equal(0, log.LogEndOffset);
+        Assert.Null(log.FindOffsetByTimestamp(0));
+    }
+
     [Fact]
     public void Append_InvalidInput_IsRefusedWithKafkaErrorAndNothingWritten()
     {
