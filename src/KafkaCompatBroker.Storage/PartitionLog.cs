@@ -312,16 +312,18 @@ public sealed class PartitionLog : IDisposable
     /// </summary>
     public LogAppendResult AppendWithoutFlush(in ReadOnlySequence<byte> records, int leaderEpoch = -1, AppendOrigin origin = AppendOrigin.Client)
     {
+        // The checks read only the records (and max.message.bytes): CRCs and decompression run before the lock, so
+        // appends to the partition do not queue behind them.
+        var (batchCount, recordCount) = ValidateForAppend(records, origin, Config);
+        if (origin == AppendOrigin.Client)
+        {
+            ValidateRecords(records);
+        }
+
         lock (_lock)
         {
             ThrowIfClosed();
             var config = Config;
-            var (batchCount, recordCount) = ValidateForAppend(records, origin, config);
-            if (origin == AppendOrigin.Client)
-            {
-                ValidateRecords(records);
-            }
-
             if (AnalyzeProducerState(records, origin) is { } duplicate)
             {
                 // A producer's retry of a batch already written: answer with the original offsets, write nothing;
