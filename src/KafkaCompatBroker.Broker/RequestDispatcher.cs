@@ -20,6 +20,12 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
 {
     private const int MinHeaderBytes = 8; // api key, api version, correlation id
 
+    /// <summary>
+    /// The largest request whose decoded objects a connection keeps for reuse. Producers cap a request at 1 MiB by
+    /// default (max.request.size); a much larger one would leave its lists' capacity held for the connection's life.
+    /// </summary>
+    internal const int MaxReusedRequestBytes = 8 * 1024 * 1024;
+
     // Pooled state machines: a request that waits (a long-poll fetch, a full socket) allocates none.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RequestOutcome> ProcessAsync(KafkaConnection connection, ReadOnlySequence<byte> frame, PipeWriter output, CancellationToken cancellationToken)
@@ -33,7 +39,10 @@ public sealed class RequestDispatcher(HandlerRegistry registry, ILogger<RequestD
         }
         finally
         {
-            connection.ReturnProcessorState(state);
+            if (frame.Length <= MaxReusedRequestBytes)
+            {
+                connection.ReturnProcessorState(state);
+            }
         }
     }
 

@@ -57,6 +57,22 @@ public sealed class RequestReuseTests : IDisposable
     }
 
     [Fact]
+    public async Task Produce_RequestLargerThanReuseBound_ItsObjectsAreNotKeptForTheConnection()
+    {
+        DataPath.CreateTopic(_broker, "big");
+        using var builder = new RecordBatchBuilder(CompressionType.None);
+        builder.Append(1_700_000_000_000, "k"u8, new byte[RequestDispatcher.MaxReusedRequestBytes + 1]);
+        var batch = new ArrayBufferWriter<byte>();
+        builder.WriteTo(batch);
+
+        await ProduceAsync(DataPath.Produce("big", 0, DataPath.Batch(1)));
+        Assert.NotNull(_connection.TakeProcessorState()); // a usual request's objects are kept (and taken back here)
+        await ProduceAsync(DataPath.Produce("big", 0, batch.WrittenSpan.ToArray()));
+
+        Assert.Null(_connection.TakeProcessorState());
+    }
+
+    [Fact]
     public async Task Produce_SameConnectionSuccessAfterError_ErrorMessageAndCodeCleared()
     {
         DataPath.CreateTopic(_broker, "t");
