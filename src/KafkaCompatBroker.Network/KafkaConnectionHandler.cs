@@ -105,11 +105,7 @@ public sealed class KafkaConnectionHandler(
 
                 if (result.IsCompleted)
                 {
-                    if (!buffer.IsEmpty && !connection.ClosedAsIdle)
-                    {
-                        logger.LogWarning("Connection {Connection} closed in the middle of a request ({Bytes} bytes of it received)", connection, buffer.Length);
-                    }
-
+                    LogIfClosedMidRequest(connection);
                     return;
                 }
             }
@@ -120,11 +116,17 @@ public sealed class KafkaConnectionHandler(
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // The client went away or the broker is shutting down.
+            // The client went away (the transport may report that as a cancelled read rather than a completed one)
+            // or the broker is shutting down.
+            if (!lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                LogIfClosedMidRequest(connection);
+            }
         }
         catch (ConnectionResetException)
         {
             logger.LogDebug("Connection {Connection} reset by peer", connection);
+            LogIfClosedMidRequest(connection);
         }
         catch (IOException e)
         {
@@ -136,6 +138,14 @@ public sealed class KafkaConnectionHandler(
             idleSweeper?.Remove(connection);
             socketOutput?.Complete();
             logger.LogDebug("Connection {Connection} closed", connection);
+        }
+    }
+
+    private void LogIfClosedMidRequest(KafkaConnection connection)
+    {
+        if (connection.PendingRequestBytes > 0 && !connection.ClosedAsIdle)
+        {
+            logger.LogWarning("Connection {Connection} closed in the middle of a request ({Bytes} bytes of it received)", connection, connection.PendingRequestBytes);
         }
     }
 
