@@ -613,6 +613,12 @@ public sealed class PartitionLog : IDisposable
             foreach (var slice in RecordBatches.Enumerate(records))
             {
                 var size = slice.Header.TotalSize;
+                if (slice.Header.CompressionType == CompressionType.None && !slice.Bytes.IsSingleSegment)
+                {
+                    ValidateRecordsAcrossBuffers(slice.Header, slice.Bytes.Slice(RecordBatchHeader.Size, size - RecordBatchHeader.Size));
+                    continue;
+                }
+
                 var copy = slice.Bytes.IsSingleSegment ? null : ArrayPool<byte>.Shared.Rent(size);
                 try
                 {
@@ -650,6 +656,82 @@ public sealed class PartitionLog : IDisposable
         finally
         {
             scratch?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The records of an uncompressed batch that spans receive buffers, checked one by one by <see cref="RecordReader"/>
+    /// where they lie: a record that straddles two buffers is copied, the batch is not (a 1 MB batch spans sixteen).
+    /// </summary>
+    private static void ValidateRecordsAcrossBuffers(in RecordBatchHeader header, ReadOnlySequence<byte> records)
+    {
+        if (header.RecordsCount < 0)
+        {
+            throw new RecordsException(RecordBatchError.InvalidRecordCount, $"invalid recordsCount {header.RecordsCount}");
+        }
+
+        var reader = new SequenceReader<byte>(records);
+        Span<byte> prefix = stackalloc byte[VarInt.MaxVarIntBytes];
+        byte[]? straddling = null;
+        try
+        {
+            for (var i = 0; i < header.RecordsCount; i++)
+            {
+                var peek = prefix[..(int)Math.Min(prefix.Length, reader.Remaining)];
+                if (peek.IsEmpty)
+                {
+                    throw new RecordsException(RecordBatchError.InvalidRecord, $"the batch ends after {i} of its {header.RecordsCount} records");
+                }
+
+                reader.TryCopyTo(peek);
+                var prefixLength = 0;
+                var length = VarInt.ReadVarInt(peek, ref prefixLength);
+                if (length < 0 || length > reader.Remaining - prefixLength)
+                {
+                    throw new RecordsException(RecordBatchError.InvalidRecord, $"record length {length} does not fit the {reader.Remaining - prefixLength} remaining bytes");
+                }
+
+                var size = prefixLength + length;
+                ReadOnlySpan<byte> record;
+                if (reader.UnreadSpan.Length >= size)
+                {
+                    record = reader.UnreadSpan[..size];
+                }
+                else
+                {
+                    if (straddling is null || straddling.Length < size)
+                    {
+                        if (straddling is not null)
+                        {
+                            ArrayPool<byte>.Shared.Return(straddling);
+                        }
+
+                        straddling = ArrayPool<byte>.Shared.Rent(size);
+                    }
+
+                    reader.Sequence.Slice(reader.Position, size).CopyTo(straddling);
+                    record = straddling.AsSpan(0, size);
+                }
+
+                var one = new RecordReader(record, 1, header.BaseOffset, header.BaseTimestamp);
+                while (one.MoveNext())
+                {
+                }
+
+                reader.Advance(size);
+            }
+
+            if (reader.Remaining != 0)
+            {
+                throw new RecordsException(RecordBatchError.InvalidRecord, $"{reader.Remaining} bytes remain after the declared records");
+            }
+        }
+        finally
+        {
+            if (straddling is not null)
+            {
+                ArrayPool<byte>.Shared.Return(straddling);
+            }
         }
     }
 

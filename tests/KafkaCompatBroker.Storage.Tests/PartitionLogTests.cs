@@ -215,6 +215,30 @@ public sealed class PartitionLogTests : IDisposable
     }
 
     [Fact]
+    public void Append_UncompressedBatchSplitAcrossBuffersAnywhere_RecordsCheckedInPlace()
+    {
+        // A batch spanning receive buffers has its records read where they lie (one straddling record copied):
+        // every split point must accept the valid batch and refuse the same corruption a contiguous batch gets.
+        using var log = Open();
+        var valid = Batches.Make(4, valueSize: 20);
+        var corrupt = (byte[])valid.Clone();
+        corrupt[RecordBatchHeader.Size] ^= 0x5a; // the first record's length
+        RecordBatch.WriteCrc(corrupt);
+        var contiguousError = Assert.Throws<LogAppendException>(() => log.Append(Batches.Seq(corrupt))).Error;
+
+        var appended = 0L;
+        for (var at = 1; at < valid.Length; at++)
+        {
+            log.Append(Batches.Split(valid, at));
+            appended += 4;
+            Assert.Equal(contiguousError, Assert.Throws<LogAppendException>(() => log.Append(Batches.Split(corrupt, at))).Error);
+        }
+
+        Assert.Equal(appended, log.LogEndOffset);
+        Assert.Equal(ErrorCode.InvalidRecord, contiguousError);
+    }
+
+    [Fact]
     public void Append_InvalidInput_IsRefusedWithKafkaErrorAndNothingWritten()
     {
         using var log = Open(new LogConfig { MaxMessageBytes = 500 });

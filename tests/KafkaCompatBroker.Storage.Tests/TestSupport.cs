@@ -94,6 +94,30 @@ internal static class Batches
 
     public static ReadOnlySequence<byte> Seq(byte[] bytes) => new(bytes);
 
+    /// <summary><paramref name="bytes"/> as two segments split at <paramref name="at"/>, as a request spanning two receive buffers arrives.</summary>
+    public static ReadOnlySequence<byte> Split(byte[] bytes, int at)
+    {
+        var first = new Segment(bytes.AsMemory(0, at), 0);
+        var second = first.Append(bytes.AsMemory(at));
+        return new ReadOnlySequence<byte>(first, 0, second, second.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
+    }
+
     /// <summary>Reads a fetch result's bytes.</summary>
     public static byte[] Bytes(LogReadResult result)
     {
