@@ -157,4 +157,19 @@ public class Crc32CTests
         var sequence = SequenceHelper.Split(data, segmentSize);
         Assert.Equal(Crc32C.Compute(data), Crc32C.Compute(sequence));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(61)]
+    [InlineData(4096)]
+    [InlineData(1_000_003)]
+    public void Compute_AnyLength_EqualsSystemIoHashingsCrc32C(int length)
+    {
+        // The CRC32C benchmark compares this implementation with System.IO.Hashing's: they must compute the same thing.
+        var data = new byte[length];
+        new Random(length).NextBytes(data);
+
+        Assert.Equal(System.IO.Hashing.Crc32.HashToUInt32(System.IO.Hashing.Crc32ParameterSet.Crc32C, data), Crc32C.Compute(data));
+    }
 }
