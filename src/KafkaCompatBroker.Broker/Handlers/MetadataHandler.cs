@@ -42,8 +42,9 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
             }
         }
 
+        // The records bound implies the partitions bound: each topic writes its partitions plus a TopicRecord.
         long partitions = Math.Max(broker.Settings.DefaultNumPartitions, 0);
-        return topics * partitions <= MetadataStore.MaxRecordsPerUserOperation && topics * (1 + partitions) <= MetadataStore.MaxRecordsPerUserOperation;
+        return topics * (1 + partitions) <= MetadataStore.MaxRecordsPerUserOperation;
     }
 
     public override short MinVersion => 0;
