@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace KafkaCompatBroker.CompatTests;
 
@@ -107,6 +108,29 @@ public sealed class KafkaPythonCompatTests(CompatBroker broker) : ClientCompatTe
 
     [Fact]
     public Task Topics_CreateDescribeAlterAddPartitionsDelete_Succeed() => TopicAdminAsync();
+
+    /// <summary>
+    /// The driver runs on librdkafka.redist 2.15.1 restored with it (no build, no cache), one copy, and on a machine
+    /// without libsasl2.so.3 (Debian 12) on the package's centos8 build, the plain one being unloadable there.
+    /// </summary>
+    [Fact]
+    public async Task Library_Loaded_IsTheRedistPackagesBuildForThisMachine()
+    {
+        var r = (await RunAsync("library")).Json(Broker);
+        var path = r.GetProperty("path").GetString()!;
+
+        Assert.Equal("2.15.1", r.GetProperty("version").GetString());
+        Assert.EndsWith("/bin/Release/net10.0/runtimes/linux-x64/native/" + Path.GetFileName(path), path, StringComparison.Ordinal);
+        Assert.Equal([path], r.GetProperty("mapped").EnumerateArray().Select(e => e.GetString()));
+        if (!NativeLibrary.TryLoad("libsasl2.so.3", out var sasl))
+        {
+            Assert.Equal("centos8-librdkafka.so", Path.GetFileName(path));
+        }
+        else
+        {
+            NativeLibrary.Free(sasl);
+        }
+    }
 
     [Fact]
     public Task OffsetsForTimes_MiddleTimestamp_FindsThatRecord() => SeekByTimestampAsync("lz4");

@@ -48,7 +48,6 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building the recorder and the Confluent.Kafka capture app" >&2
-"$repo/compat-tests/scripts/build-librdkafka.sh" >/dev/null
 for project in "$repo/tools/KafkaCompatBroker.FixtureRecorder" "$here/ConfluentCapture"; do
   dotnet build "$project" -c Release -nologo -v quiet >"$logs/build" 2>&1 || { cat "$logs/build" >&2; exit 1; }
 done

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real Kafka clients the compat tests and fixture captures drive.
+# Installs the real Kafka clients the compat tests and fixture captures drive (Confluent.Kafka and its
+# librdkafka come from NuGet when the projects restore).
 # Idempotent: every step checks whether it is already done, so a re-run is fast.
 set -euo pipefail
 
@@ -8,11 +9,13 @@ compat="$(dirname "$here")"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: kcat, kafka-python (+ its optional codecs), librdkafka build and runtime deps.
+# Debian packages: kcat, kafka-python (+ its optional codecs), a C toolchain for kafkajs' lz4 plugin (below),
+# and the broker's native codec libraries.
+# (Confluent.Kafka's librdkafka 2.15.1 comes from NuGet's librdkafka.redist: nothing to build.)
 apt_packages=(
   kcat
   python3-kafka python3-snappy python3-lz4 python3-zstandard
-  build-essential libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config
+  build-essential
   libsnappy1v5 liblz4-1 libzstd1
 )
 missing=()
@@ -54,6 +57,3 @@ else
   (cd "$compat/node" && npm ci --no-audit --no-fund)
   node_ok || { echo "npm: kafkajs codec plugins did not install (lz4 native build?)" >&2; exit 1; }
 fi
-
-# librdkafka 2.15.1 for Confluent.Kafka (cached outside the clone).
-"$here/build-librdkafka.sh"

@@ -13,10 +13,17 @@ namespace KafkaCompatBroker.Perf;
 /// </summary>
 internal sealed class MockCluster : IDisposable
 {
-    private const string Library = "librdkafka.so";
+    private const string Library = "librdkafka";
     private const int ProducerType = 0;
     private readonly IntPtr _client;
     private readonly IntPtr _cluster;
+
+    static MockCluster()
+    {
+        // The C calls below go to the very file Confluent.Kafka loaded (one copy of librdkafka in the process).
+        NativeLibrary.SetDllImportResolver(typeof(MockCluster).Assembly, (name, _, _) =>
+            name == Library && LoadedLibrdkafka.Path() is { } path ? NativeLibrary.Load(path) : IntPtr.Zero);
+    }
 
     public MockCluster(string topic, int partitions)
     {

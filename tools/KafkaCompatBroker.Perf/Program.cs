@@ -13,12 +13,6 @@ catch (ArgumentException e)
     return 2;
 }
 
-if (!File.Exists(Path.Combine(AppContext.BaseDirectory, "librdkafka.so")))
-{
-    Console.Error.WriteLine("librdkafka 2.15.1 is missing next to the tool: run compat-tests/scripts/build-librdkafka.sh, then rebuild this project.");
-    return 1;
-}
-
 var progressLine = new ProgressLine(options.Records);
 var showing = options.Quiet ? Task.CompletedTask : progressLine.ShowAsync();
 

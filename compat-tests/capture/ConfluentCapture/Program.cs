@@ -33,9 +33,9 @@ var config = new ProducerConfig
     BrokerAddressFamily = BrokerAddressFamily.V4,
 };
 
-// librdkafka.so (2.15.1, from build-librdkafka.sh) sits next to this assembly, where the default
-// native probing finds it. (Library.Load(path) is avoided: it dlopens "libdl", which glibc 2.34+
-// only ships as libdl.so.2.)
+// librdkafka 2.15.1 comes from librdkafka.redist under runtimes/, where Confluent.Kafka's own loader finds it
+// (on Debian its centos8 build: the plain one needs libsasl2.so.3). Library.Load(path) is avoided: it dlopens
+// "libdl", which glibc 2.34+ only ships as libdl.so.2.
 using var producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build();
 var partition = new TopicPartition("fixtures", new Partition(0));
 var reports = new List<Task<DeliveryResult<byte[]?, byte[]?>>>();

@@ -5,6 +5,7 @@ using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 
 // Confluent.Kafka 2.15.1 (librdkafka 2.15.1) driver for the compat tests. Prints one JSON object on its last line.
+//   library                                    (librdkafka's version and the file that loaded, mapped copies)
 //   produce <bootstrap> <topic> <codec> <count> <base-ts>
 //   consume <bootstrap> <topic> <count>        (Assign() to partition 0, auto-commit off)
 //   metadata-all <bootstrap> <topic>           (GetMetadata of all topics: the topic is listed)
@@ -24,6 +25,13 @@ using Confluent.Kafka.Admin;
 //   txn-restart <bootstrap> <topic> <txn-id>                            (waits on stdin with a transaction open)
 //   eos-pipeline <bootstrap> <in> <out> <group> <txn-id> <total> <crash-after|-1>
 // Records and checksum as in ../kafka-python/client.py.
+if (args is ["library"])
+{
+    var path = KafkaCompatBroker.Perf.LoadedLibrdkafka.Path();
+    Console.WriteLine(JsonSerializer.Serialize(new { version = Library.VersionString, path, mapped = KafkaCompatBroker.Perf.LoadedLibrdkafka.MappedFiles() }));
+    return 0;
+}
+
 var (command, bootstrap, topic) = (args[0], args[1], args[2]);
 object result = command switch
 {
