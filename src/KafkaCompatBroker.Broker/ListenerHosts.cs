@@ -51,6 +51,11 @@ internal sealed class ListenerHosts : IAsyncDisposable
         BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time, CancellationToken cancellationToken)
     {
         var hosts = new ListenerHosts(config, loggerFactory, processor, time);
+        if (UseSockets)
+        {
+            hosts._log.LogWarning("KCB_TRANSPORT=sockets: the listeners run on Pipelines.Sockets.Unofficial instead of Kestrel (measurement switch)");
+        }
+
         try
         {
             for (var i = 0; i < listeners.Bind.Count; i++)
