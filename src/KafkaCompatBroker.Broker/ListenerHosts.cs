@@ -51,11 +51,6 @@ internal sealed class ListenerHosts : IAsyncDisposable
         BrokerConfig config, BrokerListeners listeners, ILoggerFactory loggerFactory, IKafkaRequestProcessor processor, TimeProvider time, CancellationToken cancellationToken)
     {
         var hosts = new ListenerHosts(config, loggerFactory, processor, time);
-        if (UseSockets)
-        {
-            hosts._log.LogWarning("KCB_TRANSPORT=sockets: the listeners run on Pipelines.Sockets.Unofficial instead of Kestrel (measurement switch)");
-        }
-
         try
         {
             for (var i = 0; i < listeners.Bind.Count; i++)
@@ -198,7 +193,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
                 hosts = _hosts;
             }
 
-            await Task.WhenAll(hosts.Select(h => h.Server.StopAsync()));
+            await Task.WhenAll(hosts.Select(h => h.App.StopAsync()));
         }
         finally
         {
@@ -211,7 +206,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
         await StopAsync();
         foreach (var host in _hosts)
         {
-            await host.Server.DisposeAsync();
+            await host.App.DisposeAsync();
         }
 
         _idleSweeper.Dispose();
@@ -219,28 +214,12 @@ internal sealed class ListenerHosts : IAsyncDisposable
 
     private static async Task StopListenerAsync(Listener listener)
     {
-        await listener.Server.StopAsync();
-        await listener.Server.DisposeAsync();
+        await listener.App.StopAsync();
+        await listener.App.DisposeAsync();
     }
 
     private async Task<Listener> StartListenerAsync(ListenerAddress address, IPEndPoint endPoint, CancellationToken cancellationToken)
     {
-        if (UseSockets)
-        {
-            var server = new SocketsKafkaListener(_processor, NetworkOptionsFor(address.Name), _loggerFactory, _idleSweeper);
-            try
-            {
-                server.Start(endPoint);
-            }
-            catch (System.Net.Sockets.SocketException e)
-            {
-                server.Dispose();
-                throw new IOException(e.Message, e);
-            }
-
-            return new Listener(address, new SocketsServer(server), server.Port);
-        }
-
         var app = BuildWebHost(address.Name, endPoint);
         try
         {
@@ -253,7 +232,7 @@ internal sealed class ListenerHosts : IAsyncDisposable
         }
 
         var bound = app.Services.GetRequiredService<IServer>().BoundPorts();
-        return new Listener(address, new KestrelServer(app), address.Port != 0 || bound.Count == 0 ? address.Port : bound[0]);
+        return new Listener(address, app, address.Port != 0 || bound.Count == 0 ? address.Port : bound[0]);
     }
 
     private WebApplication BuildWebHost(string listener, IPEndPoint endPoint)
@@ -267,21 +246,19 @@ internal sealed class ListenerHosts : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.None);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported once, by the caller
-        builder.Services.AddSingleton(NetworkOptionsFor(listener));
+        builder.Services.AddSingleton(new NetworkOptions
+        {
+            ListenerName = listener,
+            SocketRequestMaxBytes = _config.GetInt("socket.request.max.bytes"),
+            SendFile = _config.GetBool("socket.sendfile.enable"),
+            ConnectionsMaxIdleMs = _config.GetListenerLong(listener, "connections.max.idle.ms"),
+        });
         builder.Services.AddSingleton(_idleSweeper);
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, ReceiveBlockPoolFactory>();
         builder.Services.AddSingleton(_processor);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenKafka(endPoint));
         return builder.Build();
     }
-
-    private NetworkOptions NetworkOptionsFor(string listener) => new()
-    {
-        ListenerName = listener,
-        SocketRequestMaxBytes = _config.GetInt("socket.request.max.bytes"),
-        SendFile = _config.GetBool("socket.sendfile.enable"),
-        ConnectionsMaxIdleMs = _config.GetListenerLong(listener, "connections.max.idle.ms"),
-    };
 
     /// <summary>One line naming the listener that could not bind and why.</summary>
     private static BrokerStartupException BindFailure(string listener, Exception error) =>
@@ -290,53 +267,17 @@ internal sealed class ListenerHosts : IAsyncDisposable
     private static string BindFailureReason(Exception error)
     {
         var inner = error;
-        while (inner.InnerException is not null && inner is not AddressInUseException
-               && inner is not System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse })
+        while (inner.InnerException is not null && inner is not AddressInUseException)
         {
             inner = inner.InnerException;
         }
 
-        return inner is AddressInUseException or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }
+        return inner is AddressInUseException
             ? "the address is already in use (is another broker running?)"
             : inner.Message.TrimEnd('.');
     }
 
-    private sealed record Listener(ListenerAddress Address, IListenerServer Server, int Port);
-
-    /// <summary>TEMPORARY (issue 15 item 3): KCB_TRANSPORT=sockets runs the listeners on Pipelines.Sockets.Unofficial, to measure it against Kestrel.</summary>
-    private static readonly bool UseSockets = Environment.GetEnvironmentVariable("KCB_TRANSPORT") == "sockets";
-
-    private interface IListenerServer : IAsyncDisposable
-    {
-        Task StopAsync();
-    }
-
-    private sealed class KestrelServer(WebApplication app) : IListenerServer
-    {
-        public Task StopAsync() => app.StopAsync();
-
-        public ValueTask DisposeAsync() => app.DisposeAsync();
-    }
-
-    private sealed class SocketsServer(SocketsKafkaListener server) : IListenerServer
-    {
-        private bool _stopped;
-
-        public async Task StopAsync()
-        {
-            if (!_stopped)
-            {
-                _stopped = true;
-                await server.StopAsync(TimeSpan.FromSeconds(30)); // Kestrel's default shutdown timeout
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await StopAsync();
-            server.Dispose();
-        }
-    }
+    private sealed record Listener(ListenerAddress Address, WebApplication App, int Port);
 
     /// <summary>Hands the web host's loggers to the broker's logger factory (which the caller owns and disposes).</summary>
     private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider

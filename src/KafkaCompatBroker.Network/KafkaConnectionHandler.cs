@@ -114,7 +114,7 @@ public sealed class KafkaConnectionHandler(
         {
             // The idle sweeper aborted the connection (and said why).
         }
-        catch (OperationCanceledException e) when (stop.IsCancellationRequested || e is Pipelines.Sockets.Unofficial.ConnectionAbortedException)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // The client went away (the transport may report that as a cancelled read rather than a completed one)
             // or the broker is shutting down.
@@ -123,7 +123,7 @@ public sealed class KafkaConnectionHandler(
                 LogIfClosedMidRequest(connection);
             }
         }
-        catch (IOException e) when (e is ConnectionResetException or Pipelines.Sockets.Unofficial.ConnectionResetException)
+        catch (ConnectionResetException)
         {
             logger.LogDebug("Connection {Connection} reset by peer", connection);
             LogIfClosedMidRequest(connection);

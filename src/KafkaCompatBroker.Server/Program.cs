@@ -68,11 +68,6 @@ await stopping.Task;
 log.LogInformation("Shutting down");
 await broker.DisposeAsync();
 log.LogInformation("Shut down cleanly");
-if (Environment.GetEnvironmentVariable("KCB_ALLOC_FILE") is { } allocFile)
-{
-    File.AppendAllText(allocFile, $"{GC.GetTotalAllocatedBytes(true)} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)}\n");
-}
-
 return 0;
 
 static BrokerConfig LoadConfig(string[] args)
