@@ -9,8 +9,7 @@
 # and the image is run with host networking; kcat produces records and consumes them back, and
 # the script checks the broker runs as a non-root uid and writes its data to the volume.
 #
-# Needs root, apt (docker.io, debootstrap), kcat, Debian's mirror reachable (debootstrap, and the
-# Dockerfile's own apt-get install of libzstd1/liblz4-1/libsnappy1v5). Starts dockerd if no engine
+# Needs root, apt (docker.io, debootstrap), kcat, Debian's mirror reachable (debootstrap). Starts dockerd if no engine
 # answers and stops it again at the end. Idempotent: base images are reused when present
 # (KCB_REBUILD_BASE=1 rebuilds them). Prints PASS at the end; any failure exits non-zero.
 #

@@ -13,7 +13,6 @@ apt_packages=(
   kcat
   python3-kafka python3-snappy python3-lz4 python3-zstandard
   build-essential libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config
-  libsnappy1v5 liblz4-1 libzstd1
 )
 missing=()
 for p in "${apt_packages[@]}"; do

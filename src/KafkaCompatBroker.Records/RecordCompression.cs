@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
-using KafkaCompatBroker.Records.Native;
 
 namespace KafkaCompatBroker.Records;
 
@@ -12,9 +11,6 @@ namespace KafkaCompatBroker.Records;
 /// </summary>
 public static class RecordCompression
 {
-    // TEMPORARY (issue 15 item 1): chooses the system-library codecs for the native/managed measurement.
-    internal static bool UseNativeCodecs = Environment.GetEnvironmentVariable("KAFKACOMPATBROKER_NATIVE_CODECS") == "1";
-
     // Size of the output chunks requested from the IBufferWriter while stream-decoding.
     private const int ChunkSize = 64 * 1024;
 
@@ -26,11 +22,6 @@ public static class RecordCompression
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentOutOfRangeException.ThrowIfNegative(maxDecompressedBytes);
-        if (UseNativeCodecs && type is CompressionType.Snappy or CompressionType.Lz4 or CompressionType.Zstd)
-        {
-            return NativeCodecs.Decompress(type, input, output, maxDecompressedBytes);
-        }
-
         switch (type)
         {
             case CompressionType.None:
@@ -68,11 +59,6 @@ public static class RecordCompression
 
         ArgumentNullException.ThrowIfNull(output);
         ArgumentOutOfRangeException.ThrowIfNegative(maxDecompressedBytes);
-        if (UseNativeCodecs && type is CompressionType.Snappy or CompressionType.Lz4 or CompressionType.Zstd)
-        {
-            return NativeCodecs.Decompress(type, input, output, maxDecompressedBytes);
-        }
-
         switch (type)
         {
             case CompressionType.Gzip:
@@ -125,11 +111,6 @@ public static class RecordCompression
     public static int Compress(CompressionType type, ReadOnlySpan<byte> input, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        if (UseNativeCodecs && type is CompressionType.Snappy or CompressionType.Lz4 or CompressionType.Zstd)
-        {
-            return NativeCodecs.Compress(type, input, output);
-        }
-
         switch (type)
         {
             case CompressionType.None:
@@ -148,9 +129,6 @@ public static class RecordCompression
                 return 0;
         }
     }
-
-    /// <summary>True for the codecs Kafka defines (none, gzip, snappy, lz4, zstd); all are managed code, so always available.</summary>
-    public static bool IsSupported(CompressionType type) => type is >= CompressionType.None and <= CompressionType.Zstd;
 
     // Room for the next output chunk: one byte more than the budget left, so exceeding the bound is noticed
     // after decoding at most maxDecompressedBytes + 1 bytes.
