@@ -77,6 +77,18 @@ public class RecordCompressionTests
     }
 
     [Fact]
+    public void Decompress_Lz4FrameWithWrongContentChecksum_ThrowsCorrupt()
+    {
+        // The lz4 CLI's frame declares a content checksum (FLG bit 2), its last 4 bytes.
+        var frame = Convert.FromBase64String(TestVectors.Lz4Cli);
+        Assert.NotEqual(0, frame[4] & 0x04);
+        frame[^1] ^= 0x01;
+
+        var exception = Assert.Throws<CompressionException>(() => RecordCompression.Decompress(CompressionType.Lz4, frame, new ArrayBufferWriter<byte>(), OneMiB));
+        Assert.Equal(RecordBatchError.CorruptCompressedData, exception.Error);
+    }
+
+    [Fact]
     public void Decompress_ConcatenatedXerialStreams_ReturnsBothParts()
     {
         var first = new ArrayBufferWriter<byte>();
