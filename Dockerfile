@@ -14,11 +14,8 @@ RUN dotnet publish src/KafkaCompatBroker.Server -c Release -o /app
 FROM ${RUNTIME_IMAGE}
 # The broker runs as a non-root user (the official images' "app" user has this uid).
 ARG APP_UID=1654
-# zstd, lz4 and snappy come from the system's C libraries.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libzstd1 liblz4-1 libsnappy1v5 \
-    && rm -rf /var/lib/apt/lists/* \
-    && (id -u ${APP_UID} >/dev/null 2>&1 || useradd --system --uid ${APP_UID} --no-create-home kafkacompatbroker) \
+# Every codec is managed code (no native library to install).
+RUN (id -u ${APP_UID} >/dev/null 2>&1 || useradd --system --uid ${APP_UID} --no-create-home kafkacompatbroker) \
     && mkdir -p /var/lib/kafkacompatbroker \
     && chown ${APP_UID} /var/lib/kafkacompatbroker
 WORKDIR /app

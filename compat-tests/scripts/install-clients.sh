@@ -9,14 +9,12 @@ compat="$(dirname "$here")"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: kcat, kafka-python (+ its optional codecs), a C toolchain for kafkajs' lz4 plugin (below),
-# and the broker's native codec libraries.
-# (Confluent.Kafka's librdkafka 2.15.1 comes from NuGet's librdkafka.redist: nothing to build.)
+# Debian packages: kcat, kafka-python (+ its optional codecs) and a C toolchain for kafkajs' lz4 plugin (below).
+# (The broker's codecs are managed code, and Confluent.Kafka's librdkafka 2.15.1 comes from NuGet's librdkafka.redist.)
 apt_packages=(
   kcat
   python3-kafka python3-snappy python3-lz4 python3-zstandard
   build-essential
-  libsnappy1v5 liblz4-1 libzstd1
 )
 missing=()
 for p in "${apt_packages[@]}"; do

@@ -33,9 +33,6 @@ public enum RecordBatchError
 
     /// <summary>Decompressed data would be larger than the caller's bound.</summary>
     DecompressedSizeExceeded,
-
-    /// <summary>The native library of a codec is not installed.</summary>
-    CodecUnavailable,
 }
 
 /// <summary>Kafka error codes (see error-codes.tsv) that <see cref="RecordBatchError"/> values map to.</summary>
@@ -59,7 +56,6 @@ public static class RecordBatchErrors
         RecordBatchError.InvalidRecord => InvalidRecord,
         RecordBatchError.DecompressedSizeExceeded => MessageTooLarge,
         RecordBatchError.UnsupportedCompressionType => UnsupportedCompressionType,
-        RecordBatchError.CodecUnavailable => UnsupportedCompressionType,
         _ => CorruptMessage,
     };
 }

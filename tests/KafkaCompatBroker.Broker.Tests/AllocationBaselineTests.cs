@@ -29,6 +29,11 @@ public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposa
     private const long ProduceBaselineBytes = 64;
     private const long FetchBaselineBytes = 32;
 
+    // Produce of one ~10 KiB compressed batch, its decompression included. Measured (x64, .NET 10): gzip 384
+    // (GZipStream and its input stream), lz4 374 (K4os's frame reader and block decoder; the block buffers are
+    // pooled), snappy 138 (Snappier's decompressor object), zstd 40 (a thread's ZstdSharp context is reused).
+    private const long CompressedProduceBaselineBytes = 420;
+
     private const int WarmUp = 300;
     private const int Measured = 2000;
 
@@ -81,6 +86,24 @@ public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposa
         output.WriteLine($"Produce v13: {small} bytes per 1-record request, {large} bytes per 100-record request");
         // One object per record would be ≥ 2,400 bytes; the margin is for the index's amortized growth.
         Assert.True(large < small + 100, $"a 100-record batch allocates {large} bytes per request, a 1-record batch {small}: something allocates per record");
+    }
+
+    [Theory]
+    [InlineData(CompressionType.Gzip)]
+    [InlineData(CompressionType.Snappy)]
+    [InlineData(CompressionType.Lz4)]
+    [InlineData(CompressionType.Zstd)]
+    public void Produce_CompressedBatch_AllocatesAtMostCodecBaseline(CompressionType compression)
+    {
+        // The log decompresses every client batch to check its records (as Kafka's LogValidator does): the codec
+        // must reuse its buffers and contexts, and allocate nothing per record.
+        var topicId = DataPath.CreateTopic(_broker, "alloc");
+        var small = Measure(Frame(ApiKey.Produce, 9, DataPath.Produce("alloc", 0, DataPath.Batch(1, compression: compression, valueSize: 10_000), topicId: topicId)));
+        var large = Measure(Frame(ApiKey.Produce, 9, DataPath.Produce("alloc", 0, DataPath.Batch(100, compression: compression, valueSize: 100), topicId: topicId)));
+
+        output.WriteLine($"Produce v9 {compression}: {small} bytes per 1-record request, {large} bytes per 100-record request (baseline {CompressedProduceBaselineBytes})");
+        Assert.True(large <= CompressedProduceBaselineBytes, $"a {compression} Produce allocates {large} bytes per request, more than the baseline {CompressedProduceBaselineBytes}. Remove the new allocation, or (if it is needed) set CompressedProduceBaselineBytes to the measured figure + ~5%.");
+        Assert.True(large < small + 100, $"a 100-record {compression} batch allocates {large} bytes per request, a 1-record batch {small}: something allocates per record");
     }
 
     [Theory]

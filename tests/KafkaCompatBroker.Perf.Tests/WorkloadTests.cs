@@ -183,4 +183,24 @@ public sealed class WorkloadTests : IAsyncLifetime
         Assert.Equal(new Dictionary<string, string> { ["flush.messages"] = "2", ["segment.bytes"] = "1048576" }, options.TopicConfigs);
         Assert.Contains("topic configs flush.messages=2,segment.bytes=1048576", PerfReport.For(options, null, null, null).ToTable(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Parse_Values_TextSetRandomByDefaultOthersRefused()
+    {
+        Assert.Equal("text", PerfOptions.Parse(["--mock", "--values", "text"]).Values);
+        Assert.Equal("random", PerfOptions.Parse(["--mock"]).Values);
+        Assert.Throws<ArgumentException>(() => PerfOptions.Parse(["--mock", "--values", "zeros"]));
+        Assert.Contains("values=text", PerfReport.For(PerfOptions.Parse(["--mock", "--values", "text"]), null, null, null).ToTable(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TextValues_CreatePool_DistinctValuesOfTheSizeSameForASeed()
+    {
+        var pool = TextValues.CreatePool(100, 1024, seed: 7);
+
+        Assert.All(pool, value => Assert.Equal(1024, value.Length));
+        Assert.Equal(100, pool.Select(Convert.ToBase64String).Distinct().Count());
+        Assert.Equal(pool[99], TextValues.CreatePool(100, 1024, seed: 7)[99]);
+        Assert.NotEqual(pool[0], TextValues.CreatePool(1, 1024, seed: 8)[0]);
+    }
 }

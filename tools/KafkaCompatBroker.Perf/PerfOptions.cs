@@ -18,6 +18,8 @@ internal sealed record PerfOptions
           --linger-ms L          producer linger.ms (default 5)
           --batch-size B         producer batch.size in bytes (default 1000000)
           --compression C        none, gzip, snappy, lz4, zstd (default none)
+          --values V             random: one random value sent for every record (default); text: JSON-like
+                                 text values, 4,096 distinct ones in turn (compress like application events)
           --topic NAME           topic name (default perf-<random>; created with T partitions)
           --topic-config K=V     a config of the created topic, e.g. flush.messages=1 (repeatable; not for --mock)
           --rate R               throttle the producer to R records/s (default: unthrottled)
@@ -61,6 +63,9 @@ internal sealed record PerfOptions
     public int BatchSize { get; init; } = 1_000_000;
 
     public string Compression { get; init; } = "none";
+
+    /// <summary>Record values: "random" (one random value for every record) or "text" (<see cref="TextValues"/>).</summary>
+    public string Values { get; init; } = "random";
 
     public string Topic { get; init; } = "perf-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -156,6 +161,7 @@ internal sealed record PerfOptions
                 "--linger-ms" => o with { LingerMs = Int() },
                 "--batch-size" => o with { BatchSize = Int() },
                 "--compression" => o with { Compression = Value() },
+                "--values" => o with { Values = Value() },
                 "--topic" => o with { Topic = Value() },
                 "--topic-config" => o with { TopicConfigs = WithTopicConfig(o.TopicConfigs, Value()) },
                 "--rate" => o with { Rate = Int() },
@@ -211,6 +217,11 @@ internal sealed record PerfOptions
         if (o.Acks is not ("0" or "1" or "all" or "-1"))
         {
             throw new ArgumentException("--acks must be 0, 1 or all");
+        }
+
+        if (o.Values is not ("random" or "text"))
+        {
+            throw new ArgumentException("--values must be random or text");
         }
 
         if (o.Compression is not ("none" or "gzip" or "snappy" or "lz4" or "zstd"))

@@ -42,6 +42,7 @@ internal sealed record PerfReport(
     int LingerMs,
     int BatchSize,
     string Compression,
+    string Values,
     int? Rate,
     IReadOnlyDictionary<string, string> TopicConfigs,
     TargetResult? Ours,
@@ -52,7 +53,7 @@ internal sealed record PerfReport(
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     public static PerfReport For(PerfOptions o, TargetResult? ours, TargetResult? mock, MachineLimits? limits) => new(
-        o.Records, o.RecordSize, o.Partitions, o.Acks, o.LingerMs, o.BatchSize, o.Compression, o.Rate, o.TopicConfigs,
+        o.Records, o.RecordSize, o.Partitions, o.Acks, o.LingerMs, o.BatchSize, o.Compression, o.Values, o.Rate, o.TopicConfigs,
         ours, mock, ours is not null && mock is not null ? Ratios.Of(ours.Workload, mock.Workload) : null, limits);
 
     private static double ProducedGiB(TargetResult t) => t.Workload.Produce.Bytes / (1024.0 * 1024 * 1024);
@@ -68,7 +69,7 @@ internal sealed record PerfReport(
     {
         var c = CultureInfo.InvariantCulture;
         var s = new StringBuilder();
-        s.AppendLine(c, $"workload: {Records:N0} records x {RecordSize} B, {Partitions} partition(s), acks={Acks}, linger.ms={LingerMs}, batch.size={BatchSize}, compression={Compression}{(Rate is { } r ? $", rate {r:N0}/s" : "")}{TopicConfigText()}");
+        s.AppendLine(c, $"workload: {Records:N0} records x {RecordSize} B, {Partitions} partition(s), acks={Acks}, linger.ms={LingerMs}, batch.size={BatchSize}, compression={Compression}, values={Values}{(Rate is { } r ? $", rate {r:N0}/s" : "")}{TopicConfigText()}");
         var targets = new[] { Ours, Mock }.OfType<TargetResult>().ToList();
         s.AppendLine(c, $"{"",-28}{string.Concat(targets.Select(t => $"{t.Target,16}"))}{(VersusMock is null ? "" : $"{"ours/mock",12}")}");
         void Row(string name, Func<TargetResult, double?> value, string format, double? ratio = null)

@@ -187,6 +187,7 @@ internal static class Workload
         // librdkafka, so one key array is rewritten per record.
         var message = new Message<byte[], byte[]> { Key = new byte[sizeof(long)], Value = new byte[options.RecordSize] };
         Random.Shared.NextBytes(message.Value);
+        var textValues = options.Values == "text" ? TextValues.CreatePool(4096, options.RecordSize, seed: 42) : null;
 
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < n; i++)
@@ -205,6 +206,11 @@ internal static class Workload
             var index = i;
             sentAt[i] = Stopwatch.GetTimestamp();
             BitConverter.TryWriteBytes(message.Key, sentAt[i]);
+            if (textValues is not null)
+            {
+                message.Value = textValues[i % textValues.Length];
+            }
+
             while (true)
             {
                 try
