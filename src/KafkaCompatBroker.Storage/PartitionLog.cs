@@ -60,8 +60,9 @@ public sealed class PartitionLog : IDisposable
     // that succeeds would prove nothing.
     private volatile KafkaStorageException? _storageFailure;
 
-    private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, ILogger logger, TimeProvider time)
+    private PartitionLog(string directory, TopicPartition topicPartition, LogConfig config, LogSegment[] segments, long logStartOffset, LeaderEpochFileCache leaderEpochs, ILogger logger, TimeProvider time)
     {
+        _leaderEpochs = leaderEpochs;
         Directory = directory;
         TopicPartition = topicPartition;
         Config = config;
@@ -78,6 +79,7 @@ public sealed class PartitionLog : IDisposable
     private readonly GroupFlusher _groupFlusher;
 
     private readonly ProducerStateManager _producerState;
+    private readonly LeaderEpochFileCache _leaderEpochs;
     private readonly PooledBufferWriter _markerScratch = new();
 
     public string Directory { get; }
@@ -87,6 +89,9 @@ public sealed class PartitionLog : IDisposable
     public LogConfig Config { get; private set; }
 
     public ProducerStateSnapshots ProducerSnapshots { get; }
+
+    /// <summary>The leader epochs of this log and where each starts (its leader-epoch-checkpoint).</summary>
+    public LeaderEpochFileCache LeaderEpochCache => _leaderEpochs;
 
     public long LogStartOffset => Volatile.Read(ref _logStartOffset);
 
@@ -202,7 +207,8 @@ public sealed class PartitionLog : IDisposable
             segments.Add(LogSegment.Create(directory, logStartOffset, config, time.GetUtcNow().ToUnixTimeMilliseconds()));
         }
 
-        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, logger, time);
+        var epochsLoaded = LeaderEpochFileCache.TryLoad(directory, out var leaderEpochs, out var epochProblem);
+        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, leaderEpochs, logger, time);
         if (log.LogStartOffset > log.LogEndOffset)
         {
             // The checkpointed start is past the data (e.g. everything was deleted): start empty there.
@@ -222,8 +228,10 @@ public sealed class PartitionLog : IDisposable
         lock (log._lock)
         {
             log.LoadProducerStateLocked(cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset));
+            log.LoadLeaderEpochsLocked(epochsLoaded ? (cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset)) : log.LogStartOffset, epochsLoaded ? null : epochProblem);
         }
 
+        log.WriteLeaderEpochCheckpoint();
         return log;
     }
 
@@ -320,6 +328,22 @@ public sealed class PartitionLog : IDisposable
             ValidateRecords(records);
         }
 
+        var epochChanged = false;
+        try
+        {
+            return AppendLocked(records, leaderEpoch, origin, batchCount, recordCount, ref epochChanged);
+        }
+        finally
+        {
+            if (epochChanged)
+            {
+                WriteLeaderEpochCheckpoint();
+            }
+        }
+    }
+
+    private LogAppendResult AppendLocked(in ReadOnlySequence<byte> records, int leaderEpoch, AppendOrigin origin, int batchCount, long recordCount, ref bool epochChanged)
+    {
         lock (_lock)
         {
             ThrowIfClosed();
@@ -362,6 +386,12 @@ public sealed class PartitionLog : IDisposable
 
                 var active = MaybeRoll(header, now);
                 active.Append(header, _headerScratch, rest, _gather);
+                if (header.PartitionLeaderEpoch > _leaderEpochs.LatestEpoch)
+                {
+                    // A new leader's first batch (Kafka's UnifiedLog.append assigns it the same way).
+                    epochChanged |= _leaderEpochs.Assign(header.PartitionLeaderEpoch, header.BaseOffset);
+                }
+
                 first = first < 0 ? header.BaseOffset : first;
                 if (header.MaxTimestamp > maxTimestamp)
                 {
@@ -552,6 +582,82 @@ public sealed class PartitionLog : IDisposable
         _producerState.MapEndOffset = LogEndOffset;
         _producerState.OnHighWatermarkUpdated(HighWatermark);
         RefreshLastStableOffsetLocked();
+    }
+
+    /// <summary>
+    /// Brings the leader-epoch cache in line with the log once it is open (as Kafka's log loading does): the entries
+    /// from <paramref name="scanFrom"/> on (the data recovery re-validated, or the whole log when the checkpoint was
+    /// missing or corrupt, <paramref name="problem"/>) are derived again from the batches' partition leader epochs, and
+    /// entries past the log end or before the log start go.
+    /// </summary>
+    private void LoadLeaderEpochsLocked(long scanFrom, string? problem)
+    {
+        _leaderEpochs.TruncateFromEnd(scanFrom);
+        if (scanFrom < LogEndOffset)
+        {
+            AssignEpochsFromBatches(scanFrom);
+        }
+
+        _leaderEpochs.TruncateFromEnd(LogEndOffset);
+        _leaderEpochs.TruncateFromStart(LogStartOffset);
+        if (problem is not null && LogEndOffset > LogStartOffset)
+        {
+            _leaderEpochs.MarkDirty();
+            _logger.LogInformation(
+                "Rebuilt the leader epochs of {Partition} from its batches because {Problem}: {Count} epoch(s)",
+                TopicPartition, problem, _leaderEpochs.Entries.Count);
+        }
+    }
+
+    /// <summary>Assigns the partition leader epoch of each batch from the one holding <paramref name="from"/> on, reading only batch headers.</summary>
+    private void AssignEpochsFromBatches(long from)
+    {
+        var segments = _segments;
+        for (var i = FloorSegment(segments, from); i < segments.Length; i++)
+        {
+            var segment = segments[i];
+            long position = 0;
+            if (segment.BaseOffset < from)
+            {
+                if (segment.FindBatch(from) is not var (found, _))
+                {
+                    continue;
+                }
+
+                position = found;
+            }
+
+            while (segment.TryReadHeader(position, out var header))
+            {
+                if (header.PartitionLeaderEpoch > _leaderEpochs.LatestEpoch)
+                {
+                    _leaderEpochs.Assign(header.PartitionLeaderEpoch, header.BaseOffset);
+                }
+
+                position += header.TotalSize;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the leader-epoch-checkpoint when the cache changed; called once the operation that changed it has left
+    /// the lock (epochs change rarely: a new leader, a truncation). A failure is logged and retried at the next flush.
+    /// </summary>
+    private void WriteLeaderEpochCheckpoint()
+    {
+        if (!_leaderEpochs.IsDirty)
+        {
+            return;
+        }
+
+        try
+        {
+            _leaderEpochs.WriteIfDirty();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogError(e, "Writing the leader-epoch-checkpoint of {Partition} failed; the next flush retries it", TopicPartition);
+        }
     }
 
     /// <summary>Writes a producer-state snapshot at the log end when the state is exactly there (a roll, a clean close).</summary>
@@ -981,12 +1087,14 @@ public sealed class PartitionLog : IDisposable
             if (offset > LogStartOffset)
             {
                 Volatile.Write(ref _logStartOffset, offset);
+                _leaderEpochs.TruncateFromStart(offset);
                 DeleteSegmentsLocked(static (log, segment, next) => next is not null && next.BaseOffset <= log.LogStartOffset, "below the log start offset", rollIfAllQualify: false);
                 RefreshLastStableOffsetLocked();
             }
-
-            return LogStartOffset;
         }
+
+        WriteLeaderEpochCheckpoint();
+        return LogStartOffset;
     }
 
     /// <summary>
@@ -1003,33 +1111,47 @@ public sealed class PartitionLog : IDisposable
                 return LogEndOffset;
             }
 
-            if (offset <= _segments[0].BaseOffset)
-            {
-                TruncateFullyAndStartAt(offset);
-            }
-            else
-            {
-                var keep = _segments.Where(s => s.BaseOffset < offset).ToArray();
-                var drop = _segments.Where(s => s.BaseOffset >= offset).ToArray();
-                Volatile.Write(ref _segments, keep);
-                ScheduleDeletion(drop);
-                keep[^1].TruncateTo(offset);
-            }
-
-            var end = LogEndOffset;
-            Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
-            Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
-            Volatile.Write(ref _flushedOffset, Math.Min(Volatile.Read(ref _flushedOffset), end));
-            _flushRequestedUpTo = Math.Min(_flushRequestedUpTo, end);
-            ProducerSnapshots.DeleteAfter(end);
-            LoadProducerStateLocked(end);
-            _logger.LogInformation("Truncated {Partition} to offset {Offset}: log end offset is now {End}", TopicPartition, offset, end);
-            return end;
+            TruncateLocked(offset);
         }
+
+        WriteLeaderEpochCheckpoint();
+        return LogEndOffset;
+    }
+
+    private void TruncateLocked(long offset)
+    {
+        if (offset <= _segments[0].BaseOffset)
+        {
+            TruncateFullyAndStartAtLocked(offset);
+        }
+        else
+        {
+            var keep = _segments.Where(s => s.BaseOffset < offset).ToArray();
+            var drop = _segments.Where(s => s.BaseOffset >= offset).ToArray();
+            Volatile.Write(ref _segments, keep);
+            ScheduleDeletion(drop);
+            keep[^1].TruncateTo(offset);
+        }
+
+        var end = LogEndOffset;
+        Volatile.Write(ref _highWatermark, Math.Min(HighWatermark, end));
+        Volatile.Write(ref _recoveryPoint, Math.Min(RecoveryPoint, end));
+        Volatile.Write(ref _flushedOffset, Math.Min(Volatile.Read(ref _flushedOffset), end));
+        _flushRequestedUpTo = Math.Min(_flushRequestedUpTo, end);
+        ProducerSnapshots.DeleteAfter(end);
+        LoadProducerStateLocked(end);
+        _leaderEpochs.TruncateFromEnd(end);
+        _logger.LogInformation("Truncated {Partition} to offset {Offset}: log end offset is now {End}", TopicPartition, offset, end);
     }
 
     /// <summary>Deletes all data and starts an empty log at <paramref name="offset"/>.</summary>
     public void TruncateFullyAndStartAt(long offset)
+    {
+        TruncateFullyAndStartAtLocked(offset);
+        WriteLeaderEpochCheckpoint();
+    }
+
+    private void TruncateFullyAndStartAtLocked(long offset)
     {
         lock (_lock)
         {
@@ -1046,6 +1168,7 @@ public sealed class PartitionLog : IDisposable
             ProducerSnapshots.DeleteAfter(offset - 1);
             ProducerSnapshots.DeleteBefore(offset);
             _producerState.Clear(offset);
+            _leaderEpochs.Clear();
             RefreshLastStableOffsetLocked();
         }
     }
@@ -1058,6 +1181,18 @@ public sealed class PartitionLog : IDisposable
     /// delete for the first two. Returns the number of segments deleted.
     /// </summary>
     public int ApplyRetention()
+    {
+        try
+        {
+            return ApplyRetentionLocked();
+        }
+        finally
+        {
+            WriteLeaderEpochCheckpoint();
+        }
+    }
+
+    private int ApplyRetentionLocked()
     {
         lock (_lock)
         {
@@ -1140,6 +1275,7 @@ public sealed class PartitionLog : IDisposable
         var newStart = Math.Max(LogStartOffset, _segments[0].BaseOffset);
         Volatile.Write(ref _logStartOffset, newStart);
         Volatile.Write(ref _highWatermark, Math.Max(HighWatermark, newStart));
+        _leaderEpochs.TruncateFromStart(newStart);
         ProducerSnapshots.DeleteBefore(_segments[0].BaseOffset);
         RefreshLastStableOffsetLocked();
         _logger.LogInformation(
@@ -1318,6 +1454,8 @@ public sealed class PartitionLog : IDisposable
 
             Volatile.Write(ref _lastFlushMs, NowMs);
         }
+
+        WriteLeaderEpochCheckpoint();
     }
 
     /// <summary>Applies new topic configs (e.g. from AlterConfigs) to future appends, rolls and retention.</summary>
@@ -1374,6 +1512,7 @@ public sealed class PartitionLog : IDisposable
                     _segments[^1].OnRolled();
                     Flush();
                     TakeProducerSnapshotLocked();
+                    WriteLeaderEpochCheckpoint();
                 }
             }
             finally
