@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using KafkaCompatBroker.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Storage;
@@ -356,11 +357,15 @@ public sealed class LogManager : IDisposable
 
     /// <summary>
     /// The log of <paramref name="topicPartition"/>, created (in the log dir holding the fewest partitions)
-    /// with <paramref name="config"/>, or the manager's config for it, when there is none yet.
+    /// with <paramref name="config"/>, or the manager's config for it, when there is none yet. With
+    /// <paramref name="topicId"/> (the metadata image's id of the topic) a new log records it in its partition.metadata,
+    /// an existing log without one adopts it, and an existing log of another topic id is a stray (its topic was deleted
+    /// and a new one of the same name created while its directory survived, as Kafka's KRaft stray replicas): it is
+    /// renamed for deletion and a fresh log takes its place.
     /// </summary>
-    public PartitionLog GetOrCreateLog(TopicPartition topicPartition, LogConfig? config = null)
+    public PartitionLog GetOrCreateLog(TopicPartition topicPartition, LogConfig? config = null, KafkaUuid? topicId = null)
     {
-        if (_logs.TryGetValue(topicPartition, out var existing))
+        if (_logs.TryGetValue(topicPartition, out var existing) && (topicId is null || existing.TopicId == topicId))
         {
             return existing;
         }
@@ -370,11 +375,31 @@ public sealed class LogManager : IDisposable
             ThrowIfNotRunning();
             if (_logs.TryGetValue(topicPartition, out existing))
             {
-                return existing;
+                var existingId = existing.TopicId;
+                if (topicId is not { } id || existingId == id)
+                {
+                    return existing;
+                }
+
+                if (existingId is null)
+                {
+                    existing.AssignTopicId(id); // a log written before partition.metadata
+                    return existing;
+                }
+
+                var renamed = DeleteLogLocked(topicPartition, existing);
+                _logger.LogWarning(
+                    "The log of {Partition} belongs to topic id {OldId}, not {NewId} (a deleted topic of the same name): renamed it to {Directory} for deletion, starting a fresh log",
+                    topicPartition, existingId, id, renamed);
             }
 
             var dir = _dirs.Length == 1 ? _dirs[0] : LeastLoadedDir(); // one dir: no count over every log per new partition
             var created = PartitionLog.Open(Path.Combine(dir.Path, topicPartition.DirectoryName), topicPartition, config ?? _configFor(topicPartition), default, cleanShutdown: true, _logger, _time);
+            if (topicId is { } newId)
+            {
+                created.AssignTopicId(newId);
+            }
+
             _logs[topicPartition] = created;
             _logger.LogDebug("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path); // the caller logs a line per topic
             return created;
@@ -400,43 +425,51 @@ public sealed class LogManager : IDisposable
     /// Deletes the log of <paramref name="topicPartition"/> (the topic or partition was deleted): closes it,
     /// renames its directory to "&lt;name&gt;.&lt;uuid&gt;-delete" (so a new log of the same name can be created
     /// at once, and a crash finishes the deletion at the next startup) and removes that in the background.
-    /// False when there is no such log.
+    /// False when there is no such log, or (with <paramref name="topicId"/>) when the log belongs to another topic id.
     /// </summary>
-    public bool DeleteLog(TopicPartition topicPartition)
+    public bool DeleteLog(TopicPartition topicPartition, KafkaUuid? topicId = null)
     {
         lock (_stateLock)
         {
             ThrowIfNotRunning();
-            if (!_logs.TryRemove(topicPartition, out var log))
+            if (!_logs.TryGetValue(topicPartition, out var log) || (topicId is not null && log.TopicId is { } own && own != topicId))
             {
                 return false;
             }
 
-            _cleanedUpTo.TryRemove(topicPartition, out _);
-            _uncleanable.TryRemove(topicPartition, out _);
-            log.CloseWithoutFlush();
-            var target = $"{log.Directory}.{Guid.NewGuid():N}{DeleteDirSuffix}";
-            try
-            {
-                Directory.Move(log.Directory, target);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // The files are closed and the partition forgotten; the directory is loaded again at the next startup.
-                throw new KafkaStorageException($"cannot rename {log.Directory} for deletion: {e.Message}", e);
-            }
-
-            var parent = Path.GetDirectoryName(log.Directory)!;
-            FileSync.FsyncDirectory(parent);
-            if (_dirs.FirstOrDefault(d => d.Path == parent) is { } dir)
-            {
-                WriteCheckpoints(dir);
-            }
-
+            var target = DeleteLogLocked(topicPartition, log);
             _logger.LogInformation("Deleted the log of {Partition}: {Directory} is removed in the background", topicPartition, target);
-            DeleteDirectoryInBackground(target);
             return true;
         }
+    }
+
+    /// <summary>Forgets <paramref name="log"/>, renames its directory for deletion and removes it in the background; returns the new name.</summary>
+    private string DeleteLogLocked(TopicPartition topicPartition, PartitionLog log)
+    {
+        _logs.TryRemove(topicPartition, out _);
+        _cleanedUpTo.TryRemove(topicPartition, out _);
+        _uncleanable.TryRemove(topicPartition, out _);
+        log.CloseWithoutFlush();
+        var target = $"{log.Directory}.{Guid.NewGuid():N}{DeleteDirSuffix}";
+        try
+        {
+            Directory.Move(log.Directory, target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The files are closed and the partition forgotten; the directory is loaded again at the next startup.
+            throw new KafkaStorageException($"cannot rename {log.Directory} for deletion: {e.Message}", e);
+        }
+
+        var parent = Path.GetDirectoryName(log.Directory)!;
+        FileSync.FsyncDirectory(parent);
+        if (_dirs.FirstOrDefault(d => d.Path == parent) is { } dir)
+        {
+            WriteCheckpoints(dir);
+        }
+
+        DeleteDirectoryInBackground(target);
+        return target;
     }
 
     private void DeleteDirectoryInBackground(string path)

@@ -80,6 +80,7 @@ public sealed class PartitionLog : IDisposable
 
     private readonly ProducerStateManager _producerState;
     private readonly LeaderEpochFileCache _leaderEpochs;
+    private KafkaUuid? _topicId;
     private readonly PooledBufferWriter _markerScratch = new();
 
     public string Directory { get; }
@@ -89,6 +90,47 @@ public sealed class PartitionLog : IDisposable
     public LogConfig Config { get; private set; }
 
     public ProducerStateSnapshots ProducerSnapshots { get; }
+
+    /// <summary>
+    /// The id of the topic this log belongs to (KIP-516), from its partition.metadata; null for a log written before
+    /// topic ids, until <see cref="AssignTopicId"/> records one.
+    /// </summary>
+    public KafkaUuid? TopicId
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _topicId;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the topic id of a log that has none yet in its partition.metadata (a new log, or one from before topic
+    /// ids). A different id than the recorded one is refused: that directory belongs to another topic of the same name.
+    /// </summary>
+    public void AssignTopicId(KafkaUuid topicId)
+    {
+        lock (_lock)
+        {
+            if (_topicId is { } existing)
+            {
+                if (existing != topicId)
+                {
+                    throw new InvalidOperationException($"the log of {TopicPartition} belongs to topic id {existing}, not {topicId}");
+                }
+
+                return;
+            }
+
+            ThrowIfClosed();
+            _topicId = topicId;
+        }
+
+        // Once per log (at its creation): written outside the lock, as the other partition files are.
+        PartitionMetadataFile.Write(Directory, topicId);
+    }
 
     /// <summary>The leader epochs of this log and where each starts (its leader-epoch-checkpoint).</summary>
     public LeaderEpochFileCache LeaderEpochCache => _leaderEpochs;
@@ -207,8 +249,13 @@ public sealed class PartitionLog : IDisposable
             segments.Add(LogSegment.Create(directory, logStartOffset, config, time.GetUtcNow().ToUnixTimeMilliseconds()));
         }
 
+        if (!PartitionMetadataFile.TryRead(directory, out var topicId, out var metadataProblem))
+        {
+            throw new KafkaStorageException($"the {PartitionMetadataFile.FileName} of {topicPartition} in {directory} is unreadable: {metadataProblem}");
+        }
+
         var epochsLoaded = LeaderEpochFileCache.TryLoad(directory, out var leaderEpochs, out var epochProblem);
-        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, leaderEpochs, logger, time);
+        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, leaderEpochs, logger, time) { _topicId = topicId };
         if (log.LogStartOffset > log.LogEndOffset)
         {
             // The checkpointed start is past the data (e.g. everything was deleted): start empty there.
