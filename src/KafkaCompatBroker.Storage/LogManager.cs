@@ -205,6 +205,7 @@ public sealed class LogManager : IDisposable
                     var (dir, partitions) = w;
                     var recoveryPoints = dir.RecoveryPoints.Read();
                     var logStartOffsets = dir.LogStartOffsets.Read();
+                    var highWatermarks = dir.HighWatermarks.Read();
                     foreach (var (tp, offset) in dir.CleanerOffsets.Read())
                     {
                         if (partitions.Contains(tp))
@@ -218,7 +219,7 @@ public sealed class LogManager : IDisposable
                         new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, RecoveryThreadsPerDataDir) },
                         tp =>
                         {
-                            var checkpoint = new PartitionLogCheckpoint(recoveryPoints.GetValueOrDefault(tp), logStartOffsets.GetValueOrDefault(tp));
+                            var checkpoint = new PartitionLogCheckpoint(recoveryPoints.GetValueOrDefault(tp), logStartOffsets.GetValueOrDefault(tp), highWatermarks.GetValueOrDefault(tp, -1));
                             PartitionLog log;
                             try
                             {
@@ -541,12 +542,17 @@ public sealed class LogManager : IDisposable
         }
     }
 
-    /// <summary>Writes every log dir's recovery-point-offset-checkpoint (what log.flush.offset.checkpoint.interval.ms schedules).</summary>
+    /// <summary>
+    /// Writes every log dir's recovery-point-offset-checkpoint (what log.flush.offset.checkpoint.interval.ms schedules)
+    /// and its replication-offset-checkpoint (the high watermarks; Kafka writes it on replica.high.watermark.checkpoint.interval.ms).
+    /// </summary>
     public void CheckpointRecoveryPoints()
     {
         foreach (var dir in _dirs)
         {
-            dir.RecoveryPoints.Write(LogsIn(dir).Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
+            var logs = LogsIn(dir);
+            dir.RecoveryPoints.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
+            dir.HighWatermarks.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.HighWatermark)));
         }
     }
 
@@ -672,6 +678,7 @@ public sealed class LogManager : IDisposable
     {
         var logs = LogsIn(dir);
         dir.RecoveryPoints.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
+        dir.HighWatermarks.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.HighWatermark)));
         dir.LogStartOffsets.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.LogStartOffset)));
         WriteCleanerOffsets(dir);
     }
@@ -877,6 +884,8 @@ public sealed class LogManager : IDisposable
         public OffsetCheckpointFile RecoveryPoints { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.RecoveryPointFileName), logger);
 
         public OffsetCheckpointFile LogStartOffsets { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.LogStartOffsetFileName), logger);
+
+        public OffsetCheckpointFile HighWatermarks { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.HighWatermarkFileName), logger);
 
         public OffsetCheckpointFile CleanerOffsets { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.CleanerOffsetFileName), logger);
 

@@ -25,6 +25,9 @@ public sealed class OffsetCheckpointFile
     /// <summary>Each partition's log start offset (Kafka's name).</summary>
     public const string LogStartOffsetFileName = "log-start-offset-checkpoint";
 
+    /// <summary>Each partition's high watermark (Kafka's name for the high-watermark checkpoint).</summary>
+    public const string HighWatermarkFileName = "replication-offset-checkpoint";
+
     /// <summary>How far compaction has cleaned each compacted partition (Kafka's name).</summary>
     public const string CleanerOffsetFileName = "cleaner-offset-checkpoint";
 

@@ -7,8 +7,11 @@ using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Storage;
 
-/// <summary>Offsets a partition log starts from, as the log manager's checkpoints remember them.</summary>
-public readonly record struct PartitionLogCheckpoint(long RecoveryPoint, long LogStartOffset);
+/// <summary>
+/// Offsets a partition log starts from, as the log manager's checkpoints remember them; <paramref name="HighWatermark"/>
+/// is the replication-offset-checkpoint's (-1: none).
+/// </summary>
+public readonly record struct PartitionLogCheckpoint(long RecoveryPoint, long LogStartOffset, long HighWatermark = -1);
 
 /// <summary>
 /// The log of one partition: a directory of segments, of which the last is the active one that
@@ -140,6 +143,12 @@ public sealed class PartitionLog : IDisposable
     /// <summary>The offset the next appended record gets.</summary>
     public long LogEndOffset => Volatile.Read(ref _segments)[^1].NextOffset;
 
+    /// <summary>
+    /// The high watermark the replication-offset-checkpoint held when the log opened, within [log start, log end]
+    /// (-1: none): where a follower's high watermark restarts (Kafka's Partition initialises it from the checkpoint).
+    /// </summary>
+    public long CheckpointedHighWatermark { get; private set; } = -1;
+
     /// <summary>The offset below which records are committed and visible to consumers (set by the broker).</summary>
     public long HighWatermark => Volatile.Read(ref _highWatermark);
 
@@ -255,7 +264,10 @@ public sealed class PartitionLog : IDisposable
         }
 
         var epochsLoaded = LeaderEpochFileCache.TryLoad(directory, out var leaderEpochs, out var epochProblem);
-        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, leaderEpochs, logger, time) { _topicId = topicId };
+        var log = new PartitionLog(directory, topicPartition, config, [.. segments], logStartOffset, leaderEpochs, logger, time)
+        {
+            _topicId = topicId,
+        };
         if (log.LogStartOffset > log.LogEndOffset)
         {
             // The checkpointed start is past the data (e.g. everything was deleted): start empty there.
@@ -269,6 +281,10 @@ public sealed class PartitionLog : IDisposable
         var durableUpTo = cleanShutdown ? log.LogEndOffset : Math.Min(recoverFrom, log.LogEndOffset);
         Volatile.Write(ref log._recoveryPoint, durableUpTo);
         Volatile.Write(ref log._flushedOffset, durableUpTo);
+        log.CheckpointedHighWatermark = checkpoint.HighWatermark < 0 ? -1 : Math.Clamp(checkpoint.HighWatermark, log.LogStartOffset, log.LogEndOffset);
+
+        // ONE-REPLICA: this broker is the whole ISR, so the high watermark is the log end; a follower would start from
+        // the checkpointed one instead.
         Volatile.Write(ref log._highWatermark, log.LogEndOffset);
 
         // After a crash, snapshots above the validated data may describe batches (or index entries) that did not reach the disk.

@@ -346,6 +346,42 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, recreated.LogEndOffset);
     }
 
+    // ------------------------------------------------------------------ high watermarks (replication-offset-checkpoint)
+
+    [Fact]
+    public void CheckpointRecoveryPoints_WritesHighWatermarksReadBackAtRestart()
+    {
+        var manager = Start();
+        var log = manager.GetOrCreateLog(Orders0);
+        AppendBatches(log, 2);
+        log.UpdateHighWatermark(7);
+        var path = Path.Combine(DirA, OffsetCheckpointFile.HighWatermarkFileName);
+
+        manager.CheckpointRecoveryPoints();
+        Assert.Equal("0\n1\norders 0 7\n", File.ReadAllText(path));
+        log.UpdateHighWatermark(10);
+        manager.Shutdown();
+        Assert.Equal("0\n1\norders 0 10\n", File.ReadAllText(path));
+
+        var restarted = Start();
+        Assert.Equal(10, restarted.GetLog(Orders0)!.CheckpointedHighWatermark);
+    }
+
+    [Fact]
+    public void Startup_CheckpointedHighWatermarkPastLogEnd_ClampedToLogEnd()
+    {
+        var manager = Start();
+        AppendBatches(manager.GetOrCreateLog(Orders0), 1);
+        manager.GetOrCreateLog(new TopicPartition("orders", 1));
+        manager.Shutdown();
+        new OffsetCheckpointFile(Path.Combine(DirA, OffsetCheckpointFile.HighWatermarkFileName), _logger).Write([KeyValuePair.Create(Orders0, 99L)]);
+
+        var restarted = Start();
+
+        Assert.Equal(5, restarted.GetLog(Orders0)!.CheckpointedHighWatermark);
+        Assert.Equal(-1, restarted.GetLog(new TopicPartition("orders", 1))!.CheckpointedHighWatermark);
+    }
+
     // ------------------------------------------------------------------ topic ids (partition.metadata)
 
     [Fact]
