@@ -157,8 +157,13 @@ public sealed class LeaderEpochFileCache
                 return (requestedEpoch, logEndOffset);
             }
 
-            var higher = _entries.FindIndex(e => e.Epoch > requestedEpoch);
-            if (higher < 0)
+            var higher = 0;
+            while (higher < _entries.Count && _entries[higher].Epoch <= requestedEpoch)
+            {
+                higher++;
+            }
+
+            if (higher == _entries.Count)
             {
                 return (UndefinedEpoch, UndefinedEpochOffset);
             }
