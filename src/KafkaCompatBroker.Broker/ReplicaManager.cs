@@ -200,12 +200,15 @@ public sealed class ReplicaManager : IDisposable
 
                 var tp = new TopicPartition(topic.Name, partition.PartitionId);
                 var log = _logs.GetLog(tp);
-                if (log is null)
+                if (log is null || log.TopicId != topic.Id)
                 {
-                    _logs.GetOrCreateLog(tp, config);
-                    created++;
+                    // New, or a log without its topic id yet (it adopts it), or a stray of a deleted topic of the same name (replaced).
+                    var hosted = _logs.GetOrCreateLog(tp, config, topic.Id);
+                    created += hosted == log ? 0 : 1;
+                    log = hosted;
                 }
-                else if (log.Config != config)
+
+                if (log.Config != config)
                 {
                     log.UpdateConfig(config);
                 }
@@ -247,7 +250,8 @@ public sealed class ReplicaManager : IDisposable
             {
                 foreach (var partition in old.Partitions.Keys)
                 {
-                    _logs.DeleteLog(new TopicPartition(old.Name, partition));
+                    // By id: a new topic of the same name may already have its own log here.
+                    _logs.DeleteLog(new TopicPartition(old.Name, partition), old.Id);
                 }
             }
         }

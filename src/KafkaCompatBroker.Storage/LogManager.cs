@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using KafkaCompatBroker.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Storage;
@@ -18,7 +19,7 @@ public readonly record struct LogManagerStartupSummary(int PartitionsLoaded, int
 /// "&lt;topic&gt;-&lt;partition&gt;", renamed "&lt;topic&gt;-&lt;partition&gt;.&lt;uuid&gt;-delete" while it is being deleted.
 /// </para>
 /// </summary>
-public sealed class LogManager : IDisposable
+public sealed partial class LogManager : IDisposable
 {
     /// <summary>The clean-shutdown marker (Kafka's name).</summary>
     public const string CleanShutdownFileName = ".kafka_cleanshutdown";
@@ -204,6 +205,7 @@ public sealed class LogManager : IDisposable
                     var (dir, partitions) = w;
                     var recoveryPoints = dir.RecoveryPoints.Read();
                     var logStartOffsets = dir.LogStartOffsets.Read();
+                    var highWatermarks = dir.HighWatermarks.Read();
                     foreach (var (tp, offset) in dir.CleanerOffsets.Read())
                     {
                         if (partitions.Contains(tp))
@@ -217,7 +219,7 @@ public sealed class LogManager : IDisposable
                         new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, RecoveryThreadsPerDataDir) },
                         tp =>
                         {
-                            var checkpoint = new PartitionLogCheckpoint(recoveryPoints.GetValueOrDefault(tp), logStartOffsets.GetValueOrDefault(tp));
+                            var checkpoint = new PartitionLogCheckpoint(recoveryPoints.GetValueOrDefault(tp), logStartOffsets.GetValueOrDefault(tp), highWatermarks.GetValueOrDefault(tp, -1));
                             PartitionLog log;
                             try
                             {
@@ -356,11 +358,15 @@ public sealed class LogManager : IDisposable
 
     /// <summary>
     /// The log of <paramref name="topicPartition"/>, created (in the log dir holding the fewest partitions)
-    /// with <paramref name="config"/>, or the manager's config for it, when there is none yet.
+    /// with <paramref name="config"/>, or the manager's config for it, when there is none yet. With
+    /// <paramref name="topicId"/> (the metadata image's id of the topic) a new log records it in its partition.metadata,
+    /// an existing log without one adopts it, and an existing log of another topic id is a stray (its topic was deleted
+    /// and a new one of the same name created while its directory survived, as Kafka's KRaft stray replicas): it is
+    /// renamed for deletion and a fresh log takes its place.
     /// </summary>
-    public PartitionLog GetOrCreateLog(TopicPartition topicPartition, LogConfig? config = null)
+    public PartitionLog GetOrCreateLog(TopicPartition topicPartition, LogConfig? config = null, KafkaUuid? topicId = null)
     {
-        if (_logs.TryGetValue(topicPartition, out var existing))
+        if (_logs.TryGetValue(topicPartition, out var existing) && (topicId is null || existing.TopicId == topicId))
         {
             return existing;
         }
@@ -370,11 +376,31 @@ public sealed class LogManager : IDisposable
             ThrowIfNotRunning();
             if (_logs.TryGetValue(topicPartition, out existing))
             {
-                return existing;
+                var existingId = existing.TopicId;
+                if (topicId is not { } id || existingId == id)
+                {
+                    return existing;
+                }
+
+                if (existingId is null)
+                {
+                    existing.AssignTopicId(id); // a log written before partition.metadata
+                    return existing;
+                }
+
+                var renamed = DeleteLogLocked(topicPartition, existing);
+                _logger.LogWarning(
+                    "The log of {Partition} belongs to topic id {OldId}, not {NewId} (a deleted topic of the same name): renamed it to {Directory} for deletion, starting a fresh log",
+                    topicPartition, existingId, id, renamed);
             }
 
             var dir = _dirs.Length == 1 ? _dirs[0] : LeastLoadedDir(); // one dir: no count over every log per new partition
             var created = PartitionLog.Open(Path.Combine(dir.Path, topicPartition.DirectoryName), topicPartition, config ?? _configFor(topicPartition), default, cleanShutdown: true, _logger, _time);
+            if (topicId is { } newId)
+            {
+                created.AssignTopicId(newId);
+            }
+
             _logs[topicPartition] = created;
             _logger.LogDebug("Created the log of {Partition} in {LogDir}", topicPartition, dir.Path); // the caller logs a line per topic
             return created;
@@ -400,43 +426,51 @@ public sealed class LogManager : IDisposable
     /// Deletes the log of <paramref name="topicPartition"/> (the topic or partition was deleted): closes it,
     /// renames its directory to "&lt;name&gt;.&lt;uuid&gt;-delete" (so a new log of the same name can be created
     /// at once, and a crash finishes the deletion at the next startup) and removes that in the background.
-    /// False when there is no such log.
+    /// False when there is no such log, or (with <paramref name="topicId"/>) when the log belongs to another topic id.
     /// </summary>
-    public bool DeleteLog(TopicPartition topicPartition)
+    public bool DeleteLog(TopicPartition topicPartition, KafkaUuid? topicId = null)
     {
         lock (_stateLock)
         {
             ThrowIfNotRunning();
-            if (!_logs.TryRemove(topicPartition, out var log))
+            if (!_logs.TryGetValue(topicPartition, out var log) || (topicId is not null && log.TopicId is { } own && own != topicId))
             {
                 return false;
             }
 
-            _cleanedUpTo.TryRemove(topicPartition, out _);
-            _uncleanable.TryRemove(topicPartition, out _);
-            log.CloseWithoutFlush();
-            var target = $"{log.Directory}.{Guid.NewGuid():N}{DeleteDirSuffix}";
-            try
-            {
-                Directory.Move(log.Directory, target);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // The files are closed and the partition forgotten; the directory is loaded again at the next startup.
-                throw new KafkaStorageException($"cannot rename {log.Directory} for deletion: {e.Message}", e);
-            }
-
-            var parent = Path.GetDirectoryName(log.Directory)!;
-            FileSync.FsyncDirectory(parent);
-            if (_dirs.FirstOrDefault(d => d.Path == parent) is { } dir)
-            {
-                WriteCheckpoints(dir);
-            }
-
+            var target = DeleteLogLocked(topicPartition, log);
             _logger.LogInformation("Deleted the log of {Partition}: {Directory} is removed in the background", topicPartition, target);
-            DeleteDirectoryInBackground(target);
             return true;
         }
+    }
+
+    /// <summary>Forgets <paramref name="log"/>, renames its directory for deletion and removes it in the background; returns the new name.</summary>
+    private string DeleteLogLocked(TopicPartition topicPartition, PartitionLog log)
+    {
+        _logs.TryRemove(topicPartition, out _);
+        _cleanedUpTo.TryRemove(topicPartition, out _);
+        _uncleanable.TryRemove(topicPartition, out _);
+        log.CloseWithoutFlush();
+        var target = $"{log.Directory}.{Guid.NewGuid():N}{DeleteDirSuffix}";
+        try
+        {
+            Directory.Move(log.Directory, target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The files are closed and the partition forgotten; the directory is loaded again at the next startup.
+            throw new KafkaStorageException($"cannot rename {log.Directory} for deletion: {e.Message}", e);
+        }
+
+        var parent = Path.GetDirectoryName(log.Directory)!;
+        FileSync.FsyncDirectory(parent);
+        if (_dirs.FirstOrDefault(d => d.Path == parent) is { } dir)
+        {
+            WriteCheckpoints(dir);
+        }
+
+        DeleteDirectoryInBackground(target);
+        return target;
     }
 
     private void DeleteDirectoryInBackground(string path)
@@ -468,260 +502,6 @@ public sealed class LogManager : IDisposable
         lock (_pendingDeletions)
         {
             return Task.WhenAll([.. _pendingDeletions]);
-        }
-    }
-
-    // ------------------------------------------------------------------ the work the background loops do
-
-    /// <summary>One pass of retention over every log (what log.retention.check.interval.ms schedules). Returns the segments deleted.</summary>
-    public int RunRetentionOnce()
-    {
-        var deleted = 0;
-        foreach (var log in _logs.Values)
-        {
-            try
-            {
-                deleted += log.ApplyRetention();
-            }
-            catch (Exception e)
-            {
-                _logger.LogError(e, "Retention of {Partition} failed", log.TopicPartition);
-            }
-        }
-
-        return deleted;
-    }
-
-    /// <summary>Flushes every log whose flush.ms has passed (what log.flush.scheduler.interval.ms schedules).</summary>
-    public void FlushDueLogs()
-    {
-        foreach (var log in _logs.Values)
-        {
-            try
-            {
-                log.FlushIfDue();
-            }
-            catch (Exception e)
-            {
-                _logger.LogError(e, "Flushing {Partition} failed", log.TopicPartition);
-            }
-        }
-    }
-
-    /// <summary>Writes every log dir's recovery-point-offset-checkpoint (what log.flush.offset.checkpoint.interval.ms schedules).</summary>
-    public void CheckpointRecoveryPoints()
-    {
-        foreach (var dir in _dirs)
-        {
-            dir.RecoveryPoints.Write(LogsIn(dir).Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
-        }
-    }
-
-    /// <summary>Writes every log dir's log-start-offset-checkpoint (what log.flush.start.offset.checkpoint.interval.ms schedules).</summary>
-    public void CheckpointLogStartOffsets()
-    {
-        foreach (var dir in _dirs)
-        {
-            dir.LogStartOffsets.Write(LogsIn(dir).Select(l => KeyValuePair.Create(l.TopicPartition, l.LogStartOffset)));
-        }
-    }
-
-    /// <summary>Writes every log dir's cleaner-offset-checkpoint.</summary>
-    public void CheckpointCleanerOffsets()
-    {
-        foreach (var dir in _dirs)
-        {
-            WriteCleanerOffsets(dir);
-        }
-    }
-
-    /// <summary>How far compaction has cleaned the log of <paramref name="topicPartition"/>, or null if it never has.</summary>
-    public long? CleanerCheckpoint(TopicPartition topicPartition) =>
-        _cleanedUpTo.TryGetValue(topicPartition, out var offset) ? offset : null;
-
-    /// <summary>Drops expired producers from every log (what producer.id.expiration.check.interval.ms schedules); returns how many.</summary>
-    public int RemoveExpiredProducersOnce()
-    {
-        var removed = 0;
-        foreach (var log in _logs.Values)
-        {
-            removed += log.RemoveExpiredProducers(ProducerIdExpirationMs);
-        }
-
-        return removed;
-    }
-
-    /// <summary>
-    /// One pass of the cleaner (what log.cleaner.backoff.ms schedules): calls <see cref="LogManagerOptions.Cleaner"/>
-    /// for each log whose cleanup.policy includes compact, and checkpoints the offsets it returns.
-    /// Returns the number of logs whose cleaned-up-to offset advanced.
-    /// </summary>
-    public int RunCleanerOnce(CancellationToken cancellationToken = default)
-    {
-        if (_options.Cleaner is not { } cleaner)
-        {
-            return 0;
-        }
-
-        var cleaned = new HashSet<string>(StringComparer.Ordinal);
-        var count = 0;
-        foreach (var log in _logs.Values)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var tp = log.TopicPartition;
-            if (!log.Config.CleanupPolicy.HasFlag(CleanupPolicy.Compact) || _uncleanable.ContainsKey(tp))
-            {
-                continue;
-            }
-
-            var firstDirty = FirstDirtyOffset(log);
-            long cleanedUpTo;
-            try
-            {
-                cleanedUpTo = cleaner(log, firstDirty);
-            }
-            catch (Exception e)
-            {
-                if (IsCurrent(log))
-                {
-                    _uncleanable[tp] = 0;
-                    _logger.LogError(e, "Compaction of {Partition} failed; it is not compacted again until the broker restarts", tp);
-                }
-
-                continue; // else the log was deleted underneath
-            }
-
-            if (cleanedUpTo > firstDirty && IsCurrent(log))
-            {
-                _cleanedUpTo[tp] = Math.Min(cleanedUpTo, log.LogEndOffset);
-                cleaned.Add(Path.GetDirectoryName(log.Directory)!);
-                count++;
-            }
-        }
-
-        foreach (var dir in _dirs.Where(d => cleaned.Contains(d.Path)))
-        {
-            WriteCleanerOffsets(dir);
-        }
-
-        return count;
-    }
-
-    /// <summary>Whether <paramref name="log"/> is still this manager's log of its partition (not deleted, nor deleted and re-created).</summary>
-    private bool IsCurrent(PartitionLog log) => _logs.TryGetValue(log.TopicPartition, out var current) && current == log;
-
-    /// <summary>Where compaction of <paramref name="log"/> resumes: its checkpoint, unless that is outside [log start, log end] (as Kafka's cleaner manager does).</summary>
-    private long FirstDirtyOffset(PartitionLog log)
-    {
-        var start = log.LogStartOffset;
-        if (!_cleanedUpTo.TryGetValue(log.TopicPartition, out var checkpoint) || checkpoint < start)
-        {
-            return start;
-        }
-
-        if (checkpoint > log.LogEndOffset)
-        {
-            _logger.LogWarning(
-                "The cleaner checkpoint {Checkpoint} of {Partition} is past its log end offset {End}; cleaning again from the log start offset {Start}",
-                checkpoint, log.TopicPartition, log.LogEndOffset, start);
-            return start;
-        }
-
-        return checkpoint;
-    }
-
-    private void WriteCleanerOffsets(LogDir dir) =>
-        dir.CleanerOffsets.Write(LogsIn(dir)
-            .Where(l => _cleanedUpTo.ContainsKey(l.TopicPartition))
-            .Select(l => KeyValuePair.Create(l.TopicPartition, _cleanedUpTo[l.TopicPartition])));
-
-    private void WriteCheckpoints(LogDir dir)
-    {
-        var logs = LogsIn(dir);
-        dir.RecoveryPoints.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.RecoveryPoint)));
-        dir.LogStartOffsets.Write(logs.Select(l => KeyValuePair.Create(l.TopicPartition, l.LogStartOffset)));
-        WriteCleanerOffsets(dir);
-    }
-
-    private List<PartitionLog> LogsIn(LogDir dir) =>
-        [.. _logs.Values.Where(l => string.Equals(Path.GetDirectoryName(l.Directory), dir.Path, StringComparison.Ordinal))];
-
-    // ------------------------------------------------------------------ background loops
-
-    private void StartLoops()
-    {
-        var token = _stopping.Token;
-        StartLoop("retention check (log.retention.check.interval.ms)", _options.LogRetentionCheckIntervalMs, () => RunRetentionOnce(), token);
-        StartLoop("flush scheduler (log.flush.scheduler.interval.ms)", _options.LogFlushSchedulerIntervalMs, FlushDueLogs, token);
-        StartLoop("recovery point checkpoint (log.flush.offset.checkpoint.interval.ms)", _options.LogFlushOffsetCheckpointIntervalMs, CheckpointRecoveryPoints, token);
-        StartLoop("log start offset checkpoint (log.flush.start.offset.checkpoint.interval.ms)", _options.LogFlushStartOffsetCheckpointIntervalMs, CheckpointLogStartOffsets, token);
-        StartLoop("producer expiration (producer.id.expiration.check.interval.ms)", _options.ProducerIdExpirationCheckIntervalMs, () => RemoveExpiredProducersOnce(), token);
-        if (_options.Cleaner is null || !_options.LogCleanerEnable)
-        {
-            _logger.LogInformation("Log compaction is off: {Reason}", _options.Cleaner is null ? "no cleaner is configured" : "log.cleaner.enable is false");
-        }
-        else
-        {
-            _cleanerTimer = StartLoop("log cleaner (log.cleaner.backoff.ms)", CleanerBackoffMs, () => RunCleanerOnce(token), token);
-        }
-    }
-
-    /// <summary>Starts a loop running <paramref name="work"/> every <paramref name="intervalMs"/>; returns its timer (null: the loop is off).</summary>
-    private PeriodicTimer? StartLoop(string name, long intervalMs, Action work, CancellationToken token)
-    {
-        if (intervalMs <= 0 || intervalMs > MaxTimerIntervalMs)
-        {
-            _logger.LogDebug("The {Loop} loop is off (interval {Interval} ms)", name, intervalMs);
-            return null;
-        }
-
-        var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(intervalMs), _time);
-        _loops.Add(Task.Run(() => RunLoopAsync(name, timer, work, token), CancellationToken.None));
-        return timer;
-    }
-
-    private async Task RunLoopAsync(string name, PeriodicTimer timer, Action work, CancellationToken token)
-    {
-        _logger.LogDebug("The {Loop} loop runs every {Interval} ms", name, (long)timer.Period.TotalMilliseconds);
-        string reason;
-        try
-        {
-            using var owned = timer;
-            while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
-            {
-                try
-                {
-                    work();
-                }
-                catch (OperationCanceledException) when (token.IsCancellationRequested)
-                {
-                    throw;
-                }
-                catch (Exception e)
-                {
-                    _logger.LogError(e, "The {Loop} loop failed a pass; it runs again in {Interval} ms", name, (long)timer.Period.TotalMilliseconds);
-                }
-            }
-
-            reason = "its timer was disposed";
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            reason = "the log manager is shutting down";
-        }
-        catch (Exception e)
-        {
-            reason = $"it failed: {e.Message}";
-            _logger.LogError(e, "The {Loop} loop failed", name);
-        }
-
-        if (token.IsCancellationRequested)
-        {
-            _logger.LogDebug("The {Loop} loop stopped: {Reason}", name, reason);
-        }
-        else
-        {
-            _logger.LogWarning("The {Loop} loop stopped: {Reason}", name, reason);
         }
     }
 
@@ -830,114 +610,5 @@ public sealed class LogManager : IDisposable
         {
             throw new InvalidOperationException(_state == State.Created ? "the log manager has not been started" : "the log manager is shut down");
         }
-    }
-
-    /// <summary>One directory of log.dirs: its lock, marker and checkpoint files.</summary>
-    private sealed class LogDir(string path, ILogger logger)
-    {
-        private FileStream? _lock;
-
-        public string Path { get; } = path;
-
-        public bool CleanShutdown { get; private set; }
-
-        public OffsetCheckpointFile RecoveryPoints { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.RecoveryPointFileName), logger);
-
-        public OffsetCheckpointFile LogStartOffsets { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.LogStartOffsetFileName), logger);
-
-        public OffsetCheckpointFile CleanerOffsets { get; } = new(System.IO.Path.Combine(path, OffsetCheckpointFile.CleanerOffsetFileName), logger);
-
-        private string MarkerPath => System.IO.Path.Combine(Path, CleanShutdownFileName);
-
-        /// <summary>Creates the dir if missing, takes its lock and notes whether it was shut down cleanly; each failure names its cause.</summary>
-        public void Prepare(ILogger log)
-        {
-            if (File.Exists(Path))
-            {
-                throw new KafkaStorageException($"the log dir {Path} is not a directory");
-            }
-
-            if (!Directory.Exists(Path))
-            {
-                log.LogInformation("Creating the log dir {LogDir}", Path);
-                try
-                {
-                    Directory.CreateDirectory(Path);
-                    FileSync.FsyncDirectory(System.IO.Path.GetDirectoryName(Path) ?? Path);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new KafkaStorageException($"cannot create the log dir {Path}: {e.Message}", e);
-                }
-            }
-
-            var lockPath = System.IO.Path.Combine(Path, LockFileName);
-            try
-            {
-                _lock = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw IsLockedByAnotherProcess(lockPath)
-                    ? new KafkaStorageException($"the log dir {Path} is locked by another broker process (it holds {lockPath})", e)
-                    : new KafkaStorageException($"the log dir {Path} is not writable: {e.Message}", e);
-            }
-
-            CleanShutdown = File.Exists(MarkerPath);
-        }
-
-        /// <summary>
-        /// Whether another process holds the lock: .NET takes a shared advisory lock to read a file, which fails only
-        /// while someone holds the exclusive one (a dir that is merely read-only can still be read).
-        /// </summary>
-        private static bool IsLockedByAnotherProcess(string lockPath)
-        {
-            try
-            {
-                new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite).Dispose();
-                return false;
-            }
-            catch (FileNotFoundException)
-            {
-                return false;
-            }
-            catch (IOException)
-            {
-                return true;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                return false;
-            }
-        }
-
-        public void DeleteCleanShutdownMarker()
-        {
-            if (File.Exists(MarkerPath))
-            {
-                File.Delete(MarkerPath);
-                FileSync.FsyncDirectory(Path);
-            }
-        }
-
-        public void WriteCleanShutdownMarker()
-        {
-            using (var marker = File.OpenHandle(MarkerPath, FileMode.Create, FileAccess.Write))
-            {
-                FileSync.Fsync(marker);
-            }
-
-            FileSync.FsyncDirectory(Path);
-        }
-
-        public bool IsLocked => _lock is not null;
-
-        public void ReleaseLock()
-        {
-            _lock?.Dispose();
-            _lock = null;
-        }
-
-        public override string ToString() => Path;
     }
 }

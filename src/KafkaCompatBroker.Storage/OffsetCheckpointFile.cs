@@ -25,6 +25,9 @@ public sealed class OffsetCheckpointFile
     /// <summary>Each partition's log start offset (Kafka's name).</summary>
     public const string LogStartOffsetFileName = "log-start-offset-checkpoint";
 
+    /// <summary>Each partition's high watermark (Kafka's name for the high-watermark checkpoint).</summary>
+    public const string HighWatermarkFileName = "replication-offset-checkpoint";
+
     /// <summary>How far compaction has cleaned each compacted partition (Kafka's name).</summary>
     public const string CleanerOffsetFileName = "cleaner-offset-checkpoint";
 
@@ -45,17 +48,9 @@ public sealed class OffsetCheckpointFile
     public void Write(IEnumerable<KeyValuePair<TopicPartition, long>> offsets)
     {
         var text = Format(offsets);
-        var temp = FilePath + ".tmp";
         lock (_writeLock)
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(Encoding.UTF8.GetBytes(text));
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, FilePath, overwrite: true);
-            FileSync.FsyncDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(FilePath))!);
+            CheckpointFile.WriteAtomically(FilePath, text);
         }
     }
 
@@ -95,7 +90,7 @@ public sealed class OffsetCheckpointFile
     {
         var entries = offsets.OrderBy(e => e.Key.Topic, StringComparer.Ordinal).ThenBy(e => e.Key.Partition).ToList();
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{CurrentVersion}\n{entries.Count}\n");
+        text.Append(CheckpointFile.FormatHeader(CurrentVersion, entries.Count));
         foreach (var (tp, offset) in entries)
         {
             text.Append(CultureInfo.InvariantCulture, $"{tp.Topic} {tp.Partition} {offset}\n");
@@ -108,45 +103,19 @@ public sealed class OffsetCheckpointFile
     public static bool TryParse(string text, out Dictionary<TopicPartition, long> offsets, out string? error)
     {
         offsets = [];
-        error = null;
-        var lines = text.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
-        while (lines.Count > 0 && lines[^1].Trim().Length == 0)
+        if (!CheckpointFile.TryReadEntries(text, CurrentVersion, out var lines, out error))
         {
-            lines.RemoveAt(lines.Count - 1); // trailing line end(s)
-        }
-
-        if (lines.Count < 2)
-        {
-            error = lines.Count == 0 ? "the file is empty" : "the entry count line is missing";
             return false;
         }
 
-        if (!int.TryParse(lines[0].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var version) || version != CurrentVersion)
-        {
-            error = $"unrecognized version line '{lines[0]}' (expected {CurrentVersion})";
-            return false;
-        }
-
-        if (!int.TryParse(lines[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var count))
-        {
-            error = $"invalid entry count line '{lines[1]}'";
-            return false;
-        }
-
-        if (lines.Count - 2 != count)
-        {
-            error = $"expected {count} entries but found {lines.Count - 2}";
-            return false;
-        }
-
-        for (var i = 2; i < lines.Count; i++)
+        for (var i = 0; i < lines.Count; i++)
         {
             var parts = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length != 3
                 || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
                 || !long.TryParse(parts[2], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var offset))
             {
-                error = $"malformed entry on line {i + 1}: '{lines[i]}'";
+                error = $"malformed entry on line {i + 3}: '{lines[i]}'";
                 offsets = [];
                 return false;
             }

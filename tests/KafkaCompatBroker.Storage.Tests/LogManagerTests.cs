@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using KafkaCompatBroker.Protocol;
 using Xunit.Abstractions;
 
 namespace KafkaCompatBroker.Storage.Tests;
@@ -343,6 +344,105 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
         // The name is free again at once: a re-created topic starts empty.
         var recreated = manager.GetOrCreateLog(Orders0);
         Assert.Equal(0, recreated.LogEndOffset);
+    }
+
+    // ------------------------------------------------------------------ high watermarks (replication-offset-checkpoint)
+
+    [Fact]
+    public void CheckpointRecoveryPoints_WritesHighWatermarksReadBackAtRestart()
+    {
+        var manager = Start();
+        var log = manager.GetOrCreateLog(Orders0);
+        AppendBatches(log, 2);
+        log.UpdateHighWatermark(7);
+        var path = Path.Combine(DirA, OffsetCheckpointFile.HighWatermarkFileName);
+
+        manager.CheckpointRecoveryPoints();
+        Assert.Equal("0\n1\norders 0 7\n", File.ReadAllText(path));
+        log.UpdateHighWatermark(10);
+        manager.Shutdown();
+        Assert.Equal("0\n1\norders 0 10\n", File.ReadAllText(path));
+
+        var restarted = Start();
+        Assert.Equal(10, restarted.GetLog(Orders0)!.CheckpointedHighWatermark);
+    }
+
+    [Fact]
+    public void Startup_CheckpointedHighWatermarkPastLogEnd_ClampedToLogEnd()
+    {
+        var manager = Start();
+        AppendBatches(manager.GetOrCreateLog(Orders0), 1);
+        manager.GetOrCreateLog(new TopicPartition("orders", 1));
+        manager.Shutdown();
+        new OffsetCheckpointFile(Path.Combine(DirA, OffsetCheckpointFile.HighWatermarkFileName), _logger).Write([KeyValuePair.Create(Orders0, 99L)]);
+
+        var restarted = Start();
+
+        Assert.Equal(5, restarted.GetLog(Orders0)!.CheckpointedHighWatermark);
+        Assert.Equal(-1, restarted.GetLog(new TopicPartition("orders", 1))!.CheckpointedHighWatermark);
+    }
+
+    // ------------------------------------------------------------------ topic ids (partition.metadata)
+
+    [Fact]
+    public void GetOrCreateLog_WithTopicId_WritesPartitionMetadataReadBackAtRestart()
+    {
+        var id = KafkaUuid.NewRandom();
+        var manager = Start();
+        manager.GetOrCreateLog(Orders0, topicId: id);
+        manager.Shutdown();
+
+        var restarted = Start();
+
+        Assert.Equal($"version: 0\ntopic_id: {id}\n", File.ReadAllText(Path.Combine(DirA, Orders0.DirectoryName, PartitionMetadataFile.FileName)));
+        Assert.Equal(id, restarted.GetLog(Orders0)!.TopicId);
+    }
+
+    [Fact]
+    public void GetOrCreateLog_LogWithoutTopicId_AdoptsIt()
+    {
+        var manager = Start();
+        var log = manager.GetOrCreateLog(Orders0);
+        AppendBatches(log, 2);
+        var id = KafkaUuid.NewRandom();
+
+        Assert.Same(log, manager.GetOrCreateLog(Orders0, topicId: id));
+        Assert.Equal(id, log.TopicId);
+        Assert.Equal(10, log.LogEndOffset);
+        Assert.True(File.Exists(Path.Combine(log.Directory, PartitionMetadataFile.FileName)));
+    }
+
+    [Fact]
+    public async Task GetOrCreateLog_AfterRestartWithOtherTopicId_RenamesStrayForDeletionAndStartsFresh()
+    {
+        var oldId = KafkaUuid.NewRandom();
+        var manager = Start();
+        AppendBatches(manager.GetOrCreateLog(Orders0, topicId: oldId), 3);
+        manager.Shutdown();
+
+        // The topic was deleted and re-created under the same name while this directory survived (a crash).
+        var newId = KafkaUuid.NewRandom();
+        var restarted = Start();
+        var log = restarted.GetOrCreateLog(Orders0, topicId: newId);
+        await restarted.WhenDeletionsComplete().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal((newId, 0L), (log.TopicId, log.LogEndOffset));
+        Assert.Equal([Orders0.DirectoryName], Directory.GetDirectories(DirA).Select(Path.GetFileName));
+        Assert.Single(_logger.Warnings, w => w.Contains(oldId.ToString(), StringComparison.Ordinal) && w.Contains("-delete", StringComparison.Ordinal));
+        restarted.Shutdown();
+
+        var again = Start();
+        Assert.Equal((newId, 0L), (again.GetLog(Orders0)!.TopicId, again.GetLog(Orders0)!.LogEndOffset));
+    }
+
+    [Fact]
+    public void DeleteLog_OtherTopicId_LeavesTheLog()
+    {
+        var manager = Start();
+        manager.GetOrCreateLog(Orders0, topicId: KafkaUuid.NewRandom());
+
+        Assert.False(manager.DeleteLog(Orders0, KafkaUuid.NewRandom()));
+        Assert.NotNull(manager.GetLog(Orders0));
     }
 
     [Fact]

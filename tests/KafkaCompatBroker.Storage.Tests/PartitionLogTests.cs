@@ -40,31 +40,6 @@ public sealed class PartitionLogTests : IDisposable
         Assert.Equal([0L, 1, 2, 3, 4], Batches.Records(stored).Select(r => r.Offset));
     }
 
-    [Fact]
-    public void Open_NewEmptyLogs_HoldOneFileDescriptorEach()
-    {
-        // An empty partition keeps its log file open and nothing else, as Kafka does (it closes mapped index
-        // files): ten thousand new partitions must not take three times as many descriptors.
-        const int logs = 200;
-        var opened = new List<PartitionLog>(logs);
-        var before = Directory.GetFiles("/proc/self/fd").Length;
-        try
-        {
-            for (var i = 0; i < logs; i++)
-            {
-                var tp = new TopicPartition("fd-count", i);
-                opened.Add(PartitionLog.Open(Path.Combine(_dir.Path, tp.DirectoryName), tp, new LogConfig(), default, cleanShutdown: true, _logger, _time));
-            }
-
-            var perLog = (double)(Directory.GetFiles("/proc/self/fd").Length - before) / logs;
-            Assert.True(perLog < 1.5, $"{perLog:F2} file descriptors per empty log");
-        }
-        finally
-        {
-            opened.ForEach(log => log.Dispose());
-        }
-    }
-
     private static byte[] Patch(byte[] batch, long baseOffset, int epoch)
     {
         var copy = (byte[])batch.Clone();

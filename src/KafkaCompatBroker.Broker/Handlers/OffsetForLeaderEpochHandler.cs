@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
-using KafkaCompatBroker.Records;
 using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Broker.Handlers;
@@ -10,10 +9,8 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// LeaderEpochFileCache.endOffsetFor answers it — the current epoch ends at the log end offset; an
 /// older epoch ends where the next higher epoch starts, reported with the largest known epoch not above
 /// the requested one; an epoch above the current one, or -1, gets epoch -1 / offset -1.
-/// Simplification: there is no leader-epoch checkpoint file yet; the epochs are derived from the
-/// partition leader epoch the log stamps in each batch header (monotonic in the log), found by a binary
-/// search over batch headers, plus the partition's current leader epoch starting at the log end offset
-/// when no batch carries it yet. current_leader_epoch is checked (FENCED_LEADER_EPOCH below the
+/// The epochs come from the log's leader-epoch cache (its leader-epoch-checkpoint), plus the partition's
+/// current leader epoch starting at the log end offset when no batch carries it yet. current_leader_epoch is checked (FENCED_LEADER_EPOCH below the
 /// partition's epoch, UNKNOWN_LEADER_EPOCH above it); unknown partitions get UNKNOWN_TOPIC_OR_PARTITION.
 /// replica_id (v3+) is accepted from consumers (-2) and followers alike.
 /// </summary>
@@ -51,14 +48,7 @@ public sealed class OffsetForLeaderEpochHandler(BrokerContext broker) : ApiHandl
                     continue;
                 }
 
-                try
-                {
-                    (result.LeaderEpoch, result.EndOffset) = EndOffsetForEpoch(log, p.LeaderEpoch, partition.LeaderEpoch);
-                }
-                catch (KafkaStorageException)
-                {
-                    result.ErrorCode = (short)ErrorCode.KafkaStorageError;
-                }
+                (result.LeaderEpoch, result.EndOffset) = EndOffsetForEpoch(log, p.LeaderEpoch, partition.LeaderEpoch);
             }
         }
 
@@ -69,12 +59,15 @@ public sealed class OffsetForLeaderEpochHandler(BrokerContext broker) : ApiHandl
     public static ErrorCode CheckCurrentLeaderEpoch(int requested, int current) =>
         requested == -1 ? ErrorCode.None : requested < current ? ErrorCode.FencedLeaderEpoch : requested > current ? ErrorCode.UnknownLeaderEpoch : ErrorCode.None;
 
-    /// <summary>LeaderEpochFileCache.endOffsetFor over the epochs found in the log's batch headers.</summary>
+    /// <summary>
+    /// LeaderEpochFileCache.endOffsetFor over the log's leader-epoch cache, with the partition's current epoch
+    /// starting at the log end when no batch carries it yet (Kafka assigns it when the broker becomes leader).
+    /// </summary>
     public static (int Epoch, long EndOffset) EndOffsetForEpoch(PartitionLog log, int requestedEpoch, int currentEpoch)
     {
-        if (requestedEpoch == -1 || requestedEpoch > currentEpoch)
+        if (requestedEpoch == LeaderEpochFileCache.UndefinedEpoch || requestedEpoch > currentEpoch)
         {
-            return (-1, -1);
+            return (LeaderEpochFileCache.UndefinedEpoch, LeaderEpochFileCache.UndefinedEpochOffset);
         }
 
         var logEnd = log.LogEndOffset;
@@ -83,70 +76,18 @@ public sealed class OffsetForLeaderEpochHandler(BrokerContext broker) : ApiHandl
             return (currentEpoch, logEnd);
         }
 
-        // The first batch whose epoch is above the requested one starts the next epoch.
-        var logStart = log.LogStartOffset;
-        long lo = logStart, hi = logEnd;
-        while (lo < hi)
+        var cache = log.LeaderEpochCache;
+        var latest = cache.LatestEpoch;
+        if (requestedEpoch > latest)
         {
-            var mid = lo + ((hi - lo) / 2);
-            if (BatchHeaderAt(log, mid) is not { } header)
-            {
-                break;
-            }
-
-            if (header.PartitionLeaderEpoch > requestedEpoch)
-            {
-                hi = Math.Max(lo, header.BaseOffset);
-            }
-            else
-            {
-                lo = header.NextOffset;
-            }
+            // Past every stored epoch, below the current one: the current epoch starts at the log end.
+            return (latest == LeaderEpochFileCache.UndefinedEpoch ? requestedEpoch : latest, logEnd);
         }
 
-        var nextEpochStart = Math.Min(lo, logEnd);
-        if (nextEpochStart > logStart && BatchHeaderAt(log, nextEpochStart - 1) is { PartitionLeaderEpoch: >= 0 } floor)
-        {
-            return (floor.PartitionLeaderEpoch, nextEpochStart);
-        }
-
-        return (requestedEpoch, nextEpochStart);
+        return cache.EndOffsetFor(requestedEpoch, logEnd);
     }
 
-    /// <summary>The partition leader epoch of the batch holding <paramref name="offset"/>, or null when there is none.</summary>
-    public static int? EpochAt(PartitionLog log, long offset) => BatchHeaderAt(log, offset)?.PartitionLeaderEpoch;
-
-    /// <summary>The header of the batch holding <paramref name="offset"/> (the first batch ending at or after it), or null.</summary>
-    public static RecordBatchHeader? BatchHeaderAt(PartitionLog log, long offset)
-    {
-        LogReadResult read;
-        try
-        {
-            read = log.Read(offset, RecordBatchHeader.Size, log.LogEndOffset, minOneBatch: true);
-        }
-        catch (OffsetOutOfRangeException)
-        {
-            return null;
-        }
-
-        if (read.Region is not { } region || region.Length < RecordBatchHeader.Size)
-        {
-            return null;
-        }
-
-        Span<byte> bytes = stackalloc byte[RecordBatchHeader.Size];
-        var done = 0;
-        while (done < bytes.Length)
-        {
-            var n = RandomAccess.Read(region.File, bytes[done..], region.Position + done);
-            if (n == 0)
-            {
-                return null;
-            }
-
-            done += n;
-        }
-
-        return RecordBatchHeader.Read(bytes);
-    }
+    /// <summary>The leader epoch of the record at <paramref name="offset"/> (from the leader-epoch cache), or null when the log holds no such record.</summary>
+    public static int? EpochAt(PartitionLog log, long offset) =>
+        offset >= log.LogStartOffset && offset < log.LogEndOffset ? log.LeaderEpochCache.EpochForOffset(offset) : null;
 }
