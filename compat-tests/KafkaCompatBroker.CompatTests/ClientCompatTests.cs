@@ -92,6 +92,7 @@ public abstract class ClientCompatTests(CompatBroker broker)
 }
 
 /// <summary>kafka-python 2.0.2 (pure Python): every codec, admin, offsets_for_times, assign() consumer.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkaPythonCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafka-python";
@@ -152,6 +153,7 @@ public sealed class KafkaPythonCompatTests(CompatBroker broker) : ClientCompatTe
 }
 
 /// <summary>Confluent.Kafka 2.15.1 on librdkafka 2.15.1: every codec, admin client, OffsetsForTimes, Assign() consumer.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "confluent-dotnet";
@@ -224,6 +226,7 @@ public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientComp
 /// What it produces is read back with kafka-python (checksummed); its own consumer, which always joins a
 /// group, is checked by Consume_GroupConsumer_ReadsEverything.
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkajsCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafkajs";

@@ -9,6 +9,7 @@ namespace KafkaCompatBroker.CompatTests;
 /// (checked with ConsumerGroupDescribe), one leaves and its partitions move to the others, and every
 /// record is consumed exactly once (each record is committed with OffsetCommit v9+ and the member epoch).
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFixture<CompatBroker>
 {
     private const int Partitions = 6;

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>KIP-848 consumer groups written to __consumer_offsets and restored after a broker restart.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ConsumerGroupPersistenceTests : IDisposable
 {
     private readonly List<string> _dirs = [];

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class FetchHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();
@@ -211,6 +212,7 @@ public sealed class FetchHandlerTests : IDisposable
 }
 
 /// <summary>End to end with a real client: kcat 1.7.1 (librdkafka 2.0.2) producing with every codec and consuming back.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class DataPathKcatTests : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-kcat-" + Guid.NewGuid().ToString("N"));

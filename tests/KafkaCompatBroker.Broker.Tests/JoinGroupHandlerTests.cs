@@ -132,6 +132,7 @@ internal static class GroupFlow
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class JoinGroupHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();

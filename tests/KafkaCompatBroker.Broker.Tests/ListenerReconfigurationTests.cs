@@ -13,6 +13,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// The listeners config changed at run time, per broker only, as Kafka's DynamicListenerConfig allows it in KRaft:
 /// listeners that are not advertised can be added and removed; the advertised ones cannot change.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ListenerReconfigurationTests
 {
     private const sbyte BrokerType = 4;

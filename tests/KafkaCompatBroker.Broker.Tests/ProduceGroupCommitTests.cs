@@ -10,6 +10,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// the records, the records become visible only then, concurrent requests share flushes, and a failed fsync is
 /// KAFKA_STORAGE_ERROR. Flushes are counted and held through <see cref="PartitionLog.BeforeFsync"/>.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ProduceGroupCommitTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

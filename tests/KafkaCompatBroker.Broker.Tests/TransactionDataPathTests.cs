@@ -6,6 +6,7 @@ using KafkaCompatBroker.Records;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>Idempotent and transactional data on the broker's data path: Produce checks, read_committed Fetch and ListOffsets, DescribeProducers, WriteTxnMarkers.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TransactionDataPathTests : IDisposable
 {
     private const long T0 = 1_700_000_000_000;

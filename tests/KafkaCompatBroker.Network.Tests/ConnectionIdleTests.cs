@@ -17,6 +17,7 @@ namespace KafkaCompatBroker.Network.Tests;
 /// connections.max.idle.ms (issue 14, item 2) over real loopback sockets with a fake clock: the sweeper runs when the
 /// test advances time, so "not closed yet" is checked at an exact instant.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ConnectionIdleTests : IAsyncLifetime
 {
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(10);

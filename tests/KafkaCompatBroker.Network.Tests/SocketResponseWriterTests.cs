@@ -15,6 +15,7 @@ namespace KafkaCompatBroker.Network.Tests;
 /// The zero-copy response writer over a real connected loopback socket pair: the bytes on the wire must
 /// be exactly what the copy path (any other IBufferWriter) produces.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class SocketResponseWriterTests : IAsyncLifetime
 {
     private const short FetchVersion = 16;

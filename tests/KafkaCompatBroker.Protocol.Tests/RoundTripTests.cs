@@ -3,6 +3,7 @@ using KafkaCompatBroker.CodeGen;
 
 namespace KafkaCompatBroker.Protocol.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RoundTripTests
 {
     public static TheoryData<string> MessageNames()

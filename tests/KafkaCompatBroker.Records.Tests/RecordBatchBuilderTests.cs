@@ -3,6 +3,7 @@ using System.Text;
 
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordBatchBuilderTests
 {
     public static TheoryData<CompressionType> AllCodecs() =>

@@ -3,6 +3,7 @@ using KafkaCompatBroker.Records.Native;
 
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordCompressionTests
 {
     private const int OneMiB = 1 << 20;

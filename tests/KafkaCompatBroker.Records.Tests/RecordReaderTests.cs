@@ -2,6 +2,7 @@ using System.Text;
 
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordReaderTests
 {
     [Theory]

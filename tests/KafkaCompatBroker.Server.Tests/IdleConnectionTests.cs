@@ -14,6 +14,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// they promised, while a client that keeps sending requests is unaffected.
 /// </summary>
 [Collection(nameof(IdleConnectionTests))] // alone: it measures the process's memory and allocations
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class IdleConnectionTests : IAsyncLifetime
 {
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromMilliseconds(1500);

@@ -15,6 +15,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// answered with what it has and the broker stops within 2 s, in process and as the real executable on SIGTERM; a
 /// JoinGroup waiting for its rebalance is answered NOT_COORDINATOR.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ShutdownTests : IDisposable
 {
     private static readonly TimeSpan StopBudget = TimeSpan.FromSeconds(2);

@@ -11,6 +11,7 @@ namespace KafkaCompatBroker.Storage.Tests;
 /// with flush.messages=1 and prints every acknowledged batch; it is SIGKILLed at random moments, and the
 /// log must keep every acknowledged batch byte for byte. Plus recovery from corruption across segments.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 {
     private const int Runs = 20;

@@ -5,6 +5,7 @@ namespace KafkaCompatBroker.Storage.Tests;
 /// covers their records, concurrent waiters share flushes, a failed fsync fails them, and other configs keep
 /// their behaviour. Flushes are counted and held through <see cref="PartitionLog.BeforeFsync"/>.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class GroupCommitTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("durable", 0);
