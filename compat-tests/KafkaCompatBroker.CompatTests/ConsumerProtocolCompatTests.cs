@@ -133,7 +133,7 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
                 return owned;
             }
 
-            await Task.Delay(300);
+            await Task.Delay(300); // the pace between describe processes (each starts a .NET client); the loop has a deadline
         }
 
         Assert.Fail($"{members} members never owned the {Partitions} partitions together; last describe: {last}\n{broker.Problems}");

@@ -76,10 +76,7 @@ public sealed class ProduceGroupCommitTests : IDisposable
         var first = DataPath.ProduceAsync(_broker, "shared", DataPath.Batch(1));
         Assert.True(await flushStarted.WaitAsync(Timeout));
         var more = Enumerable.Range(0, 10).Select(_ => DataPath.ProduceAsync(_broker, "shared", DataPath.Batch(2))).ToList();
-        while (log.LogEndOffset < 21)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.UntilAsync(() => log.LogEndOffset >= 21, "the ten appends reach the log while the first flush is held");
 
         Assert.All(more, t => Assert.False(t.IsCompleted));
         release.Set();

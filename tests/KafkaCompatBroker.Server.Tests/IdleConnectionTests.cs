@@ -109,7 +109,7 @@ public sealed class IdleConnectionTests : IAsyncLifetime
             while (!closed.TrueForAll(c => c.IsCompleted) && stopwatch.Elapsed < IdleTimeout + Slack)
             {
                 await client.ApiVersionsAsync();
-                await Task.WhenAny(Task.WhenAll(closed), Task.Delay(TimeSpan.FromMilliseconds(250)));
+                await Task.WhenAny(Task.WhenAll(closed), Task.Delay(TimeSpan.FromMilliseconds(250))); // the working client's pace, not a synchronisation
                 if (retained is null && stopwatch.Elapsed > IdleTimeout / 2)
                 {
                     retained = GC.GetTotalMemory(forceFullCollection: true) - retainedBefore;

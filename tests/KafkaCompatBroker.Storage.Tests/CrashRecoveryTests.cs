@@ -262,7 +262,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 await opened.Task.WaitAsync(StartupTimeout);
             }
 
-            await Task.Delay(delayMs);
+            await Task.Delay(delayMs); // the test's subject: the kill lands at a random point of the child's appends
         }
         finally
         {

@@ -415,11 +415,7 @@ public sealed class LogManagerTests : IDisposable
         _time.Advance(10_000);
         var checkpoint = new OffsetCheckpointFile(Path.Combine(DirA, OffsetCheckpointFile.RecoveryPointFileName), _logger);
 
-        var stopwatch = Stopwatch.StartNew();
-        while ((log.LogStartOffset < 12 || checkpoint.Read().GetValueOrDefault(Orders0) < 12) && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.UntilAsync(() => log.LogStartOffset >= 12 && checkpoint.Read().GetValueOrDefault(Orders0) >= 12, "retention removes the old segments and the checkpoint records it");
 
         Assert.Equal(12, log.LogStartOffset); // retention removed everything, flush + checkpoint recorded it
         Assert.Equal(12, checkpoint.Read()[Orders0]);
@@ -560,7 +556,7 @@ public sealed class LogManagerTests : IDisposable
         while (!called.Task.IsCompleted && DateTime.UtcNow < deadline)
         {
             manager.CleanerBackoffMs = 200;
-            await Task.WhenAny(called.Task, Task.Delay(20));
+            await Task.WhenAny(called.Task, Task.Delay(20)); // the pace of the repeated config change (the stimulus), the loop has a deadline
         }
 
         Assert.True(called.Task.IsCompleted, "the cleaner never ran");

@@ -37,20 +37,4 @@ internal static class Eventually
         await UntilAsync(() => (value = probe()) is not null, what, timeout);
         return value!;
     }
-
-    /// <summary>The blocking form, for code that runs on a thread of its own (a callback, a synchronous test).</summary>
-    public static void Until(Func<bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var limit = timeout ?? DefaultTimeout;
-        var start = Stopwatch.GetTimestamp();
-        while (!condition())
-        {
-            if (Stopwatch.GetElapsedTime(start) > limit)
-            {
-                Assert.Fail($"Timed out after {limit.TotalSeconds:0.#} s waiting until {what}");
-            }
-
-            Thread.Sleep(Poll);
-        }
-    }
 }
