@@ -12,6 +12,18 @@ internal static class TestSeed
     public static int Get(int fixedSeed) =>
         int.TryParse(Environment.GetEnvironmentVariable(Variable), out var seed) ? seed : fixedSeed;
 
+    /// <summary>A fixed seed per case name (FNV-1a: string.GetHashCode differs from process to process).</summary>
+    public static int For(string name)
+    {
+        var hash = 2166136261u;
+        foreach (var c in name)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)hash;
+    }
+
     /// <summary>Runs <paramref name="test"/> with a <see cref="Random"/> on the seed; a failure says which seed to replay.</summary>
     public static void Run(int fixedSeed, Action<Random> test)
     {
