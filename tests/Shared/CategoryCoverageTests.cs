@@ -9,7 +9,7 @@ namespace KafkaCompatBroker.Testing;
 [Trait(Categories.Name, Categories.Unit)]
 public sealed class CategoryCoverageTests
 {
-    private static readonly string[] _known = [Categories.Unit, Categories.Integration, Categories.Compat, Categories.Cluster, Categories.Docker];
+    private static readonly string[] Known = [Categories.Unit, Categories.Integration, Categories.Compat, Categories.Cluster, Categories.Docker];
 
     [Fact]
     public void TestClasses_InThisAssembly_HaveExactlyOneKnownCategory()
@@ -23,7 +23,7 @@ public sealed class CategoryCoverageTests
             }
 
             var categories = CategoriesOf(type).ToList();
-            if (categories.Count != 1 || !_known.Contains(categories[0]))
+            if (categories.Count != 1 || !Known.Contains(categories[0]))
             {
                 wrong.Add($"{type.FullName}: [{string.Join(", ", categories)}]");
             }
