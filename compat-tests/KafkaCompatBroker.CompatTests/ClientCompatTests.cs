@@ -92,11 +92,50 @@ public abstract class ClientCompatTests(CompatBroker broker)
 }
 
 /// <summary>kafka-python 2.0.2 (pure Python): every codec, admin, offsets_for_times, assign() consumer.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkaPythonCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafka-python";
 
     protected override Task<ProcessResult> RunAsync(params string[] args) => Clients.KafkaPythonAsync(args);
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("gzip")]
+    [InlineData("snappy")]
+    [InlineData("lz4")]
+    [InlineData("zstd")]
+    public Task ProduceConsume_Codec_AllRecordsRoundTrip(string codec) => RoundTripAsync(codec);
+
+    [Fact]
+    public Task Topics_CreateDescribeAlterAddPartitionsDelete_Succeed() => TopicAdminAsync();
+
+    [Fact]
+    public Task OffsetsForTimes_MiddleTimestamp_FindsThatRecord() => SeekByTimestampAsync("lz4");
+
+    [InProcessFact]
+    public Task Restart_ConsumeAgain_EverythingIsThere() => RestartAsync("snappy");
+
+    /// <summary>describe_acls raises, create_acls and delete_acls report SECURITY_DISABLED, as Kafka without an authorizer.</summary>
+    [Fact]
+    public async Task KafkaAdminClient_Acls_SecurityDisabled()
+    {
+        var r = (await RunAsync("acls", Broker.Bootstrap, Topic("acls"))).Json(Broker);
+
+        var context = $"{r}\n{Broker.Problems}";
+        Assert.True(r.GetProperty("describe_acls").GetString() == "SecurityDisabledError", "describe_acls: " + context);
+        Assert.True(r.GetProperty("create_acls").EnumerateArray().Select(e => e.GetString()).SequenceEqual(["SecurityDisabledError"]), "create_acls: " + context);
+        Assert.True(r.GetProperty("delete_acls").EnumerateArray().Select(e => e.GetString()).SequenceEqual(["SecurityDisabledError"]), "delete_acls: " + context);
+    }
+}
+
+/// <summary>Confluent.Kafka 2.15.1 on librdkafka 2.15.1: every codec, admin client, OffsetsForTimes, Assign() consumer.</summary>
+[Trait(Categories.Name, Categories.Compat)]
+public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
+{
+    protected override string Name => "confluent-dotnet";
+
+    protected override Task<ProcessResult> RunAsync(params string[] args) => Clients.ConfluentAsync(args);
 
     [Theory]
     [InlineData("none")]
@@ -131,43 +170,6 @@ public sealed class KafkaPythonCompatTests(CompatBroker broker) : ClientCompatTe
             NativeLibrary.Free(sasl);
         }
     }
-
-    [Fact]
-    public Task OffsetsForTimes_MiddleTimestamp_FindsThatRecord() => SeekByTimestampAsync("lz4");
-
-    [InProcessFact]
-    public Task Restart_ConsumeAgain_EverythingIsThere() => RestartAsync("snappy");
-
-    /// <summary>describe_acls raises, create_acls and delete_acls report SECURITY_DISABLED, as Kafka without an authorizer.</summary>
-    [Fact]
-    public async Task KafkaAdminClient_Acls_SecurityDisabled()
-    {
-        var r = (await RunAsync("acls", Broker.Bootstrap, Topic("acls"))).Json(Broker);
-
-        var context = $"{r}\n{Broker.Problems}";
-        Assert.True(r.GetProperty("describe_acls").GetString() == "SecurityDisabledError", "describe_acls: " + context);
-        Assert.True(r.GetProperty("create_acls").EnumerateArray().Select(e => e.GetString()).SequenceEqual(["SecurityDisabledError"]), "create_acls: " + context);
-        Assert.True(r.GetProperty("delete_acls").EnumerateArray().Select(e => e.GetString()).SequenceEqual(["SecurityDisabledError"]), "delete_acls: " + context);
-    }
-}
-
-/// <summary>Confluent.Kafka 2.15.1 on librdkafka 2.15.1: every codec, admin client, OffsetsForTimes, Assign() consumer.</summary>
-public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
-{
-    protected override string Name => "confluent-dotnet";
-
-    protected override Task<ProcessResult> RunAsync(params string[] args) => Clients.ConfluentAsync(args);
-
-    [Theory]
-    [InlineData("none")]
-    [InlineData("gzip")]
-    [InlineData("snappy")]
-    [InlineData("lz4")]
-    [InlineData("zstd")]
-    public Task ProduceConsume_Codec_AllRecordsRoundTrip(string codec) => RoundTripAsync(codec);
-
-    [Fact]
-    public Task Topics_CreateDescribeAlterAddPartitionsDelete_Succeed() => TopicAdminAsync();
 
     [Fact]
     public Task OffsetsForTimes_MiddleTimestamp_FindsThatRecord() => SeekByTimestampAsync("zstd");
@@ -224,6 +226,7 @@ public sealed class ConfluentDotnetCompatTests(CompatBroker broker) : ClientComp
 /// What it produces is read back with kafka-python (checksummed); its own consumer, which always joins a
 /// group, is checked by Consume_GroupConsumer_ReadsEverything.
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkajsCompatTests(CompatBroker broker) : ClientCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafkajs";

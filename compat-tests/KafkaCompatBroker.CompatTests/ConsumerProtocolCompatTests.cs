@@ -9,6 +9,7 @@ namespace KafkaCompatBroker.CompatTests;
 /// (checked with ConsumerGroupDescribe), one leaves and its partitions move to the others, and every
 /// record is consumed exactly once (each record is committed with OffsetCommit v9+ and the member epoch).
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFixture<CompatBroker>
 {
     private const int Partitions = 6;
@@ -132,7 +133,7 @@ public sealed class ConsumerProtocolCompatTests(CompatBroker broker) : IClassFix
                 return owned;
             }
 
-            await Task.Delay(300);
+            await Task.Delay(300); // the pace between describe processes (each starts a .NET client); the loop has a deadline
         }
 
         Assert.Fail($"{members} members never owned the {Partitions} partitions together; last describe: {last}\n{broker.Problems}");

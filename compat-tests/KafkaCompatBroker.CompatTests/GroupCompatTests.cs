@@ -135,6 +135,7 @@ public abstract class GroupCompatTests(CompatBroker broker)
 }
 
 /// <summary>Confluent.Kafka 2.15.1 (librdkafka 2.15.1): eager range, cooperative-sticky, static membership; AdminClient.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class ConfluentDotnetGroupTests(CompatBroker broker) : GroupCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "confluent-dotnet";
@@ -197,6 +198,7 @@ public sealed class ConfluentDotnetGroupTests(CompatBroker broker) : GroupCompat
 }
 
 /// <summary>kafka-python 2.0.2: range and roundrobin assignors; KafkaAdminClient (it has no alter/delete of offsets).</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkaPythonGroupTests(CompatBroker broker) : GroupCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafka-python";
@@ -235,6 +237,7 @@ public sealed class KafkaPythonGroupTests(CompatBroker broker) : GroupCompatTest
 }
 
 /// <summary>kafkajs 2.2.4: roundrobin (its only assignor); admin listGroups, describeGroups, fetch/set/resetOffsets, deleteGroups.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkajsGroupTests(CompatBroker broker) : GroupCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafkajs";

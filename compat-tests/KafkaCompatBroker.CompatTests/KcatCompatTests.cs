@@ -9,6 +9,7 @@ namespace KafkaCompatBroker.CompatTests;
 /// or timestamps: its records carry h1=kcat,codec=&lt;codec&gt; and the time they were produced, and the test
 /// computes the checksum of key, value and headers from what kcat prints.
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KcatCompatTests(CompatBroker broker) : IClassFixture<CompatBroker>
 {
     private static string Topic(string what) => $"compat-kcat-{what}-{Guid.NewGuid().ToString("N")[..8]}";

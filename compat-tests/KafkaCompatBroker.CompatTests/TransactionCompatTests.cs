@@ -83,6 +83,7 @@ public abstract class TransactionCompatTests(CompatBroker broker)
 }
 
 /// <summary>Confluent.Kafka 2.15.1 (librdkafka 2.15.1): idempotence under connection drops, transactions, EOS.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class ConfluentDotnetTransactionTests(CompatBroker broker) : TransactionCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "confluent-dotnet";
@@ -261,6 +262,7 @@ public sealed class ConfluentDotnetTransactionTests(CompatBroker broker) : Trans
 }
 
 /// <summary>kafkajs 2.2.4: idempotent producer, transactions (commit, abort, sendOffsets), its read_committed consumer.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class KafkajsTransactionTests(CompatBroker broker) : TransactionCompatTests(broker), IClassFixture<CompatBroker>
 {
     protected override string Name => "kafkajs";

@@ -7,6 +7,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>CreateAcls / DescribeAcls / DeleteAcls answered as Kafka's AclApis answers them without an authorizer.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class AclHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();

@@ -18,6 +18,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// and read the measured figure in the test output (or the failure message); the
 /// DispatcherBenchmarks in tools/KafkaCompatBroker.Benchmarks show the same path with BenchmarkDotNet.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposable
 {
     // Measured bytes per request + a small margin. Lower these when an allocation is removed.

@@ -1,5 +1,6 @@
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class AppendNotifierTests
 {
     [Fact]

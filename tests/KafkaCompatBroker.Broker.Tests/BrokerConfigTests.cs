@@ -3,6 +3,7 @@ using KafkaCompatBroker.Broker.Configuration;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class BrokerConfigTests
 {
     private static readonly IDictionary NoEnvironment = new Hashtable();

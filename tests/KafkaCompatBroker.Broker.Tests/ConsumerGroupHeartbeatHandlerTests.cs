@@ -21,6 +21,7 @@ internal static class ConsumerFlow
         BrokerExchange.SendAsync<ConsumerGroupHeartbeatResponse>(broker, ApiKey.ConsumerGroupHeartbeat, version, request);
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ConsumerGroupHeartbeatHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>KIP-848 consumer groups written to __consumer_offsets and restored after a broker restart.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ConsumerGroupPersistenceTests : IDisposable
 {
     private readonly List<string> _dirs = [];
@@ -132,7 +133,7 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
                 owned = [.. assignment.TopicPartitions.SelectMany(t => t.Partitions)];
             }
 
-            await Task.Delay(200);
+            await Task.Delay(200); // m1's heartbeat interval: it keeps its session while m2's runs out (the loop's condition has a deadline)
             group = await DescribeAsync(restarted);
         }
         while ((group.Members.Count > 1 || owned.Count < 2) && DateTime.UtcNow < deadline);

@@ -9,6 +9,7 @@ using KafkaCompatBroker.Records;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>Offsets and groups written to __consumer_offsets and read back after a restart.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ConsumerOffsetsPersistenceTests : IDisposable
 {
     private const string Config = "group.initial.rebalance.delay.ms=0";

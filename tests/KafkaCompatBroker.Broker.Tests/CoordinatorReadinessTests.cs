@@ -12,6 +12,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// while a coordinator shard loads, rather than accepting a group whose first write then fails. The window is held open
 /// by a metadata listener that runs before the replica manager creates the logs.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class CoordinatorReadinessTests : IDisposable
 {
     private readonly ManualResetEventSlim _gate = new();

@@ -7,6 +7,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class DescribeConfigsHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new("log.retention.hours=24\ncompression.type=zstd");
@@ -195,6 +196,20 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
     }
 
     [Fact]
+    public void Normalize_Values_MatchKafkaFormatting()
+    {
+        Assert.Equal("1.0", Configuration.ConfigDescriber.Normalize("1", Configuration.DescribedConfigType.Double));
+        Assert.Equal("0.25", Configuration.ConfigDescriber.Normalize(" 0.25 ", Configuration.DescribedConfigType.Double));
+        Assert.Equal("compact,delete", Configuration.ConfigDescriber.Normalize("compact, delete", Configuration.DescribedConfigType.List));
+        Assert.Equal("true", Configuration.ConfigDescriber.Normalize("TRUE", Configuration.DescribedConfigType.Boolean));
+    }
+}
+
+/// <summary>DescribeConfigs and AlterConfigs end to end with a real client: kafka-python 2.0.2's admin client against a started broker.</summary>
+[Trait(Categories.Name, Categories.Compat)]
+public sealed class DescribeConfigsKafkaPythonTests
+{
+    [Fact]
     public async Task DescribeAndAlterConfigs_KafkaPythonAdmin_RoundTrips()
     {
         // Needs Debian's python3-kafka 2.0.2 under /usr/bin/python3 (compat-tests/scripts/install-clients.sh installs it).
@@ -252,14 +267,5 @@ public sealed class DescribeConfigsHandlerTests : IDisposable
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    [Fact]
-    public void Normalize_Values_MatchKafkaFormatting()
-    {
-        Assert.Equal("1.0", Configuration.ConfigDescriber.Normalize("1", Configuration.DescribedConfigType.Double));
-        Assert.Equal("0.25", Configuration.ConfigDescriber.Normalize(" 0.25 ", Configuration.DescribedConfigType.Double));
-        Assert.Equal("compact,delete", Configuration.ConfigDescriber.Normalize("compact, delete", Configuration.DescribedConfigType.List));
-        Assert.Equal("true", Configuration.ConfigDescriber.Normalize("TRUE", Configuration.DescribedConfigType.Boolean));
     }
 }

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class DescribeGroupsHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();

@@ -3,6 +3,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class DescribeTopicPartitionsHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();
@@ -91,12 +92,25 @@ public sealed class DescribeTopicPartitionsHandlerTests : IDisposable
         Assert.Equal("b:42:[] a:42:[]", Describe(named));
         Assert.Equal("", Describe(all));
     }
+}
+
+/// <summary>The response partition limit against a topic of 2,001 partitions (each one a log dir on disk, so integration).</summary>
+[Trait(Categories.Name, Categories.Integration)]
+public sealed class DescribeTopicPartitionsLimitTests : IDisposable
+{
+    private readonly TestBroker _broker = new();
+
+    public void Dispose() => _broker.Dispose();
 
     [Fact]
     public async Task DescribeTopicPartitions_LimitAboveBrokerMaximum_IsCappedAt2000()
     {
         _broker.Metadata.CreateTopic("big", 2001);
-        var response = await DescribeAsync(Request(5000, ["big"]));
+        var response = await BrokerExchange.SendAsync<DescribeTopicPartitionsResponse>(_broker, ApiKey.DescribeTopicPartitions, 0, new DescribeTopicPartitionsRequest
+        {
+            Topics = [new() { Name = "big" }],
+            ResponsePartitionLimit = 5000,
+        });
 
         Assert.Equal(2000, Assert.Single(response.Topics).Partitions.Count);
         Assert.Equal(("big", 2000), (response.NextCursor!.TopicName, response.NextCursor.PartitionIndex));

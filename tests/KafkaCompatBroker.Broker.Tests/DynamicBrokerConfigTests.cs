@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>Dynamic broker configs (KIP-226) through AlterConfigs, IncrementalAlterConfigs and DescribeConfigs.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class DynamicBrokerConfigTests : IDisposable
 {
     private const sbyte BrokerType = 4;
@@ -268,7 +269,12 @@ public sealed class DynamicBrokerConfigTests : IDisposable
         Assert.Equal(ErrorCode.None, TxnFlow.SingleError(await TxnFlow.CommitAsync(broker, version, request)));
         Assert.Equal(ErrorCode.None, broker.Context.TransactionCoordinator.VerifyProducePartition("tx-1", init.ProducerId, init.ProducerEpoch, partition, produceVersion: 9));
     }
+}
 
+/// <summary>Dynamic broker configs in a started <see cref="KafkaBroker"/> (listeners on port 0) and across its restart on the same data dir.</summary>
+[Trait(Categories.Name, Categories.Integration)]
+public sealed class DynamicBrokerConfigRestartTests
+{
     [Fact]
     public async Task KafkaBroker_StaticProducerIdExpiration_ReachesTheCleaner()
     {

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>ElectLeaders answered as Kafka's ReplicationControlManager.electLeaders answers it on a single node.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ElectLeadersHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();

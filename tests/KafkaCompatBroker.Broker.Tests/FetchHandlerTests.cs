@@ -4,9 +4,14 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class FetchHandlerTests : IDisposable
 {
-    private readonly TestBroker _broker = new();
+    // Long polls in these tests wait up to 10 s; the clock tells when one has parked.
+    private readonly FetchParkingClock _clock = new(TimeSpan.FromSeconds(10));
+    private readonly TestBroker _broker;
+
+    public FetchHandlerTests() => _broker = new(time: _clock);
 
     public void Dispose() => _broker.Dispose();
 
@@ -188,7 +193,7 @@ public sealed class FetchHandlerTests : IDisposable
         var started = DateTime.UtcNow;
 
         var fetch = SendAsync(_broker, Fetch("t", 0, maxWaitMs: 10_000, minBytes: 1));
-        await Task.Delay(200);
+        await _clock.WaitUntilParkedAsync();
         Assert.False(fetch.IsCompleted);
         await DataPath.ProduceAsync(_broker, "t", DataPath.Batch(1));
         var response = await fetch.WaitAsync(TimeSpan.FromSeconds(5));
@@ -211,6 +216,7 @@ public sealed class FetchHandlerTests : IDisposable
 }
 
 /// <summary>End to end with a real client: kcat 1.7.1 (librdkafka 2.0.2) producing with every codec and consuming back.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class DataPathKcatTests : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-kcat-" + Guid.NewGuid().ToString("N"));
@@ -277,9 +283,10 @@ public sealed class DataPathKcatTests : IAsyncLifetime
             expected.AddRange(lines);
         }
 
-        await Task.Delay(50);
+        // The seek timestamp is a millisecond later than every record produced so far (kcat stamps with this clock).
+        var produced = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await Eventually.UntilAsync(() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() > produced, "the wall clock moves past the earlier records' timestamps");
         var seekFrom = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await Task.Delay(50);
         var late = Enumerable.Range(0, 5).Select(i => $"late-{i}").ToList();
         await KcatAsync("-P -t kcat -p 0 -z gzip", string.Join('\n', late) + "\n");
         expected.AddRange(late);

@@ -1,6 +1,7 @@
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>The long-poll waiter a connection's fetches reuse: it ends at an append, a timeout or a cancellation.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class FetchWaiterTests
 {
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);

@@ -6,6 +6,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>GROUP config resources (KIP-848 group configs) through DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class GroupConfigHandlerTests : IDisposable
 {
     private const sbyte GroupType = 32;

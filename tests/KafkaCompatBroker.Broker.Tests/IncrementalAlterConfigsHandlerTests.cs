@@ -3,6 +3,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class IncrementalAlterConfigsHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();

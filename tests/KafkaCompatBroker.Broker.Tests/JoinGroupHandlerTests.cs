@@ -105,16 +105,8 @@ internal static class GroupFlow
     /// Waits for a group state. The coordinator completes the join phase of a group whose last member
     /// left on a 0 ms timer rather than at once (Kafka does it synchronously), hence the wait.
     /// </summary>
-    public static async Task WaitForStateAsync(TestBroker broker, string group, Coordinator.ClassicGroupState state)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (broker.Context.GroupCoordinator.GroupState(group) != state && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(state, broker.Context.GroupCoordinator.GroupState(group));
-    }
+    public static Task WaitForStateAsync(TestBroker broker, string group, Coordinator.ClassicGroupState state) =>
+        Eventually.UntilAsync(() => broker.Context.GroupCoordinator.GroupState(group) == state, $"group {group} is {state}");
 
     public static Task<LeaveGroupResponse> LeaveAsync(TestBroker broker, string group, string memberId, short version = 5)
     {
@@ -132,6 +124,7 @@ internal static class GroupFlow
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class JoinGroupHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();

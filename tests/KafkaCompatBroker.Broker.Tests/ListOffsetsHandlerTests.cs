@@ -3,6 +3,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ListOffsetsHandlerTests : IDisposable
 {
     private const long T0 = 1_700_000_000_000;

@@ -13,6 +13,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// The listeners config changed at run time, per broker only, as Kafka's DynamicListenerConfig allows it in KRaft:
 /// listeners that are not advertised can be added and removed; the advertised ones cannot change.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ListenerReconfigurationTests
 {
     private const sbyte BrokerType = 4;
@@ -195,33 +196,13 @@ public sealed class ListenerReconfigurationTests
 
     private static async Task<int> WaitForAsync(Func<int?> condition)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            if (condition() is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the listeners did not change in time");
-            await Task.Delay(20);
-        }
+        int? value = null;
+        await Eventually.UntilAsync(() => (value = condition()) is not null, "the listeners change", TimeSpan.FromSeconds(30));
+        return value!.Value;
     }
 
-    private static async Task<string> WaitForAsync(Func<string?> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            if (condition() is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "no such log line in time");
-            await Task.Delay(20);
-        }
-    }
+    private static Task<string> WaitForAsync(Func<string?> condition) =>
+        Eventually.ValueAsync(condition, "the log line is written", TimeSpan.FromSeconds(30));
 
     /// <summary>ApiVersions v0 over the socket: the answer carries the correlation id and error code 0.</summary>
     private static async Task AssertApiVersionsAnsweredAsync(NetworkStream stream, int correlationId)

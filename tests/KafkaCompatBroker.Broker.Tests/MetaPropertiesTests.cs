@@ -2,6 +2,7 @@ using KafkaCompatBroker.Broker.Configuration;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class MetaPropertiesTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-meta-" + Guid.NewGuid().ToString("N"));

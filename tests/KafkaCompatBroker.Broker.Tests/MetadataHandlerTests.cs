@@ -8,6 +8,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class MetadataHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();
@@ -274,6 +275,7 @@ public sealed class MetadataHandlerTests : IDisposable
 }
 
 /// <summary>End to end: a real broker on port 0 and kcat (librdkafka 2.0.2) asking it for metadata.</summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class MetadataKcatEndToEndTests : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-kcat-" + Guid.NewGuid().ToString("N"));

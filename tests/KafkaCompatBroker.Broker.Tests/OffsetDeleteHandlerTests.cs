@@ -3,6 +3,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class OffsetDeleteHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();

@@ -5,6 +5,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class OffsetForLeaderEpochHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();

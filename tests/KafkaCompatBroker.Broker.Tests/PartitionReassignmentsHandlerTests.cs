@@ -8,6 +8,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// AlterPartitionReassignments / ListPartitionReassignments on a one-broker cluster, as Kafka's
 /// ReplicationControlManager answers them.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class PartitionReassignmentsHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();

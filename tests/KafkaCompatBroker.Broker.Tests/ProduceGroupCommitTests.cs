@@ -10,6 +10,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// the records, the records become visible only then, concurrent requests share flushes, and a failed fsync is
 /// KAFKA_STORAGE_ERROR. Flushes are counted and held through <see cref="PartitionLog.BeforeFsync"/>.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ProduceGroupCommitTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -75,10 +76,7 @@ public sealed class ProduceGroupCommitTests : IDisposable
         var first = DataPath.ProduceAsync(_broker, "shared", DataPath.Batch(1));
         Assert.True(await flushStarted.WaitAsync(Timeout));
         var more = Enumerable.Range(0, 10).Select(_ => DataPath.ProduceAsync(_broker, "shared", DataPath.Batch(2))).ToList();
-        while (log.LogEndOffset < 21)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.UntilAsync(() => log.LogEndOffset >= 21, "the ten appends reach the log while the first flush is held");
 
         Assert.All(more, t => Assert.False(t.IsCompleted));
         release.Set();

@@ -68,6 +68,7 @@ internal static class DataPath
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ProduceHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = new();

@@ -7,6 +7,7 @@ using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class RequestDispatcherTests : IDisposable
 {
     private readonly TestBroker _broker = new();

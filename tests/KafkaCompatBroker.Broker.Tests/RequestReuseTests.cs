@@ -10,6 +10,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// A connection's Produce and Fetch requests are decoded into, and answered from, objects the connection
 /// reuses: each response must hold exactly what its own request asked for, whatever came before it.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class RequestReuseTests : IDisposable
 {
     private readonly TestBroker _broker = new();

@@ -23,7 +23,8 @@ internal sealed class TestBroker : IDisposable
     /// <param name="dataDir">An existing data dir to start from (a restart); null for a new temp dir.</param>
     /// <param name="keepData">Leave the data dir on Dispose (the test restarts on it and cleans up later).</param>
     /// <param name="beforeReplicas">Runs on the metadata store before the replica manager subscribes to it (a listener that runs first).</param>
-    public TestBroker(string extraConfig = "", string? dataDir = null, bool keepData = false, Action<MetadataStore>? beforeReplicas = null)
+    /// <param name="time">The clock the handlers and coordinators see; the system clock when null.</param>
+    public TestBroker(string extraConfig = "", string? dataDir = null, bool keepData = false, Action<MetadataStore>? beforeReplicas = null, TimeProvider? time = null)
     {
         DataDir = dataDir ?? Path.Combine(Path.GetTempPath(), "kcb-broker-" + Guid.NewGuid().ToString("N"));
         _keepData = keepData;
@@ -44,7 +45,7 @@ internal sealed class TestBroker : IDisposable
         Metadata.RegisterBroker(settings.NodeId, Protocol.KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);
         beforeReplicas?.Invoke(Metadata);
         Replicas = new ReplicaManager(settings, Metadata, Logs, NullLogger<ReplicaManager>.Instance);
-        Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, TimeProvider.System);
+        Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, time ?? TimeProvider.System);
         Context.LoadGroups();
         Context.LoadTransactions();
         DynamicConfig = new DynamicConfigPublisher(Context, Cleaner, null);

@@ -6,10 +6,15 @@ using KafkaCompatBroker.Records;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>Idempotent and transactional data on the broker's data path: Produce checks, read_committed Fetch and ListOffsets, DescribeProducers, WriteTxnMarkers.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TransactionDataPathTests : IDisposable
 {
     private const long T0 = 1_700_000_000_000;
-    private readonly TestBroker _broker = new();
+    // Long polls in these tests wait up to 10 s; the clock tells when one has parked.
+    private readonly FetchParkingClock _clock = new(TimeSpan.FromSeconds(10));
+    private readonly TestBroker _broker;
+
+    public TransactionDataPathTests() => _broker = new(time: _clock);
 
     public void Dispose() => _broker.Dispose();
 
@@ -138,7 +143,7 @@ public sealed class TransactionDataPathTests : IDisposable
         await DataPath.ProduceAsync(_broker, "t", Batch(8, 0, 0, transactional: true));
 
         var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("t", 0, maxWaitMs: 10_000, minBytes: 1, isolation: 1));
-        await Task.Delay(100);
+        await _clock.WaitUntilParkedAsync();
         Assert.False(fetch.IsCompleted);
         Assert.Equal(0, MarkerError(await WriteMarkerAsync(2, 8, 0, commit: true)));
 

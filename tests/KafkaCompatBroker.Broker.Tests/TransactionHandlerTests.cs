@@ -12,6 +12,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// FindCoordinator for transactional ids, the transaction.version feature and produce-side verification,
 /// through the dispatcher at every advertised version; and the coordinator's state across a restart.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TransactionHandlerTests : IDisposable
 {
     private const string Config = "transaction.state.log.num.partitions=3\noffsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0";

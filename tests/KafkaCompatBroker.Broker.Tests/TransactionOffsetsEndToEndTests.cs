@@ -7,6 +7,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// Offsets in a transaction through every piece at once: InitProducerId, AddOffsetsToTxn, TxnOffsetCommit
 /// (checked against the transaction coordinator), EndTxn writing the marker to __consumer_offsets, OffsetFetch.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TransactionOffsetsEndToEndTests : IDisposable
 {
     private readonly TestBroker _broker = new("transaction.state.log.num.partitions=3\noffsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0");
@@ -85,6 +86,7 @@ public sealed class TransactionOffsetsEndToEndTests : IDisposable
 /// transaction.partition.verification.enable against the real transaction coordinator: as Kafka's ReplicaManager,
 /// verification is skipped when disabled unless the request adds the partition (TxnOffsetCommit v5+, Transactions V2).
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TxnOffsetCommitVerificationConfigTests
 {
     [Theory]

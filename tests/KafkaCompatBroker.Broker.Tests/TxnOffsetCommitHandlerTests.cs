@@ -94,6 +94,7 @@ internal static class TxnFlow
         (ErrorCode)Assert.Single(Assert.Single(response.Topics).Partitions).ErrorCode;
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TxnOffsetCommitHandlerTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();
@@ -300,6 +301,7 @@ public sealed class TxnOffsetCommitHandlerTests : IDisposable
 }
 
 /// <summary>OffsetFetch require_stable (v7+) against pending transactional offsets.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class OffsetFetchRequireStableTests : IDisposable
 {
     private readonly TestBroker _broker = GroupFlow.NewBroker();

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>Transactional offsets in __consumer_offsets read back after a restart: pending until their marker.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class TxnOffsetPersistenceTests : IDisposable
 {
     private readonly List<string> _dirs = [];

@@ -12,6 +12,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// regions) or a pread into the response (small ones): the response must decode exactly and carry the
 /// segment's bytes unchanged, in order with pipelined requests.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ZeroCopyFetchTests : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-zerocopy-" + Guid.NewGuid().ToString("N"));

@@ -7,6 +7,7 @@ using KafkaCompatBroker.Records;
 namespace KafkaCompatBroker.ClientFixtures.Tests;
 
 /// <summary>The record batches in the captured Produce requests hold exactly what the capture scripts sent.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class ProduceRecordsTests
 {
     private const int MaxDecompressedBytes = 1 << 20;

@@ -5,6 +5,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.ClientFixtures.Tests;
 
 /// <summary>Every captured request decodes with the generated codecs and re-encodes to the same bytes.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class RequestRoundTripTests
 {
     public static TheoryData<string> AllFrames() => [.. Fixtures.Frames()];

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.MetadataRecords;
 
 namespace KafkaCompatBroker.Controller.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class MetadataRecordSerdeTests
 {
     [Fact]

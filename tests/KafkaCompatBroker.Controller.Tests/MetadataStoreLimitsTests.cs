@@ -8,6 +8,7 @@ namespace KafkaCompatBroker.Controller.Tests;
 /// of one operation (Kafka's QuorumController.MAX_RECORDS_PER_USER_OP / ReplicationControlManager.MAX_PARTITIONS_PER_BATCH).
 /// The calls are synchronous, so the allocations of the current thread are exactly theirs.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class MetadataStoreLimitsTests : IDisposable
 {
     private const int Limit = MetadataStore.MaxRecordsPerUserOperation;

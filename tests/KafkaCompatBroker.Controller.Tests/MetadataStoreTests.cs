@@ -5,6 +5,7 @@ using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.Controller.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class MetadataStoreTests : IDisposable
 {
     private static readonly BrokerEndpoint Plaintext = new("PLAINTEXT", "localhost", 9092, 0);

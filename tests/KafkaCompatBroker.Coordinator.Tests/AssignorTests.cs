@@ -3,6 +3,7 @@ using KafkaCompatBroker.Protocol;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>The server-side assignors: uniform (balanced, sticky) and range (Kafka's algorithm).</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class AssignorTests
 {
     private static readonly KafkaUuid T1 = new(1, 1);

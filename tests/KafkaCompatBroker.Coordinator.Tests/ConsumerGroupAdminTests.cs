@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>KIP-848 consumer groups seen through ListGroups, DescribeGroups, DeleteGroups, OffsetDelete and retention.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ConsumerGroupAdminTests : IDisposable
 {
     private static readonly KafkaUuid Orders = new(1, 1);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>KIP-848 consumer group records in the coordinator's log: what each change writes, replay, and failed writes.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ConsumerGroupPersistenceTests : IDisposable
 {
     private const short Epoch = 3, Member = 5, TargetEpoch = 6, Target = 7, Current = 8;

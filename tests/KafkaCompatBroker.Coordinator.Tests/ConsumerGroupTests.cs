@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>The KIP-848 consumer group state machine (ConsumerGroupHeartbeat) on a fake clock.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ConsumerGroupTests : IDisposable
 {
     private static readonly KafkaUuid Orders = new(1, 1);

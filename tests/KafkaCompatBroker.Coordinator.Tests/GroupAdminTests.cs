@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Coordinator.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class GroupAdminTests : IDisposable
 {
     private readonly ManualTimeProvider _time = new();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>KIP-848 group configs (consumer.session.timeout.ms, consumer.heartbeat.interval.ms) on a fake clock.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class GroupConfigTests : IDisposable
 {
     private readonly ManualTimeProvider _time = new();

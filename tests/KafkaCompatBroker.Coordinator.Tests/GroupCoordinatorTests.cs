@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Coordinator.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class GroupCoordinatorTests : IDisposable
 {
     private readonly ManualTimeProvider _time = new();

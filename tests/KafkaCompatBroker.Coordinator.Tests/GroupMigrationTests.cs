@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>KIP-848 online migration between classic and consumer groups (Kafka's GroupMetadataManager) on a fake clock.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class GroupMigrationTests : IDisposable
 {
     private const short GroupMetadata = 2, Epoch = 3, Member = 5, TargetEpoch = 6, Target = 7, Current = 8;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>What the coordinator writes to its record log, what it does when a write fails, and offset retention.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class GroupPersistenceTests : IDisposable
 {
     private const int RetentionMs = 60 * 60 * 1000;

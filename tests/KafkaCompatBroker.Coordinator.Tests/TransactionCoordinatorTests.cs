@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>The transaction coordinator's state machine on a fake clock with in-memory log, marker sink and producer ids.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TransactionCoordinatorTests : IDisposable
 {
     private const string Txn = "txn-1";

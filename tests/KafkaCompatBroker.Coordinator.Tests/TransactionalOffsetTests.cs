@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Coordinator.Tests;
 
 /// <summary>TxnOffsetCommit: pending offsets, their completion by markers, ordering with plain commits, deletes, retention and group checks.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TransactionalOffsetTests : IDisposable
 {
     private const long Pid = 1000;

@@ -8,6 +8,7 @@ namespace KafkaCompatBroker.Docker.Tests;
 /// consumes with every codec, the broker runs as a non-root user with its data on the image's volume, and it comes
 /// back with every record after a stop and start. Each test writes its own topic.
 /// </summary>
+[Trait(Categories.Name, Categories.Docker)]
 public sealed class BrokerImageTests(BrokerImage broker) : IClassFixture<BrokerImage>
 {
     private static readonly string[] Codecs = ["none", "gzip", "snappy", "lz4", "zstd"];

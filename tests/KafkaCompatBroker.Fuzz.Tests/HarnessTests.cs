@@ -6,6 +6,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Fuzz.Tests;
 
 /// <summary>The coverage-guided harness (tools/KafkaCompatBroker.Fuzz) stays usable: its seeds are valid and its targets accept them.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class HarnessTests
 {
     [Theory]

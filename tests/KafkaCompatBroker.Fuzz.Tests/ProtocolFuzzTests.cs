@@ -24,6 +24,7 @@ namespace KafkaCompatBroker.Fuzz.Tests;
 /// leaves APIs out while a finding in them is being fixed. A failure names its seed; replay it:
 ///   KCB_FUZZ_SEED=&lt;seed&gt; KCB_FUZZ_ITERATIONS=&lt;n&gt; KCB_FUZZ_SECONDS=600 dotnet test tests/KafkaCompatBroker.Fuzz.Tests -c Release
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ProtocolFuzzTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int BatchFrames = 500;

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace KafkaCompatBroker.Network.Tests;
 
 /// <summary>Drives the connection handler over real loopback sockets with an echoing request processor.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ConnectionHandlerTests : IAsyncLifetime
 {
     private WebApplication? _app;

@@ -17,6 +17,7 @@ namespace KafkaCompatBroker.Network.Tests;
 /// connections.max.idle.ms (issue 14, item 2) over real loopback sockets with a fake clock: the sweeper runs when the
 /// test advances time, so "not closed yet" is checked at an exact instant.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ConnectionIdleTests : IAsyncLifetime
 {
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(10);
@@ -78,14 +79,14 @@ public sealed class ConnectionIdleTests : IAsyncLifetime
 
         await socket.SendAsync(Frame(1, 2, 3));
         Assert.Equal(new byte[] { 1, 2, 3 }, await ReadFrameAsync(socket));
-        await WaitUntilAsync(() => !connection.RequestInFlight);
+        await Eventually.UntilAsync(() => !connection.RequestInFlight, "the request is answered");
         _time.Advance(IdleTimeout - Period);
         Assert.Contains(connection, Sweeper.Connections);
 
         // Still usable, then closed a whole timeout after its last request.
         await socket.SendAsync(Frame(4));
         Assert.Equal(new byte[] { 4 }, await ReadFrameAsync(socket));
-        await WaitUntilAsync(() => !connection.RequestInFlight);
+        await Eventually.UntilAsync(() => !connection.RequestInFlight, "the request is answered");
         _time.Advance(IdleTimeout);
         Assert.DoesNotContain(connection, Sweeper.Connections);
         await AssertClosedAsync(socket);
@@ -100,10 +101,10 @@ public sealed class ConnectionIdleTests : IAsyncLifetime
         BinaryPrimitives.WriteInt32BigEndian(promised, 100 * 1024 * 1024);
 
         await socket.SendAsync(promised.Append((byte)1).ToArray());
-        await WaitUntilAsync(() => connection.PendingRequestBytes == 5);
+        await Eventually.UntilAsync(() => connection.PendingRequestBytes == 5, "5 bytes of the request are pending");
         _time.Advance(IdleTimeout / 2);
         await socket.SendAsync(new byte[] { 2 });
-        await WaitUntilAsync(() => connection.PendingRequestBytes == 6);
+        await Eventually.UntilAsync(() => connection.PendingRequestBytes == 6, "6 bytes of the request are pending");
         _time.Advance(IdleTimeout / 2);
 
         Assert.DoesNotContain(connection, Sweeper.Connections);
@@ -117,7 +118,7 @@ public sealed class ConnectionIdleTests : IAsyncLifetime
         var connection = await TrackedConnectionAsync();
 
         await socket.SendAsync(Frame(HoldingProcessor.HoldMarker));
-        await WaitUntilAsync(() => connection.RequestInFlight);
+        await Eventually.UntilAsync(() => connection.RequestInFlight, "the request is in flight");
         _time.Advance(IdleTimeout * 3);
         Assert.Contains(connection, Sweeper.Connections);
 
@@ -146,18 +147,8 @@ public sealed class ConnectionIdleTests : IAsyncLifetime
     /// <summary>The connection the test opened, once the handler registered it with the sweeper.</summary>
     private async Task<KafkaConnection> TrackedConnectionAsync()
     {
-        await WaitUntilAsync(() => Sweeper.Connections.Count == 1);
+        await Eventually.UntilAsync(() => Sweeper.Connections.Count == 1, "the handler registers the connection with the sweeper");
         return Sweeper.Connections.Single();
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 10 s");
-            await Task.Delay(5);
-        }
     }
 
     private static async Task AssertClosedAsync(Socket socket)

@@ -2,6 +2,7 @@ using System.Buffers;
 
 namespace KafkaCompatBroker.Network.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class FrameReaderTests
 {
     private static ReadOnlySequence<byte> Seq(params byte[] bytes) => new(bytes);

@@ -1,5 +1,6 @@
 namespace KafkaCompatBroker.Network.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ReceiveBlockPoolTests
 {
     [Fact]

@@ -15,6 +15,7 @@ namespace KafkaCompatBroker.Network.Tests;
 /// The zero-copy response writer over a real connected loopback socket pair: the bytes on the wire must
 /// be exactly what the copy path (any other IBufferWriter) produces.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class SocketResponseWriterTests : IAsyncLifetime
 {
     private const short FetchVersion = 16;
@@ -93,8 +94,8 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         WriteResponse(writer, Fetch(Records(file, 0, content.Length)));
 
         var flush = writer.FlushAsync().AsTask();
-        // 4 MiB cannot fit in the socket buffers: the flush waits for the peer (backpressure).
-        await Task.Delay(300);
+        // 4 MiB cannot fit in the 16 KiB socket buffers: once the send has started, the flush waits for the peer (backpressure).
+        await SendStartedAsync();
         Assert.False(flush.IsCompleted);
 
         var received = await ReceiveAsync(expected.Length);
@@ -116,7 +117,7 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         WriteResponse(writer, Fetch(new ReadOnlySequence<byte>(records.Memory)));
 
         var flush = writer.FlushAsync().AsTask();
-        await Task.Delay(100);
+        await SendStartedAsync();
         Assert.False(flush.IsCompleted);
         // What retention or topic deletion does to a segment meanwhile: the response is disposed (as the
         // dispatcher would after a failed write), the segment closes its handle and the file is deleted.
@@ -164,7 +165,7 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         WriteResponse(writer, Fetch(Records(file, 0, content.Length)));
 
         var flush = writer.FlushAsync().AsTask();
-        await Task.Delay(100);
+        await SendStartedAsync();
         Assert.False(flush.IsCompleted);
         RandomAccess.SetLength(file, 1024 * 1024);
         var drain = DrainAsync();
@@ -206,7 +207,7 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         _client.LingerState = new LingerOption(true, 0);
         _client.Close(); // RST: the peer vanished
 
-        await Task.Delay(100);
+        await Eventually.UntilAsync(() => _server.Poll(0, SelectMode.SelectRead), "the server's socket sees the peer's reset");
         WriteResponse(writer, Fetch(Records(file, 0, content.Length)));
         await Assert.ThrowsAsync<ConnectionResetException>(async () =>
         {
@@ -291,6 +292,9 @@ public sealed class SocketResponseWriterTests : IAsyncLifetime
         WriteResponse(output, response);
         return output.WrittenSpan.ToArray();
     }
+
+    /// <summary>Returns once the first bytes of a send reach the peer (the region is larger than both socket buffers, so the rest waits).</summary>
+    private Task SendStartedAsync() => Eventually.UntilAsync(() => _client.Available > 0, "the first bytes of the response reach the peer");
 
     private async Task<byte[]> ReceiveAsync(int count)
     {

@@ -7,6 +7,7 @@ namespace KafkaCompatBroker.Perf.Tests;
 /// on a machine without libsasl2.so.3 (Debian 12) that is the centos8 build. The mock cluster's C calls go to the
 /// same file, so the process holds one copy.
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class LoadedLibrdkafkaTests
 {
     [Fact]

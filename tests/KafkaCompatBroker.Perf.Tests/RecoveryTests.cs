@@ -3,6 +3,7 @@ using System.Text.Json;
 namespace KafkaCompatBroker.Perf.Tests;
 
 /// <summary>The --recovery mode: option parsing, the pure logic (offset verification, log line, /proc parsing), the report, and one small real run.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class RecoveryTests
 {
     [Fact]
@@ -173,6 +174,15 @@ public sealed class RecoveryTests
         Assert.False(good.IdleRssTargetMet);
     }
 
+    private static RecoveryReport Report(double usableMs, long recoveredRss, List<OffsetMismatch> mismatches) => new(
+        1000, 1 << 20, 1024, null, [], 60L << 20, 1 << 20, 0, null, 10, 1 << 20, 1L << 30, 1001, 160L << 20, true,
+        900, 1000, usableMs, 1.0, new BrokerLoadLine(1000, 800, 1000), recoveredRss, 5, mismatches);
+}
+
+/// <summary>One small real --recovery run: the perf tool produces with librdkafka (Confluent.Kafka), kills the broker process and checks it comes back.</summary>
+[Trait(Categories.Name, Categories.Compat)]
+public sealed class RecoveryRunTests
+{
     [Fact]
     public async Task RunAsync_SmallTopic_KilledBrokerComesBackWithEveryAcknowledgedRecord()
     {
@@ -192,8 +202,4 @@ public sealed class RecoveryTests
         Assert.NotNull(report.EmptyIdleRssBytes);
         Assert.NotNull(report.RecoveredIdleRssBytes);
     }
-
-    private static RecoveryReport Report(double usableMs, long recoveredRss, List<OffsetMismatch> mismatches) => new(
-        1000, 1 << 20, 1024, null, [], 60L << 20, 1 << 20, 0, null, 10, 1 << 20, 1L << 30, 1001, 160L << 20, true,
-        900, 1000, usableMs, 1.0, new BrokerLoadLine(1000, 800, 1000), recoveredRss, 5, mismatches);
 }

@@ -10,6 +10,7 @@ namespace KafkaCompatBroker.Perf.Tests;
 /// The perf tool's workload end to end at a small size: against an in-process broker on a real port and against
 /// librdkafka's mock cluster. Checks counts and that every reported figure is present; no timing assertions.
 /// </summary>
+[Trait(Categories.Name, Categories.Compat)]
 public sealed class WorkloadTests : IAsyncLifetime
 {
     private const int Records = 2000;

@@ -2,6 +2,7 @@ using KafkaCompatBroker.CodeGen;
 
 namespace KafkaCompatBroker.Protocol.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class GeneratedCodeTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Protocol.Tests;
 
 /// <summary>Encodings worked out by hand from the protocol's rules, independent of the generator.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class KnownBytesTests
 {
     [Fact]

@@ -3,6 +3,7 @@ using KafkaCompatBroker.CodeGen;
 
 namespace KafkaCompatBroker.Protocol.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RoundTripTests
 {
     public static TheoryData<string> MessageNames()
@@ -73,25 +74,27 @@ public class RoundTripTests
     public void Read_RandomBytes_SucceedsOrThrowsProtocolException(string name)
     {
         var (spec, type) = Find(name);
-        var random = new Random(name.GetHashCode(StringComparison.Ordinal));
-        for (var v = spec.CodecVersions.Min; v <= spec.CodecVersions.Max; v++)
+        TestSeed.Run(TestSeed.For(name), random =>
         {
-            for (var i = 0; i < 50; i++)
+            for (var v = spec.CodecVersions.Min; v <= spec.CodecVersions.Max; v++)
             {
-                var bytes = new byte[random.Next(0, 64)];
-                random.NextBytes(bytes);
-                var copy = (IKafkaMessage)Activator.CreateInstance(type)!;
-                try
+                for (var i = 0; i < 50; i++)
                 {
-                    var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes));
-                    copy.Read(ref reader, v);
-                }
-                catch (KafkaProtocolException)
-                {
-                    // the only acceptable failure
+                    var bytes = new byte[random.Next(0, 64)];
+                    random.NextBytes(bytes);
+                    var copy = (IKafkaMessage)Activator.CreateInstance(type)!;
+                    try
+                    {
+                        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes));
+                        copy.Read(ref reader, v);
+                    }
+                    catch (KafkaProtocolException)
+                    {
+                        // the only acceptable failure
+                    }
                 }
             }
-        }
+        });
     }
 
     [Theory]

@@ -4,6 +4,7 @@ using System.Text;
 namespace KafkaCompatBroker.Records.Tests;
 
 /// <summary>The builder features compaction uses: copying records with their offset deltas, a kept lastOffsetDelta, a delete horizon.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordBatchBuilderCompactionTests
 {
     [Theory]

@@ -3,6 +3,7 @@ using System.Text;
 
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordBatchBuilderTests
 {
     public static TheoryData<CompressionType> AllCodecs() =>
@@ -18,74 +19,76 @@ public class RecordBatchBuilderTests
     [MemberData(nameof(AllCodecs))]
     public void WriteTo_ThenRead_RoundTripsEveryField(CompressionType compression)
     {
-        var random = new Random((int)compression);
-        var expected = new List<(byte[]? Key, byte[]? Value, long Timestamp, RecordHeader[] Headers)>();
-        using var builder = new RecordBatchBuilder(compression, producerId: 77, producerEpoch: 2, baseSequence: 40, isTransactional: true);
-        for (var i = 0; i < 200; i++)
+        TestSeed.Run((int)compression, random =>
         {
-            byte[]? key = i % 4 == 0 ? null : Encoding.UTF8.GetBytes($"key-{i}");
-            byte[]? value = i % 10 == 9 ? null : new byte[random.Next(0, i % 7 == 0 ? 5000 : 100)];
-            if (value is not null)
+            var expected = new List<(byte[]? Key, byte[]? Value, long Timestamp, RecordHeader[] Headers)>();
+            using var builder = new RecordBatchBuilder(compression, producerId: 77, producerEpoch: 2, baseSequence: 40, isTransactional: true);
+            for (var i = 0; i < 200; i++)
             {
-                // Half random, half repetitive so compressors have something to do.
-                random.NextBytes(value.AsSpan(0, value.Length / 2));
+                byte[]? key = i % 4 == 0 ? null : Encoding.UTF8.GetBytes($"key-{i}");
+                byte[]? value = i % 10 == 9 ? null : new byte[random.Next(0, i % 7 == 0 ? 5000 : 100)];
+                if (value is not null)
+                {
+                    // Half random, half repetitive so compressors have something to do.
+                    random.NextBytes(value.AsSpan(0, value.Length / 2));
+                }
+
+                var headers = new RecordHeader[i % 3];
+                for (var j = 0; j < headers.Length; j++)
+                {
+                    headers[j] = new RecordHeader($"hdr-{j}", j == 1 ? null : [(byte)i, (byte)j]);
+                }
+
+                // Out-of-order timestamps give negative deltas.
+                var timestamp = TestBatches.BaseTimestamp + ((i * 37) % 101) - 50;
+                builder.Append(timestamp, key, value, headers);
+                expected.Add((key, value, timestamp, headers));
             }
 
-            var headers = new RecordHeader[i % 3];
-            for (var j = 0; j < headers.Length; j++)
+            var output = new ArrayBufferWriter<byte>();
+            var size = builder.WriteTo(output);
+            Assert.Equal(output.WrittenCount, size);
+
+            var batch = output.WrittenSpan.ToArray();
+            var header = RecordBatch.Validate(batch, RecordBatchValidation.Produce);
+            Assert.Equal(compression, header.CompressionType);
+            Assert.Equal(200, header.RecordsCount);
+            Assert.Equal(199, header.LastOffsetDelta);
+            Assert.Equal(77, header.ProducerId);
+            Assert.Equal(2, header.ProducerEpoch);
+            Assert.Equal(40, header.BaseSequence);
+            Assert.True(header.IsTransactional);
+            Assert.False(header.IsControl);
+            Assert.Equal(-1, header.PartitionLeaderEpoch);
+            Assert.Equal(expected[0].Timestamp, header.BaseTimestamp);
+            Assert.Equal(expected.Max(e => e.Timestamp), header.MaxTimestamp);
+
+            using var scratch = new PooledBufferWriter();
+            var i2 = 0;
+            foreach (var record in RecordBatch.ReadRecords(batch, scratch, 10 << 20))
             {
-                headers[j] = new RecordHeader($"hdr-{j}", j == 1 ? null : [(byte)i, (byte)j]);
+                var (key, value, timestamp, headers) = expected[i2];
+                Assert.Equal(i2, record.Offset);
+                Assert.Equal(timestamp, record.Timestamp);
+                Assert.Equal(key is null, record.IsKeyNull);
+                Assert.Equal(key ?? [], record.Key.ToArray());
+                Assert.Equal(value is null, record.IsValueNull);
+                Assert.Equal(value ?? [], record.Value.ToArray());
+                Assert.Equal(headers.Length, record.HeaderCount);
+                var j = 0;
+                foreach (var h in record.Headers)
+                {
+                    Assert.Equal(headers[j].Key.ToArray(), h.Key.ToArray());
+                    Assert.Equal(headers[j].Value is null, h.IsValueNull);
+                    Assert.Equal(headers[j].Value?.ToArray() ?? [], h.Value.ToArray());
+                    j++;
+                }
+
+                i2++;
             }
 
-            // Out-of-order timestamps give negative deltas.
-            var timestamp = TestBatches.BaseTimestamp + ((i * 37) % 101) - 50;
-            builder.Append(timestamp, key, value, headers);
-            expected.Add((key, value, timestamp, headers));
-        }
-
-        var output = new ArrayBufferWriter<byte>();
-        var size = builder.WriteTo(output);
-        Assert.Equal(output.WrittenCount, size);
-
-        var batch = output.WrittenSpan.ToArray();
-        var header = RecordBatch.Validate(batch, RecordBatchValidation.Produce);
-        Assert.Equal(compression, header.CompressionType);
-        Assert.Equal(200, header.RecordsCount);
-        Assert.Equal(199, header.LastOffsetDelta);
-        Assert.Equal(77, header.ProducerId);
-        Assert.Equal(2, header.ProducerEpoch);
-        Assert.Equal(40, header.BaseSequence);
-        Assert.True(header.IsTransactional);
-        Assert.False(header.IsControl);
-        Assert.Equal(-1, header.PartitionLeaderEpoch);
-        Assert.Equal(expected[0].Timestamp, header.BaseTimestamp);
-        Assert.Equal(expected.Max(e => e.Timestamp), header.MaxTimestamp);
-
-        using var scratch = new PooledBufferWriter();
-        var i2 = 0;
-        foreach (var record in RecordBatch.ReadRecords(batch, scratch, 10 << 20))
-        {
-            var (key, value, timestamp, headers) = expected[i2];
-            Assert.Equal(i2, record.Offset);
-            Assert.Equal(timestamp, record.Timestamp);
-            Assert.Equal(key is null, record.IsKeyNull);
-            Assert.Equal(key ?? [], record.Key.ToArray());
-            Assert.Equal(value is null, record.IsValueNull);
-            Assert.Equal(value ?? [], record.Value.ToArray());
-            Assert.Equal(headers.Length, record.HeaderCount);
-            var j = 0;
-            foreach (var h in record.Headers)
-            {
-                Assert.Equal(headers[j].Key.ToArray(), h.Key.ToArray());
-                Assert.Equal(headers[j].Value is null, h.IsValueNull);
-                Assert.Equal(headers[j].Value?.ToArray() ?? [], h.Value.ToArray());
-                j++;
-            }
-
-            i2++;
-        }
-
-        Assert.Equal(200, i2);
+            Assert.Equal(200, i2);
+        });
     }
 
     [Fact]

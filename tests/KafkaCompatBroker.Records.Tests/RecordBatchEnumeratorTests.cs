@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordBatchEnumeratorTests
 {
     [Theory]

@@ -2,6 +2,7 @@ using System.Text;
 
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class RecordReaderTests
 {
     [Theory]
@@ -154,31 +155,33 @@ public class RecordReaderTests
     {
         var batch = TestBatches.Build(20);
         var original = batch.AsSpan(RecordBatchHeader.Size).ToArray();
-        var random = new Random(99);
-        for (var round = 0; round < 2000; round++)
+        TestSeed.Run(99, random =>
         {
-            var records = (byte[])original.Clone();
-            for (var k = 0; k < 3; k++)
+            for (var round = 0; round < 2000; round++)
             {
-                records[random.Next(records.Length)] = (byte)random.Next(256);
-            }
-
-            try
-            {
-                var reader = new RecordReader(records, 20, 0, 0);
-                while (reader.MoveNext())
+                var records = (byte[])original.Clone();
+                for (var k = 0; k < 3; k++)
                 {
-                    foreach (var header in reader.Current.Headers)
+                    records[random.Next(records.Length)] = (byte)random.Next(256);
+                }
+
+                try
+                {
+                    var reader = new RecordReader(records, 20, 0, 0);
+                    while (reader.MoveNext())
                     {
-                        _ = header.Key.Length;
+                        foreach (var header in reader.Current.Headers)
+                        {
+                            _ = header.Key.Length;
+                        }
                     }
                 }
+                catch (RecordsException)
+                {
+                    // Expected for most corruptions; anything else fails the test.
+                }
             }
-            catch (RecordsException)
-            {
-                // Expected for most corruptions; anything else fails the test.
-            }
-        }
+        });
     }
 
     [Fact]

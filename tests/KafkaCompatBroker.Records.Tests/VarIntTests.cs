@@ -1,5 +1,6 @@
 namespace KafkaCompatBroker.Records.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class VarIntTests
 {
     [Theory]

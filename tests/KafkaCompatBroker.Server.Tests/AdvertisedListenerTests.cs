@@ -14,6 +14,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// else listeners; an empty host becomes the canonical host name; port 0 the port actually bound by the
 /// listener of the same name; 0.0.0.0 cannot be advertised. And a broker that fails to bind lets go of its dir.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class AdvertisedListenerTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-advertised-" + Guid.NewGuid().ToString("N"));

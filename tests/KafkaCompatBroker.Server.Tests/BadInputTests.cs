@@ -15,6 +15,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// closed connection), leaves a log line, and a second connection to the same broker keeps working.
 /// Each test has its own broker on port 0 with its own temp data dir.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class BadInputTests : IAsyncLifetime
 {
     private const int MaxRequestBytes = 1024 * 1024;

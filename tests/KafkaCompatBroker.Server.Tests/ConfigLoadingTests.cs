@@ -4,6 +4,7 @@ using KafkaCompatBroker.Broker.Configuration;
 namespace KafkaCompatBroker.Server.Tests;
 
 /// <summary>Config errors name where the bad value came from; a properties file is read as java.util.Properties reads it.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ConfigLoadingTests
 {
     [Fact]

@@ -14,6 +14,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// they promised, while a client that keeps sending requests is unaffected.
 /// </summary>
 [Collection(nameof(IdleConnectionTests))] // alone: it measures the process's memory and allocations
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class IdleConnectionTests : IAsyncLifetime
 {
     private static readonly TimeSpan IdleTimeout = TimeSpan.FromMilliseconds(1500);
@@ -108,7 +109,7 @@ public sealed class IdleConnectionTests : IAsyncLifetime
             while (!closed.TrueForAll(c => c.IsCompleted) && stopwatch.Elapsed < IdleTimeout + Slack)
             {
                 await client.ApiVersionsAsync();
-                await Task.WhenAny(Task.WhenAll(closed), Task.Delay(TimeSpan.FromMilliseconds(250)));
+                await Task.WhenAny(Task.WhenAll(closed), Task.Delay(TimeSpan.FromMilliseconds(250))); // the working client's pace, not a synchronisation
                 if (retained is null && stopwatch.Elapsed > IdleTimeout / 2)
                 {
                     retained = GC.GetTotalMemory(forceFullCollection: true) - retainedBefore;

@@ -20,6 +20,7 @@ public sealed class ProcessMeasuringCollection
 /// that would size the broker's work are refused at once, and the process allocates next to nothing doing so.
 /// </summary>
 [Collection(ProcessMeasuringCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class RequestLimitTests : IAsyncLifetime
 {
     /// <summary>

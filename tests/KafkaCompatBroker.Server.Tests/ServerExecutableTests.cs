@@ -7,6 +7,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// config/server.properties and --override, as a user would: start-up, formatting, ApiVersions, SIGTERM,
 /// restart without recovery, durability after SIGKILL (start-up failures: StartupFailureTests).
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ServerExecutableTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-server-" + Guid.NewGuid().ToString("N"));
@@ -22,14 +23,17 @@ public sealed class ServerExecutableTests : IDisposable
         }
     }
 
-    private string[] Arguments(int port, params string[] more) =>
+    /// <summary>The command line a user would give: the shipped server.properties, this port, this data dir.</summary>
+    internal static string[] Arguments(string dir, int port, params string[] more) =>
     [
         "config/server.properties",
         "--override", $"listeners=PLAINTEXT://127.0.0.1:{port}",
         "--override", $"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-        "--override", $"log.dirs={_dir}",
+        "--override", $"log.dirs={dir}",
         .. more,
     ];
+
+    private string[] Arguments(int port) => Arguments(_dir, port);
 
     [Fact]
     public async Task Server_StartAnswerSigtermRestart_FormatsAnswersAndRestartsWithoutRecovery()
@@ -68,6 +72,26 @@ public sealed class ServerExecutableTests : IDisposable
             Assert.Equal(0, await restarted.WaitForExitAsync());
         }
     }
+}
+
+/// <summary>The real server executable killed with SIGKILL, with kcat (librdkafka) producing with acks=all and consuming after the restart.</summary>
+[Trait(Categories.Name, Categories.Compat)]
+public sealed class ServerExecutableKcatTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-server-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private string[] Arguments(int port) => ServerExecutableTests.Arguments(_dir, port);
 
     [Fact]
     public async Task Server_KilledWithSigkill_KeepsEveryRecordAcknowledgedWithAcksAll()

@@ -13,6 +13,9 @@ internal sealed class ServerProcess : IDisposable
 {
     private readonly List<string> _lines = [];
 
+    // Completed (and replaced) at each line and at the end of the output, so a wait for a line needs no polling.
+    private TaskCompletionSource _lineAdded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public ServerProcess(params string[] arguments)
         : this(new Dictionary<string, string>(), arguments)
     {
@@ -85,27 +88,46 @@ internal sealed class ServerProcess : IDisposable
 
     private void Append(string? line)
     {
-        if (line is not null)
+        TaskCompletionSource added;
+        lock (_lines)
         {
-            lock (_lines)
+            if (line is not null)
             {
                 _lines.Add(line);
             }
+
+            added = _lineAdded;
+            _lineAdded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
+
+        added.TrySetResult();
     }
 
+    /// <summary>Waits (30 s at most) until the output contains <paramref name="fragment"/>, waking at each line the server writes.</summary>
     public async Task WaitForOutputAsync(string fragment)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!Output.Contains(fragment, StringComparison.Ordinal))
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var exited = Process.WaitForExitAsync(timeout.Token); // also waits for the redirected output's end
+        while (true)
         {
-            if (Process.HasExited || DateTime.UtcNow > deadline)
+            Task nextLine;
+            lock (_lines)
+            {
+                nextLine = _lineAdded.Task; // taken before the check: a line written after it completes this task
+            }
+
+            if (Output.Contains(fragment, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            if (exited.IsCompleted)
             {
                 await WaitForExitOrKillAsync();
                 Assert.Fail($"the server never wrote '{fragment}' (exited: {Process.HasExited}); output:\n{Output}");
             }
 
-            await Task.Delay(50);
+            await Task.WhenAny(nextLine, exited);
         }
     }
 

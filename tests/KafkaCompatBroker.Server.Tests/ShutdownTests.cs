@@ -15,6 +15,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// answered with what it has and the broker stops within 2 s, in process and as the real executable on SIGTERM; a
 /// JoinGroup waiting for its rebalance is answered NOT_COORDINATOR.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ShutdownTests : IDisposable
 {
     private static readonly TimeSpan StopBudget = TimeSpan.FromSeconds(2);
@@ -84,11 +85,13 @@ public sealed class ShutdownTests : IDisposable
                 producers.Add(ProduceUntilClosedAsync(broker.Ports[0], acknowledged));
             }
 
-            while (acknowledged.Count < 200)
-            {
-                Assert.True(producers.TrueForAll(p => !p.IsCompleted), "a producer stopped before the shutdown");
-                await Task.Delay(10);
-            }
+            await Eventually.UntilAsync(
+                () =>
+                {
+                    Assert.True(producers.TrueForAll(p => !p.IsCompleted), "a producer stopped before the shutdown");
+                    return acknowledged.Count >= 200;
+                },
+                "the producers have 200 acknowledged requests");
         }
         catch
         {
@@ -174,6 +177,7 @@ public sealed class ShutdownTests : IDisposable
                     },
                     correlationId: 21)));
                 answer = connection.ReadResponseAsync<JoinGroupResponse>(headerVersion: 0, version: 3);
+                // The wait is the check: a join the coordinator parks stays unanswered, one refused while loading is answered at once.
                 var finished = await Task.WhenAny(answer, Task.Delay(TimeSpan.FromMilliseconds(300)));
                 if (finished != answer)
                 {

@@ -12,6 +12,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// line that names the cause, no stack trace (as Kafka's start script reports a bad config or a locked dir).
 /// Each test runs the real executable with its own temp dir.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class StartupFailureTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-startfail-" + Guid.NewGuid().ToString("N"));

@@ -7,6 +7,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// listeners bound and advertised, log dirs, cluster id), none of the web host's, a first start on an empty dir
 /// not called a recovery, internal topic creation in one line, --version and --help.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed partial class StartupOutputTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-startout-" + Guid.NewGuid().ToString("N"));

@@ -11,6 +11,7 @@ namespace KafkaCompatBroker.Storage.Tests;
 /// with flush.messages=1 and prints every acknowledged batch; it is SIGKILLed at random moments, and the
 /// log must keep every acknowledged batch byte for byte. Plus recovery from corruption across segments.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 {
     private const int Runs = 20;
@@ -25,98 +26,100 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     public async Task Append_ChildSigkilledAtRandom20Times_KeepsEveryAcknowledgedBatchByteIdentical()
     {
         var logDir = Path.Combine(_dir.Path, CrashWorkload.TopicPartition.DirectoryName);
-        var random = new Random(20_251_107);
-        var acks = new List<CrashAck>();
-        var durableEnd = 0L; // the last acknowledged offset + 1: everything below it must survive
-        var runsWithUnacknowledgedTail = 0;
-        var stopwatch = Stopwatch.StartNew();
-
-        for (var run = 0; run < Runs; run++)
+        await TestSeed.RunAsync(20_251_107, async random =>
         {
-            // Odd runs recover from a checkpointed recovery point (segments below it are trusted), even
-            // runs validate the whole log. Every fifth run may be killed before it even opened the log.
-            var recoveryPoint = run % 2 == 1 ? durableEnd : 0;
-            var killEarly = run % 5 == 2;
-            var delayMs = killEarly ? random.Next(0, 400) : random.Next(0, 300);
-            var result = await RunAndKillChildAsync(logDir, run, recoveryPoint, killEarly, delayMs);
+            var acks = new List<CrashAck>();
+            var durableEnd = 0L; // the last acknowledged offset + 1: everything below it must survive
+            var runsWithUnacknowledgedTail = 0;
+            var stopwatch = Stopwatch.StartNew();
 
-            var runAcks = new List<CrashAck>();
-            long? openedAt = null;
-            foreach (var line in result.Lines)
+            for (var run = 0; run < Runs; run++)
             {
-                if (line.StartsWith("OPEN ", StringComparison.Ordinal))
+                // Odd runs recover from a checkpointed recovery point (segments below it are trusted), even
+                // runs validate the whole log. Every fifth run may be killed before it even opened the log.
+                var recoveryPoint = run % 2 == 1 ? durableEnd : 0;
+                var killEarly = run % 5 == 2;
+                var delayMs = killEarly ? random.Next(0, 400) : random.Next(0, 300);
+                var result = await RunAndKillChildAsync(logDir, run, recoveryPoint, killEarly, delayMs);
+
+                var runAcks = new List<CrashAck>();
+                long? openedAt = null;
+                foreach (var line in result.Lines)
                 {
-                    openedAt = long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+                    if (line.StartsWith("OPEN ", StringComparison.Ordinal))
+                    {
+                        openedAt = long.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+                    }
+                    else if (CrashAck.TryParse(line, out var ack))
+                    {
+                        runAcks.Add(ack);
+                    }
+                    else if (line != "DONE")
+                    {
+                        Assert.Fail($"run {run}: unexpected child output line '{line}'");
+                    }
                 }
-                else if (CrashAck.TryParse(line, out var ack))
+
+                if (openedAt is { } leo)
                 {
-                    runAcks.Add(ack);
+                    // Recovery kept everything acknowledged by earlier runs (and maybe a batch written but not yet acknowledged).
+                    Assert.True(leo >= durableEnd, $"run {run} recovered the log to {leo}, below the acknowledged end {durableEnd}\n{result.Stderr}");
+                    runsWithUnacknowledgedTail += leo > durableEnd ? 1 : 0;
+                    var expectedNext = leo;
+                    for (var i = 0; i < runAcks.Count; i++)
+                    {
+                        var ack = runAcks[i];
+                        Assert.Equal((run, i, expectedNext), (ack.Run, ack.Sequence, ack.FirstOffset));
+                        expectedNext = ack.LastOffset + 1;
+                    }
                 }
-                else if (line != "DONE")
+                else
                 {
-                    Assert.Fail($"run {run}: unexpected child output line '{line}'");
+                    Assert.Empty(runAcks);
                 }
+
+                acks.AddRange(runAcks);
+                durableEnd = acks.Count > 0 ? acks[^1].LastOffset + 1 : 0;
+                output.WriteLine(
+                    $"run {run,2}: {(killEarly ? "early " : "")}kill after {delayMs,3} ms{(result.Killed ? "" : $" (exited {result.ExitCode})")}, " +
+                    $"opened at {(openedAt is { } o ? o.ToString(CultureInfo.InvariantCulture) : "-")}, {runAcks.Count} acks, durable end {durableEnd}, " +
+                    $"{result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.StartsWith("Warning", StringComparison.Ordinal))} recovery warnings");
             }
 
-            if (openedAt is { } leo)
+            output.WriteLine($"{Runs} runs in {stopwatch.ElapsedMilliseconds} ms: {acks.Count} acknowledged batches; {runsWithUnacknowledgedTail} runs found a written but unacknowledged batch");
+            Assert.True(acks.Count > Runs, $"only {acks.Count} batches were acknowledged in {Runs} runs: the kills came too early to test anything");
+
+            // Recover the whole log (no recovery point: every segment validated) in this process.
+            using var log = PartitionLog.Open(logDir, CrashWorkload.TopicPartition, CrashWorkload.Config, default, cleanShutdown: false, _logger);
+            Assert.True(log.LogEndOffset >= durableEnd, $"recovered to {log.LogEndOffset}, below the acknowledged end {durableEnd}");
+            Assert.True(log.SegmentCount > 2, "the test should span several segments");
+            foreach (var ack in acks)
             {
-                // Recovery kept everything acknowledged by earlier runs (and maybe a batch written but not yet acknowledged).
-                Assert.True(leo >= durableEnd, $"run {run} recovered the log to {leo}, below the acknowledged end {durableEnd}\n{result.Stderr}");
-                runsWithUnacknowledgedTail += leo > durableEnd ? 1 : 0;
-                var expectedNext = leo;
-                for (var i = 0; i < runAcks.Count; i++)
-                {
-                    var ack = runAcks[i];
-                    Assert.Equal((run, i, expectedNext), (ack.Run, ack.Sequence, ack.FirstOffset));
-                    expectedNext = ack.LastOffset + 1;
-                }
-            }
-            else
-            {
-                Assert.Empty(runAcks);
+                var expected = CrashWorkload.AsStored(CrashWorkload.MakeBatch(ack.Run, ack.Sequence), ack.FirstOffset, CrashWorkload.LeaderEpoch(ack.Run));
+                Assert.Equal(ack.Sha256, CrashWorkload.Sha256(expected)); // the child stored what this test rebuilds
+                var read = log.Read(ack.FirstOffset, expected.Length, ack.LastOffset + 1, minOneBatch: true);
+                Assert.Equal(ack.FirstOffset, read.FirstBatchBaseOffset);
+                var stored = Batches.Bytes(read);
+                Assert.True(expected.AsSpan().SequenceEqual(stored), $"batch {ack.Run}/{ack.Sequence} at offsets {ack.FirstOffset}..{ack.LastOffset} differs from what was acknowledged");
             }
 
-            acks.AddRange(runAcks);
-            durableEnd = acks.Count > 0 ? acks[^1].LastOffset + 1 : 0;
-            output.WriteLine(
-                $"run {run,2}: {(killEarly ? "early " : "")}kill after {delayMs,3} ms{(result.Killed ? "" : $" (exited {result.ExitCode})")}, " +
-                $"opened at {(openedAt is { } o ? o.ToString(CultureInfo.InvariantCulture) : "-")}, {runAcks.Count} acks, durable end {durableEnd}, " +
-                $"{result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.StartsWith("Warning", StringComparison.Ordinal))} recovery warnings");
-        }
+            AssertContiguousValidBatches(log);
 
-        output.WriteLine($"{Runs} runs in {stopwatch.ElapsedMilliseconds} ms: {acks.Count} acknowledged batches; {runsWithUnacknowledgedTail} runs found a written but unacknowledged batch");
-        Assert.True(acks.Count > Runs, $"only {acks.Count} batches were acknowledged in {Runs} runs: the kills came too early to test anything");
+            // The recovered log takes new appends where it ends, and keeps them across a clean reopen.
+            var end = log.LogEndOffset;
+            var extra = CrashWorkload.MakeBatch(Runs, 0);
+            var appended = log.Append(new(extra), leaderEpoch: CrashWorkload.LeaderEpoch(Runs));
+            Assert.Equal(end, appended.FirstOffset);
+            var extraStored = CrashWorkload.AsStored(extra, end, CrashWorkload.LeaderEpoch(Runs));
+            Assert.Equal(extraStored, Batches.Bytes(log.Read(end, int.MaxValue, log.LogEndOffset, minOneBatch: true)));
+            var finalEnd = log.LogEndOffset;
+            log.Close();
 
-        // Recover the whole log (no recovery point: every segment validated) in this process.
-        using var log = PartitionLog.Open(logDir, CrashWorkload.TopicPartition, CrashWorkload.Config, default, cleanShutdown: false, _logger);
-        Assert.True(log.LogEndOffset >= durableEnd, $"recovered to {log.LogEndOffset}, below the acknowledged end {durableEnd}");
-        Assert.True(log.SegmentCount > 2, "the test should span several segments");
-        foreach (var ack in acks)
-        {
-            var expected = CrashWorkload.AsStored(CrashWorkload.MakeBatch(ack.Run, ack.Sequence), ack.FirstOffset, CrashWorkload.LeaderEpoch(ack.Run));
-            Assert.Equal(ack.Sha256, CrashWorkload.Sha256(expected)); // the child stored what this test rebuilds
-            var read = log.Read(ack.FirstOffset, expected.Length, ack.LastOffset + 1, minOneBatch: true);
-            Assert.Equal(ack.FirstOffset, read.FirstBatchBaseOffset);
-            var stored = Batches.Bytes(read);
-            Assert.True(expected.AsSpan().SequenceEqual(stored), $"batch {ack.Run}/{ack.Sequence} at offsets {ack.FirstOffset}..{ack.LastOffset} differs from what was acknowledged");
-        }
-
-        AssertContiguousValidBatches(log);
-
-        // The recovered log takes new appends where it ends, and keeps them across a clean reopen.
-        var end = log.LogEndOffset;
-        var extra = CrashWorkload.MakeBatch(Runs, 0);
-        var appended = log.Append(new(extra), leaderEpoch: CrashWorkload.LeaderEpoch(Runs));
-        Assert.Equal(end, appended.FirstOffset);
-        var extraStored = CrashWorkload.AsStored(extra, end, CrashWorkload.LeaderEpoch(Runs));
-        Assert.Equal(extraStored, Batches.Bytes(log.Read(end, int.MaxValue, log.LogEndOffset, minOneBatch: true)));
-        var finalEnd = log.LogEndOffset;
-        log.Close();
-
-        using var reopened = PartitionLog.Open(logDir, CrashWorkload.TopicPartition, CrashWorkload.Config, new(finalEnd, 0), cleanShutdown: true, _logger);
-        Assert.Equal(finalEnd, reopened.LogEndOffset);
-        Assert.Equal(extraStored, Batches.Bytes(reopened.Read(end, int.MaxValue, finalEnd, minOneBatch: true)));
-        output.WriteLine($"total {stopwatch.ElapsedMilliseconds} ms; log end {finalEnd} in {reopened.SegmentCount} segments");
+            using var reopened = PartitionLog.Open(logDir, CrashWorkload.TopicPartition, CrashWorkload.Config, new(finalEnd, 0), cleanShutdown: true, _logger);
+            Assert.Equal(finalEnd, reopened.LogEndOffset);
+            Assert.Equal(extraStored, Batches.Bytes(reopened.Read(end, int.MaxValue, finalEnd, minOneBatch: true)));
+            output.WriteLine($"total {stopwatch.ElapsedMilliseconds} ms; log end {finalEnd} in {reopened.SegmentCount} segments");
+        });
     }
 
     [Theory]
@@ -261,7 +264,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 await opened.Task.WaitAsync(StartupTimeout);
             }
 
-            await Task.Delay(delayMs);
+            await Task.Delay(delayMs); // the test's subject: the kill lands at a random point of the child's appends
         }
         finally
         {

@@ -5,6 +5,7 @@ namespace KafkaCompatBroker.Storage.Tests;
 /// covers their records, concurrent waiters share flushes, a failed fsync fails them, and other configs keep
 /// their behaviour. Flushes are counted and held through <see cref="PartitionLog.BeforeFsync"/>.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class GroupCommitTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("durable", 0);
@@ -77,7 +78,7 @@ public sealed class GroupCommitTests : IDisposable
         log.BeforeFsync = () =>
         {
             Interlocked.Increment(ref flushes);
-            Thread.Sleep(5); // a slow disk: appends pile up behind each flush
+            Thread.Sleep(5); // the test's subject, not a wait: a slow disk, so appends pile up behind each flush
         };
 
         const int Appends = 200;
@@ -255,12 +256,7 @@ public sealed class GroupCommitTests : IDisposable
         // Once rolled, a segment is synced whole (the roll's background flush; a later flush syncs every segment but
         // the active one whole too), and only then does the recovery point move to the new segment.
         var rolledAt = log.Segments[1].BaseOffset;
-        var deadline = DateTime.UtcNow + Timeout;
-        while (log.RecoveryPoint < rolledAt && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
-
+        await Eventually.UntilAsync(() => log.RecoveryPoint >= rolledAt, "the roll's background flush moves the recovery point to the new segment", Timeout);
         Assert.Equal(rolledAt, log.RecoveryPoint);
         Assert.Equal(log.LogEndOffset, log.FlushedOffset);
 

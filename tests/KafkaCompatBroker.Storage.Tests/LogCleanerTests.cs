@@ -4,6 +4,7 @@ using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.Storage.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class LogCleanerTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("compacted", 0);

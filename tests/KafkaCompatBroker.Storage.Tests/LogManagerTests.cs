@@ -4,7 +4,8 @@ using Xunit.Abstractions;
 
 namespace KafkaCompatBroker.Storage.Tests;
 
-public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
+[Trait(Categories.Name, Categories.Unit)]
+public sealed class LogManagerTests : IDisposable
 {
     private static readonly TopicPartition Orders0 = new("orders", 0);
     private static readonly LogConfig Config = new() { FileDeleteDelayMs = 0 };
@@ -514,11 +515,7 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
         _time.Advance(10_000);
         var checkpoint = new OffsetCheckpointFile(Path.Combine(DirA, OffsetCheckpointFile.RecoveryPointFileName), _logger);
 
-        var stopwatch = Stopwatch.StartNew();
-        while ((log.LogStartOffset < 12 || checkpoint.Read().GetValueOrDefault(Orders0) < 12) && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.UntilAsync(() => log.LogStartOffset >= 12 && checkpoint.Read().GetValueOrDefault(Orders0) >= 12, "retention removes the old segments and the checkpoint records it");
 
         Assert.Equal(12, log.LogStartOffset); // retention removed everything, flush + checkpoint recorded it
         Assert.Equal(12, checkpoint.Read()[Orders0]);
@@ -659,7 +656,7 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
         while (!called.Task.IsCompleted && DateTime.UtcNow < deadline)
         {
             manager.CleanerBackoffMs = 200;
-            await Task.WhenAny(called.Task, Task.Delay(20));
+            await Task.WhenAny(called.Task, Task.Delay(20)); // the pace of the repeated config change (the stimulus), the loop has a deadline
         }
 
         Assert.True(called.Task.IsCompleted, "the cleaner never ran");
@@ -678,8 +675,42 @@ public sealed class LogManagerTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(1, manager.RemoveExpiredProducersOnce());
     }
+}
 
-    // ------------------------------------------------------------------ scale
+/// <summary>The log manager at scale: a thousand partitions on disk, an unclean stop, a full recovery (disk-heavy, so integration).</summary>
+[Trait(Categories.Name, Categories.Integration)]
+public sealed class LogManagerScaleTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly LogConfig Config = new() { FileDeleteDelayMs = 0 };
+    private readonly TempDir _dir = new();
+    private readonly ListLogger _logger = new();
+    private readonly List<LogManager> _managers = [];
+
+    private string DirA => Path.Combine(_dir.Path, "a");
+
+    private string DirB => Path.Combine(_dir.Path, "b");
+
+    public void Dispose()
+    {
+        foreach (var manager in _managers)
+        {
+            manager.Dispose();
+        }
+
+        _dir.Dispose();
+    }
+
+    private List<string> LogMessages() => [.. _logger.Lines.Select(l => l.Message)];
+
+    private LogManager Start(LogManagerOptions options, LogConfig config) => Start(out _, options, config);
+
+    private LogManager Start(out LogManagerStartupSummary summary, LogManagerOptions options, LogConfig config)
+    {
+        var manager = new LogManager(options, config, _logger, new ManualTime());
+        _managers.Add(manager);
+        summary = manager.Startup();
+        return manager;
+    }
 
     [Fact]
     public void Startup_1000PartitionsAfterUncleanStop_RecoversAll()

@@ -1,5 +1,6 @@
 namespace KafkaCompatBroker.Storage.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class OffsetCheckpointFileTests : IDisposable
 {
     private readonly TempDir _dir = new();

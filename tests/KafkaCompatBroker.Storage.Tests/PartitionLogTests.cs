@@ -4,6 +4,7 @@ using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.Storage.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class PartitionLogTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("orders", 3);

@@ -1,5 +1,6 @@
 namespace KafkaCompatBroker.Storage.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ProducerStateSnapshotsTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("payments", 0);

@@ -5,6 +5,7 @@ using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.Storage.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ProducerStateTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("orders", 0);

@@ -9,6 +9,7 @@ namespace KafkaCompatBroker.Storage.Tests;
 /// without reading again what recovery found free of producer batches, and the recovery point left where the
 /// validated data began (as Kafka does) instead of fsyncing it all before the broker can serve.
 /// </summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class RecoveryScanTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("scan", 0);

@@ -1,6 +1,7 @@
 namespace KafkaCompatBroker.Storage.Tests;
 
 /// <summary>Retention as the log manager's retention check runs it (log.retention.check.interval.ms → ApplyRetention).</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class RetentionTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("events", 0);
