@@ -2,6 +2,8 @@ using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
+/// <summary>The replica manager across a broker restart (a real data dir reopened), so integration.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ReplicaManagerTests
 {
     [Fact]

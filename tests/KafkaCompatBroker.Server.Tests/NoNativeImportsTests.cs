@@ -10,6 +10,7 @@ namespace KafkaCompatBroker.Server.Tests;
 /// to one) into any library but libc, which every Linux has and the runtime itself loads (Storage calls fsync
 /// and pwritev there). Metadata is read without loading the assemblies.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class NoNativeImportsTests
 {
     private static readonly string[] CodecAssemblies = ["Snappier", "ZstdSharp", "K4os.Compression.LZ4", "K4os.Compression.LZ4.Streams", "K4os.Hash.xxHash"];

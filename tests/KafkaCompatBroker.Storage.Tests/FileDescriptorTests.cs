@@ -1,6 +1,7 @@
 namespace KafkaCompatBroker.Storage.Tests;
 
 /// <summary>Counts the process's file descriptors, so it runs alone: other tests' files would be counted too.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 [Collection(nameof(FileDescriptorTests))]
 public sealed class FileDescriptorTests
 {

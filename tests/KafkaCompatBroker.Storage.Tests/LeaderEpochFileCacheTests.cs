@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Storage.Tests;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class LeaderEpochFileCacheTests : IDisposable
 {
     private static readonly TopicPartition Tp = new("epochs", 0);
