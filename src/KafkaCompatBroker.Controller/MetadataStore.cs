@@ -41,7 +41,7 @@ public sealed class MetadataStore : IDisposable
     internal const short PartitionRecordVersion = 0;
     internal const short RegisterBrokerRecordVersion = 3;
 
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly MetadataStoreOptions _options;
     private readonly ILogger _logger;
     private readonly PartitionLog _log;

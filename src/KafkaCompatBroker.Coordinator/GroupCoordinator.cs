@@ -17,7 +17,7 @@ namespace KafkaCompatBroker.Coordinator;
 /// </summary>
 public sealed partial class GroupCoordinator : IDisposable
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly Dictionary<string, ClassicGroup> _groups = new(StringComparer.Ordinal);
     private readonly GroupCoordinatorConfig _config;
     private readonly TimeProvider _time;

@@ -9,7 +9,7 @@ namespace KafkaCompatBroker.Storage;
 /// </summary>
 internal sealed class GroupFlusher(PartitionLog log) : IThreadPoolWorkItem
 {
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
 
     // The waiters of the flush that has not started yet; null when nobody waits.
     private TaskCompletionSource? _next;

@@ -33,8 +33,8 @@ public sealed class LeaderEpochFileCache
 
     public const long UndefinedEpochOffset = -1;
 
-    private readonly object _lock = new();
-    private readonly object _writeLock = new();
+    private readonly Lock _lock = new();
+    private readonly Lock _writeLock = new();
     private readonly List<EpochEntry> _entries = [];
     private volatile int _latestEpoch = UndefinedEpoch;
     private long _changes;

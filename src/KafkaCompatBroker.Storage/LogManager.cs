@@ -43,7 +43,7 @@ public sealed partial class LogManager : IDisposable
     private readonly ConcurrentDictionary<TopicPartition, PartitionLog> _logs = new();
     private readonly ConcurrentDictionary<TopicPartition, long> _cleanedUpTo = new();
     private readonly ConcurrentDictionary<TopicPartition, byte> _uncleanable = new();
-    private readonly object _stateLock = new();
+    private readonly Lock _stateLock = new();
     private readonly List<Task> _pendingDeletions = [];
     private readonly List<Task> _loops = [];
     private readonly CancellationTokenSource _stopping = new();

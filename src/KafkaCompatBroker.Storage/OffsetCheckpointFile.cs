@@ -33,7 +33,7 @@ public sealed class OffsetCheckpointFile
 
     public const int CurrentVersion = 0;
 
-    private readonly object _writeLock = new();
+    private readonly Lock _writeLock = new();
     private readonly ILogger _logger;
 
     public OffsetCheckpointFile(string path, ILogger logger)

@@ -23,7 +23,7 @@ public sealed partial class PartitionLog : IDisposable
 {
     private static readonly ILogger NullLoggerInstance = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private LogSegment[] _segments;

@@ -38,7 +38,7 @@ public readonly record struct AbortedTxn(long ProducerId, long FirstOffset, long
 /// </summary>
 internal sealed class TransactionIndex : IDisposable
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private AbortedTxn[] _entries = [];
     private SafeFileHandle? _file;
     private bool _dirty;
