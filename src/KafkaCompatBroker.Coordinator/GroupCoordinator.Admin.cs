@@ -1,7 +1,6 @@
 using System.Buffers;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
-using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Coordinator;

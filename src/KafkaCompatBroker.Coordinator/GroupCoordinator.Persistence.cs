@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.GroupCoordinatorRecords;
-using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Coordinator;

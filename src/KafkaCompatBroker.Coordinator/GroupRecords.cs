@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.GroupCoordinatorRecords;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Coordinator;
 

@@ -1,5 +1,4 @@
 using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Coordinator;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using KafkaCompatBroker.Storage;
+using KafkaCompatBroker.Protocol;
 
 namespace KafkaCompatBroker.Coordinator;
 

@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Coordinator;
 

@@ -1,4 +1,4 @@
-using KafkaCompatBroker.Storage;
+using KafkaCompatBroker.Protocol;
 
 namespace KafkaCompatBroker.Coordinator;
 

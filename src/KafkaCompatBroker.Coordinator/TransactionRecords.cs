@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.TransactionCoordinatorRecords;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Coordinator;
 

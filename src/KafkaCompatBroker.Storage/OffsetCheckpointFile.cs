@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using KafkaCompatBroker.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Storage;

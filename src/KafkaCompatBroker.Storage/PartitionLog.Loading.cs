@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using Microsoft.Extensions.Logging;
 

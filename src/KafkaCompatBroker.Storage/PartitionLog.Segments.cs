@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using Microsoft.Extensions.Logging;
 

@@ -31,7 +31,7 @@ public sealed class DeleteTopicsHandlerTests : IDisposable
         Assert.Equal(("gone", (short)0), (result.Name, result.ErrorCode));
         Assert.Null(result.ErrorMessage);
         Assert.Null(_broker.Metadata.Image.GetTopic("gone"));
-        Assert.Null(_broker.Logs.GetLog(new Storage.TopicPartition("gone", 0)));
+        Assert.Null(_broker.Logs.GetLog(new TopicPartition("gone", 0)));
         Assert.False(Directory.Exists(logDir));
     }
 

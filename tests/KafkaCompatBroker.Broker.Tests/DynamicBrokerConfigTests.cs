@@ -256,7 +256,7 @@ public sealed class DynamicBrokerConfigTests : IDisposable
         var init = await BrokerExchange.SendAsync<InitProducerIdResponse>(broker, ApiKey.InitProducerId, 4, new InitProducerIdRequest { TransactionalId = "tx-1", TransactionTimeoutMs = 60_000 });
         var request = TxnFlow.Request(version, "g", "t", 42);
         (request.ProducerId, request.ProducerEpoch) = (init.ProducerId, init.ProducerEpoch);
-        var partition = new Storage.TopicPartition("t", 0);
+        var partition = new TopicPartition("t", 0);
         Assert.Equal(ErrorCode.InvalidTxnState, TxnFlow.SingleError(await TxnFlow.CommitAsync(broker, version, request)));
         Assert.Equal(ErrorCode.InvalidTxnState, broker.Context.TransactionCoordinator.VerifyProducePartition("tx-1", init.ProducerId, init.ProducerEpoch, partition, produceVersion: 9));
 

@@ -117,7 +117,7 @@ public sealed class TxnOffsetCommitVerificationConfigTests
         Assert.Equal(expected == ErrorCode.None, broker.Context.GroupCoordinator.HasPendingTransactionalOffsets("g"));
         var offsetsPartition = ConsumerOffsetsTopic.PartitionFor("g", 3);
         var inTransaction = broker.Context.TransactionCoordinator.VerifyPartition(
-            "tx-1", init.ProducerId, init.ProducerEpoch, new Storage.TopicPartition(ConsumerOffsetsTopic.Name, offsetsPartition), addIfMissing: false);
+            "tx-1", init.ProducerId, init.ProducerEpoch, new TopicPartition(ConsumerOffsetsTopic.Name, offsetsPartition), addIfMissing: false);
         Assert.Equal(version >= 5 ? ErrorCode.None : ErrorCode.TransactionAbortable, inTransaction); // only v5 adds the partition
     }
 }

@@ -1,5 +1,4 @@
 using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Coordinator.Tests;

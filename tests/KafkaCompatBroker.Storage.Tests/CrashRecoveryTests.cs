@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using KafkaCompatBroker.StorageCrashChild;
 using Xunit.Abstractions;

@@ -1,3 +1,5 @@
+using KafkaCompatBroker.Protocol;
+
 namespace KafkaCompatBroker.Storage.Tests;
 
 /// <summary>Counts the process's file descriptors, so it runs alone: other tests' files would be counted too.</summary>

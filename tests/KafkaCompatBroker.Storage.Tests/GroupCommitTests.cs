@@ -1,3 +1,5 @@
+using KafkaCompatBroker.Protocol;
+
 namespace KafkaCompatBroker.Storage.Tests;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using KafkaCompatBroker.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Storage.Tests;

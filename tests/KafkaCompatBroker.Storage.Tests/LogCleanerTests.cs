@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.Storage.Tests;

@@ -1,3 +1,5 @@
+using KafkaCompatBroker.Protocol;
+
 namespace KafkaCompatBroker.Storage.Tests;
 
 /// <summary>Retention as the log manager's retention check runs it (log.retention.check.interval.ms → ApplyRetention).</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -4,6 +4,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging.Abstractions;

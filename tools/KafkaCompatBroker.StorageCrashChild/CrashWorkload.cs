@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using KafkaCompatBroker.Storage;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace KafkaCompatBroker.Storage;
+namespace KafkaCompatBroker.Protocol;
 
 /// <summary>A partition of a topic; on disk its log lives in the directory "&lt;topic&gt;-&lt;partition&gt;".</summary>
 public readonly record struct TopicPartition(string Topic, int Partition)
