@@ -226,24 +226,16 @@ public sealed class FetchHandlerTests : IDisposable
 [Trait(Categories.Name, Categories.Compat)]
 public sealed class DataPathKcatTests : IAsyncLifetime
 {
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-kcat-" + Guid.NewGuid().ToString("N"));
-    private KafkaBroker? _broker;
+    private TestCluster? _cluster;
 
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_dataDir);
-        var config = Configuration.BrokerConfig.Load($"log.dirs={_dataDir}\nlisteners=PLAINTEXT://127.0.0.1:0\n", [], new System.Collections.Hashtable());
-        _broker = await KafkaBroker.StartAsync(config, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
-    }
+    public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync();
 
     public async Task DisposeAsync()
     {
-        if (_broker is not null)
+        if (_cluster is not null)
         {
-            await _broker.DisposeAsync();
+            await _cluster.DisposeAsync();
         }
-
-        Directory.Delete(_dataDir, recursive: true);
     }
 
     private async Task<string> KcatAsync(string arguments, string? input = null)
@@ -255,7 +247,7 @@ public sealed class DataPathKcatTests : IAsyncLifetime
             RedirectStandardError = true,
         };
         start.ArgumentList.Add("-b");
-        start.ArgumentList.Add(_broker!.BootstrapServers);
+        start.ArgumentList.Add(_cluster!.BootstrapServers);
         foreach (var argument in arguments.Split(' '))
         {
             start.ArgumentList.Add(argument);
@@ -281,7 +273,8 @@ public sealed class DataPathKcatTests : IAsyncLifetime
     [Fact]
     public async Task Kcat_ProduceEveryCodecConsumeAndSeekByTimestamp_RoundTrips()
     {
-        Assert.True(_broker!.Context.Metadata.CreateTopic("kcat", 1, 1).IsSuccess);
+        var broker = _cluster!.Broker;
+        Assert.True(broker.Context.Metadata.CreateTopic("kcat", 1, 1).IsSuccess);
         var expected = new List<string>();
         foreach (var codec in new[] { "none", "gzip", "snappy", "lz4", "zstd" })
         {
@@ -305,7 +298,7 @@ public sealed class DataPathKcatTests : IAsyncLifetime
         Assert.Equal(late, bySeek.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
         // The batches were stored compressed with each codec, as the client sent them.
-        var log = _broker.Context.Replicas.GetLog("kcat", 0)!;
+        var log = broker.Context.Replicas.GetLog("kcat", 0)!;
         var read = log.Read(0, int.MaxValue, log.HighWatermark, minOneBatch: true);
         var bytes = new byte[read.Region!.Value.Length];
         read.Region.Value.CopyTo(bytes);
@@ -317,7 +310,7 @@ public sealed class DataPathKcatTests : IAsyncLifetime
 
         // librdkafka only enables lz4 when the broker advertises FindCoordinator (its "LZ4" feature maps to
         // brokers ≥ 0.8.2 by that API); until the group coordinator exists it sends those batches uncompressed.
-        var lz4 = _broker.Context.Registry.Find((short)ApiKey.FindCoordinator) is not null;
+        var lz4 = broker.Context.Registry.Find((short)ApiKey.FindCoordinator) is not null;
         Assert.Equal(lz4 ? "None,Gzip,Snappy,Lz4,Zstd" : "None,Gzip,Snappy,Zstd", string.Join(",", codecs.Order()));
     }
 }

@@ -278,30 +278,27 @@ public sealed class MetadataHandlerTests : IDisposable
 [Trait(Categories.Name, Categories.Compat)]
 public sealed class MetadataKcatEndToEndTests : IAsyncLifetime
 {
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-kcat-" + Guid.NewGuid().ToString("N"));
-    private KafkaBroker? _broker;
+    private TestCluster? _cluster;
+
+    private KafkaBroker Broker => (_cluster ?? throw new InvalidOperationException("not started")).Broker;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dataDir);
-        var config = Configuration.BrokerConfig.Load($"log.dirs={_dataDir}\nlisteners=PLAINTEXT://127.0.0.1:0\nnode.id=1\n", [], new System.Collections.Hashtable());
-        _broker = await KafkaBroker.StartAsync(config, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        _cluster = await TestCluster.StartAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_broker is not null)
+        if (_cluster is not null)
         {
-            await _broker.DisposeAsync();
+            await _cluster.DisposeAsync();
         }
-
-        Directory.Delete(_dataDir, recursive: true);
     }
 
     private async Task<System.Text.Json.JsonElement> KcatMetadataAsync(params string[] extra)
     {
         var start = new System.Diagnostics.ProcessStartInfo("kcat") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])["-b", _broker!.BootstrapServers, "-L", "-J", "-m", "10", .. extra])
+        foreach (var arg in (string[])["-b", Broker.BootstrapServers, "-L", "-J", "-m", "10", .. extra])
         {
             start.ArgumentList.Add(arg);
         }
@@ -318,13 +315,13 @@ public sealed class MetadataKcatEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task Kcat_ListMetadata_ShowsBrokerAndTopic()
     {
-        Assert.True(_broker!.Context.Metadata.CreateTopic("listed", 2).IsSuccess);
+        Assert.True(Broker.Context.Metadata.CreateTopic("listed", 2).IsSuccess);
 
         var metadata = await KcatMetadataAsync();
 
         var broker = Assert.Single(metadata.GetProperty("brokers").EnumerateArray());
         Assert.Equal(1, broker.GetProperty("id").GetInt32());
-        Assert.Equal(_broker.BootstrapServers, broker.GetProperty("name").GetString());
+        Assert.Equal(Broker.BootstrapServers, broker.GetProperty("name").GetString());
         Assert.Equal(1, metadata.GetProperty("controllerid").GetInt32());
         var topic = Assert.Single(metadata.GetProperty("topics").EnumerateArray(), t => t.GetProperty("topic").GetString() == "listed");
         var partitions = topic.GetProperty("partitions").EnumerateArray().ToList();
@@ -341,6 +338,6 @@ public sealed class MetadataKcatEndToEndTests : IAsyncLifetime
         Assert.Equal("newtopic", topic.GetProperty("topic").GetString());
         Assert.False(topic.TryGetProperty("error", out _), topic.ToString());
         Assert.Single(topic.GetProperty("partitions").EnumerateArray());
-        Assert.NotNull(_broker!.Context.Metadata.Image.GetTopic("newtopic"));
+        Assert.NotNull(Broker.Context.Metadata.Image.GetTopic("newtopic"));
     }
 }

@@ -13,75 +13,59 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace KafkaCompatBroker.Broker.Tests;
 
 /// <summary>
-/// A broker's services without the network: a temp data dir, the metadata store, the log manager,
-/// the replica manager and every discovered handler — for handler tests that need no sockets.
+/// A broker without the network, built by the same <see cref="BrokerBuilder"/> as the server (no listener bound):
+/// a temp data dir, the metadata, the logs, the replica manager, the coordinators and every discovered handler,
+/// for handler tests that send requests straight to the dispatcher.
 /// </summary>
 internal sealed class TestBroker : IDisposable
 {
     private readonly bool _keepData;
+    private readonly KafkaBroker _broker;
 
     /// <param name="dataDir">An existing data dir to start from (a restart); null for a new temp dir.</param>
     /// <param name="keepData">Leave the data dir on Dispose (the test restarts on it and cleans up later).</param>
     /// <param name="beforeReplicas">Runs on the metadata store before the replica manager subscribes to it (a listener that runs first).</param>
-    /// <param name="time">The clock the handlers and coordinators see; the system clock when null.</param>
+    /// <param name="time">The clock the whole broker runs on; the system clock when null.</param>
     public TestBroker(string extraConfig = "", string? dataDir = null, bool keepData = false, Action<MetadataStore>? beforeReplicas = null, TimeProvider? time = null)
     {
         DataDir = dataDir ?? Path.Combine(Path.GetTempPath(), "kcb-broker-" + Guid.NewGuid().ToString("N"));
         _keepData = keepData;
         Directory.CreateDirectory(DataDir);
-        Config = BrokerConfig.Load($"log.dirs={DataDir}\nlisteners=PLAINTEXT://127.0.0.1:9092\n{extraConfig}", [], new System.Collections.Hashtable());
-        var settings = new BrokerSettings
-        {
-            NodeId = Config.GetInt("node.id"),
-            Config = Config,
-            AdvertisedListeners = [new AdvertisedListener("PLAINTEXT", "127.0.0.1", 9092)],
-            AutoCreateTopics = Config.GetBool("auto.create.topics.enable"),
-            DefaultNumPartitions = Config.GetInt("num.partitions"),
-            DefaultReplicationFactor = (short)Config.GetInt("default.replication.factor"),
-        };
-        Logs = new LogManager(new LogManagerOptions { LogDirs = [DataDir] }, BrokerSettings.LogDefaultsFrom(Config), NullLogger.Instance);
-        Logs.Startup();
-        Metadata = MetadataStore.Open(new MetadataStoreOptions { MetadataLogDir = DataDir, ClusterId = "test-cluster-id-000000" });
-        Metadata.RegisterBroker(settings.NodeId, Protocol.KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);
-        beforeReplicas?.Invoke(Metadata);
-        Replicas = new ReplicaManager(settings, Metadata, Logs, NullLogger<ReplicaManager>.Instance);
-        Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, time ?? TimeProvider.System);
-        Context.LoadGroups();
-        Context.LoadTransactions();
-        DynamicConfig = new DynamicConfigPublisher(Context, Cleaner, null);
-        Registry = HandlerDiscovery.CreateRegistry(Context);
-        Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
+        Config = BrokerConfig.Load($"log.dirs={DataDir}\nlisteners=PLAINTEXT://127.0.0.1:9092\ncluster.id=test-cluster-id-000000\n{extraConfig}", [], new System.Collections.Hashtable());
+        var builder = new BrokerBuilder(Config, NullLoggerFactory.Instance) { Time = time ?? TimeProvider.System, BindListeners = false, OnMetadataOpened = beforeReplicas };
+
+        // Without listeners nothing in start-up awaits: the task is complete when StartAsync returns.
+        var start = builder.StartAsync();
+        Assert.True(start.IsCompleted, "a broker without listeners starts synchronously");
+        _broker = start.GetAwaiter().GetResult();
     }
 
     public string DataDir { get; }
 
     public BrokerConfig Config { get; }
 
-    public LogManager Logs { get; }
+    public LogManager Logs => _broker.Context.Logs;
 
-    public MetadataStore Metadata { get; }
+    public MetadataStore Metadata => _broker.Context.Metadata;
 
-    public ReplicaManager Replicas { get; }
+    public ReplicaManager Replicas => _broker.Context.Replicas;
 
-    public BrokerContext Context { get; }
+    public BrokerContext Context => _broker.Context;
 
-    public DynamicConfigPublisher DynamicConfig { get; }
+    public DynamicConfigPublisher DynamicConfig => _broker.DynamicConfig;
 
-    /// <summary>A cleaner the dynamic configs reach (the test log manager runs no cleaner loop).</summary>
-    public LogCleaner Cleaner { get; } = new();
+    /// <summary>The broker's log cleaner (the dynamic configs reach it).</summary>
+    public LogCleaner Cleaner => _broker.Cleaner;
 
-    public HandlerRegistry Registry { get; }
+    public HandlerRegistry Registry => _broker.Context.Registry;
 
-    public RequestDispatcher Dispatcher { get; }
+    public RequestDispatcher Dispatcher => _broker.Dispatcher;
 
     public void Dispose()
     {
-        DynamicConfig.Dispose();
-        Context.GroupCoordinator.Dispose();
-        Context.TransactionCoordinator.Dispose();
-        Replicas.Dispose();
-        Metadata.Dispose();
-        Logs.Shutdown();
+        var stop = _broker.DisposeAsync();
+        Assert.True(stop.IsCompleted, "a broker without listeners stops synchronously");
+        stop.GetAwaiter().GetResult();
         if (!_keepData)
         {
             Directory.Delete(DataDir, recursive: true);

@@ -15,36 +15,33 @@ namespace KafkaCompatBroker.Broker.Tests;
 [Trait(Categories.Name, Categories.Integration)]
 public sealed class ZeroCopyFetchTests : IAsyncLifetime
 {
-    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "kcb-zerocopy-" + Guid.NewGuid().ToString("N"));
-    private KafkaBroker? _broker;
+    private TestCluster? _cluster;
+
+    private KafkaBroker Broker => (_cluster ?? throw new InvalidOperationException("not started")).Broker;
     private Socket? _socket;
     private int _correlationId;
     private int _receivedCorrelationId;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dataDir);
-        var config = Configuration.BrokerConfig.Load($"log.dirs={_dataDir}\nlisteners=PLAINTEXT://127.0.0.1:0\nsocket.sendfile.enable=true\n", [], new System.Collections.Hashtable());
-        _broker = await KafkaBroker.StartAsync(config, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        _cluster = await TestCluster.StartAsync(extraConfig: "socket.sendfile.enable=true");
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await _socket.ConnectAsync(IPAddress.Loopback, _broker.Ports[0]);
+        await _socket.ConnectAsync(IPAddress.Loopback, Broker.Ports[0]);
     }
 
     public async Task DisposeAsync()
     {
         _socket?.Dispose();
-        if (_broker is not null)
+        if (_cluster is not null)
         {
-            await _broker.DisposeAsync();
+            await _cluster.DisposeAsync();
         }
-
-        Directory.Delete(_dataDir, recursive: true);
     }
 
     [Fact]
     public async Task Fetch_OverTcpWithLargeSmallAndEmptyPartitions_SendsTheSegmentBytesUnchanged()
     {
-        Assert.True(_broker!.Context.Metadata.CreateTopic("zc", 3, 1).IsSuccess);
+        Assert.True(Broker.Context.Metadata.CreateTopic("zc", 3, 1).IsSuccess);
         // Partition 0: ~600 KiB (sent from the file); partition 1: one small batch (copied in); partition 2: empty.
         for (var i = 0; i < 60; i++)
         {
@@ -80,7 +77,7 @@ public sealed class ZeroCopyFetchTests : IAsyncLifetime
 
     private byte[] SegmentBytes(string partitionDir)
     {
-        using var file = new FileStream(Path.Combine(_dataDir, partitionDir, "00000000000000000000.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var file = new FileStream(Path.Combine(_cluster!.DataDir(0), partitionDir, "00000000000000000000.log"), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var bytes = new byte[file.Length];
         file.ReadExactly(bytes);
         return bytes;

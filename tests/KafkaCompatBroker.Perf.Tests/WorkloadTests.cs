@@ -1,8 +1,5 @@
-using System.Collections;
 using System.Text.Json;
 using KafkaCompatBroker.Broker;
-using KafkaCompatBroker.Broker.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Perf.Tests;
 
@@ -14,43 +11,22 @@ namespace KafkaCompatBroker.Perf.Tests;
 public sealed class WorkloadTests : IAsyncLifetime
 {
     private const int Records = 2000;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-perf-test-" + Guid.NewGuid().ToString("N"));
-    private KafkaBroker? _broker;
+    private TestCluster? _cluster;
 
-    public async Task InitializeAsync()
-    {
-        var config = BrokerConfig.Load(
-            $"""
-            process.roles=broker,controller
-            node.id=1
-            listeners=PLAINTEXT://127.0.0.1:0
-            log.dirs={_dir}
-            """,
-            [],
-            new Hashtable());
-        _broker = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
-    }
+    public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync();
 
     public async Task DisposeAsync()
     {
-        if (_broker is not null)
+        if (_cluster is not null)
         {
-            await _broker.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
+            await _cluster.DisposeAsync();
         }
     }
 
     [Fact]
     public async Task RunAsync_OurBroker_EveryRecordProducedTailedAndConsumed()
     {
-        var options = PerfOptions.Parse(["--bootstrap", $"127.0.0.1:{_broker!.Ports[0]}", "--records", $"{Records}", "--record-size", "100", "--partitions", "3", "--compression", "lz4"]);
+        var options = PerfOptions.Parse(["--bootstrap", $"127.0.0.1:{_cluster!.Port(0)}", "--records", $"{Records}", "--record-size", "100", "--partitions", "3", "--compression", "lz4"]);
 
         var result = await Workload.RunAsync(options.Bootstrap!, options, new Progress());
 
@@ -73,7 +49,7 @@ public sealed class WorkloadTests : IAsyncLifetime
     [Fact]
     public async Task RunAsync_NoEndToEnd_ProducesAndConsumesWithoutTail()
     {
-        var options = PerfOptions.Parse(["--bootstrap", $"127.0.0.1:{_broker!.Ports[0]}", "--records", $"{Records}", "--record-size", "100", "--no-end-to-end"]);
+        var options = PerfOptions.Parse(["--bootstrap", $"127.0.0.1:{_cluster!.Port(0)}", "--records", $"{Records}", "--record-size", "100", "--no-end-to-end"]);
         var cpu = 0.0;
 
         var result = await Workload.RunAsync(options.Bootstrap!, options, new Progress(), sampleCpu: () => new CpuSample(cpu += 1, 0));
@@ -90,7 +66,7 @@ public sealed class WorkloadTests : IAsyncLifetime
     public async Task RunAsync_TopicConfigs_TopicCreatedWithThem()
     {
         var options = PerfOptions.Parse([
-            "--bootstrap", $"127.0.0.1:{_broker!.Ports[0]}", "--records", "200", "--record-size", "100", "--acks", "all",
+            "--bootstrap", $"127.0.0.1:{_cluster!.Port(0)}", "--records", "200", "--record-size", "100", "--acks", "all",
             "--topic-config", "flush.messages=1", "--topic-config", "retention.ms=3600000",
         ]);
 
@@ -98,7 +74,7 @@ public sealed class WorkloadTests : IAsyncLifetime
 
         Assert.Equal(0, result.ProduceErrors);
         Assert.Equal(200, result.Consume.Records);
-        var config = _broker.Context.Replicas.ConfigFor(options.Topic);
+        var config = _cluster!.Broker.Context.Replicas.ConfigFor(options.Topic);
         Assert.Equal(1, config.FlushMessages);
         Assert.Equal(3_600_000, config.RetentionMs);
     }
@@ -148,8 +124,8 @@ public sealed class WorkloadTests : IAsyncLifetime
     public async Task MachineLimits_Probes_MeasureSomething()
     {
         Assert.True(await MachineLimits.LoopbackTcpAsync(TimeSpan.FromMilliseconds(200)) > 0);
-        Assert.True(MachineLimits.DiskWrite(_dir) > 0);
-        Assert.Empty(Directory.GetFiles(_dir, "kcb-perf-disk-*"));
+        Assert.True(MachineLimits.DiskWrite(_cluster!.DataDir(0)) > 0);
+        Assert.Empty(Directory.GetFiles(_cluster.DataDir(0), "kcb-perf-disk-*"));
     }
 
     [Fact]

@@ -1,9 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Collections;
 using System.Text;
 using KafkaCompatBroker.Broker;
-using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -19,44 +17,26 @@ namespace KafkaCompatBroker.Server.Tests;
 public sealed class BadInputTests : IAsyncLifetime
 {
     private const int MaxRequestBytes = 1024 * 1024;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-badinput-" + Guid.NewGuid().ToString("N"));
     private readonly CapturedLogs _logs = new();
     private ILoggerFactory? _loggerFactory;
-    private KafkaBroker? _broker;
+    private TestCluster? _cluster;
 
-    private KafkaBroker Broker => _broker ?? throw new InvalidOperationException("not started");
+    private KafkaBroker Broker => (_cluster ?? throw new InvalidOperationException("not started")).Broker;
 
     public async Task InitializeAsync()
     {
         _loggerFactory = LoggerFactory.Create(b => b.AddProvider(_logs).SetMinimumLevel(LogLevel.Information));
-        var config = BrokerConfig.Load(
-            $"""
-            process.roles=broker,controller
-            node.id=1
-            listeners=PLAINTEXT://127.0.0.1:0
-            log.dirs={_dir}
-            socket.request.max.bytes={MaxRequestBytes}
-            """,
-            [],
-            new Hashtable());
-        _broker = await KafkaBroker.StartAsync(config, _loggerFactory);
+        _cluster = await TestCluster.StartAsync(extraConfig: $"socket.request.max.bytes={MaxRequestBytes}", loggerFactory: _loggerFactory);
     }
 
     public async Task DisposeAsync()
     {
-        if (_broker is not null)
+        if (_cluster is not null)
         {
-            await _broker.DisposeAsync();
+            await _cluster.DisposeAsync();
         }
 
         _loggerFactory?.Dispose();
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 
     private Task<RawConnection> ConnectAsync() => RawConnection.OpenAsync("127.0.0.1", Broker.Ports[0]);

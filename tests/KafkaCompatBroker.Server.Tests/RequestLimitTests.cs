@@ -1,10 +1,7 @@
-using System.Collections;
 using System.Diagnostics;
 using KafkaCompatBroker.Broker;
-using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Server.Tests;
 
@@ -32,38 +29,17 @@ public sealed class RequestLimitTests : IAsyncLifetime
     /// <summary>What answering may allocate in the whole process (buffers, the response): far below one list per partition.</summary>
     private const long SmallAllocation = 8 * 1024 * 1024;
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "kcb-limits-" + Guid.NewGuid().ToString("N"));
-    private KafkaBroker? _broker;
+    private TestCluster? _cluster;
 
-    private KafkaBroker Broker => _broker ?? throw new InvalidOperationException("not started");
+    private KafkaBroker Broker => _cluster?.Broker ?? throw new InvalidOperationException("not started");
 
-    public async Task InitializeAsync()
-    {
-        var config = BrokerConfig.Load(
-            $"""
-            process.roles=broker,controller
-            node.id=1
-            listeners=PLAINTEXT://127.0.0.1:0
-            log.dirs={_dir}
-            """,
-            [],
-            new Hashtable());
-        _broker = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance);
-    }
+    public async Task InitializeAsync() => _cluster = await TestCluster.StartAsync();
 
     public async Task DisposeAsync()
     {
-        if (_broker is not null)
+        if (_cluster is not null)
         {
-            await _broker.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
+            await _cluster.DisposeAsync();
         }
     }
 
