@@ -176,7 +176,7 @@ public sealed class AclHandlerTests : IDisposable
             .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
         body.Write(frame, version);
         var pipe = new Pipe();
-        var outcome = await _broker.Dispatcher.ProcessAsync(BrokerExchange.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+        var outcome = await _broker.Dispatcher.ProcessAsync(_broker.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
         await pipe.Writer.CompleteAsync();
         var written = await pipe.Reader.ReadAsync();
         Assert.True(written.Buffer.IsEmpty, "an answer was written");

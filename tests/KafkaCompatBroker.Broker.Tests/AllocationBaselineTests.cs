@@ -287,8 +287,8 @@ public sealed class AllocationBaselineTests(ITestOutputHelper output) : IDisposa
     // When set, responses go through the socket writer's zero-copy path instead of _output.
     private DiscardingFileRegionWriter? _fileOutput;
 
-    // This test's own connection: the dispatcher reuses a connection's objects, which BrokerExchange.Connection
-    // shares with every test running in parallel (a request that finds them in use allocates new ones).
+    // This test's own connection: the dispatcher reuses a connection's objects, which the test broker's own
+    // connection shares with every request BrokerExchange sends (a request that finds them in use allocates new ones).
     private readonly KafkaConnection _connection = new("alloc-test-connection", "PLAINTEXT", null);
 
     private void Process(byte[] frame)

@@ -31,12 +31,6 @@ public sealed class FetchHandlerTests : IDisposable
     internal static async Task<FetchResponse> SendAsync(TestBroker broker, FetchRequest request, short version = 12, KafkaConnection? connection = null) =>
         await BrokerExchange.SendAsync<FetchResponse>(broker, ApiKey.Fetch, version, request, connection);
 
-    /// <summary>
-    /// A connection of this test's own for a long poll watched by a <see cref="FetchParkingClock"/>: a connection keeps
-    /// its fetch waiter, timer and all, so the shared test connection's waiter may run on an earlier test's clock.
-    /// </summary>
-    internal static KafkaConnection OwnConnection() => new("fetch-test-" + Guid.NewGuid().ToString("N"), "PLAINTEXT", null);
-
     [Theory]
     [InlineData(4)]
     [InlineData(5)]
@@ -199,7 +193,7 @@ public sealed class FetchHandlerTests : IDisposable
         DataPath.CreateTopic(_broker, "t");
         var started = DateTime.UtcNow;
 
-        var fetch = SendAsync(_broker, Fetch("t", 0, maxWaitMs: 10_000, minBytes: 1), connection: OwnConnection());
+        var fetch = SendAsync(_broker, Fetch("t", 0, maxWaitMs: 10_000, minBytes: 1));
         await _clock.WaitUntilParkedAsync();
         Assert.False(fetch.IsCompleted);
         await DataPath.ProduceAsync(_broker, "t", DataPath.Batch(1));

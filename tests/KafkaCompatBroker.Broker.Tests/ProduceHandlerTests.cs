@@ -153,7 +153,7 @@ public sealed class ProduceHandlerTests : IDisposable
         DataPath.Produce("missing", 0, DataPath.Batch(1), acks: 0).Write(frame, 9);
         var pipe = new Pipe();
 
-        var outcome = await _broker.Dispatcher.ProcessAsync(BrokerExchange.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+        var outcome = await _broker.Dispatcher.ProcessAsync(_broker.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
 
         Assert.Equal(RequestOutcome.Close, outcome);
         await pipe.Writer.CompleteAsync();

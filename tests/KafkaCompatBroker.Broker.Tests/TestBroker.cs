@@ -61,6 +61,12 @@ internal sealed class TestBroker : IDisposable
 
     public RequestDispatcher Dispatcher => _broker.Dispatcher;
 
+    /// <summary>
+    /// The connection requests come on unless a test passes its own: one per broker, since a connection keeps
+    /// state between requests (fetch sessions, the fetch waiter and its timer on this broker's clock).
+    /// </summary>
+    public KafkaConnection Connection { get; } = new("test-connection", "PLAINTEXT", null);
+
     public void Dispose()
     {
         var stop = _broker.DisposeAsync();
@@ -76,9 +82,7 @@ internal sealed class TestBroker : IDisposable
 /// <summary>Sends one request frame through a <see cref="TestBroker"/>'s dispatcher and decodes the response.</summary>
 internal static class BrokerExchange
 {
-    public static readonly KafkaConnection Connection = new("test-connection", "PLAINTEXT", null);
-
-    /// <param name="connection">The connection the request comes on (default: <see cref="Connection"/>, shared by all tests).</param>
+    /// <param name="connection">The connection the request comes on (default: the broker's <see cref="TestBroker.Connection"/>).</param>
     public static async Task<byte[]> SendRawAsync(TestBroker broker, ApiKey key, short version, IKafkaMessage body, KafkaConnection? connection = null)
     {
         var frame = new ArrayBufferWriter<byte>();
@@ -86,7 +90,7 @@ internal static class BrokerExchange
             .Write(frame, KafkaApis.RequestHeaderVersion(key, version));
         body.Write(frame, version);
         var pipe = new Pipe();
-        var outcome = await broker.Dispatcher.ProcessAsync(connection ?? Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
+        var outcome = await broker.Dispatcher.ProcessAsync(connection ?? broker.Connection, new ReadOnlySequence<byte>(frame.WrittenMemory), pipe.Writer, CancellationToken.None);
         Assert.Equal(RequestOutcome.Continue, outcome);
         await pipe.Writer.CompleteAsync();
         var result = await pipe.Reader.ReadAsync();

@@ -142,7 +142,7 @@ public sealed class TransactionDataPathTests : IDisposable
         CreateTopic();
         await DataPath.ProduceAsync(_broker, "t", Batch(8, 0, 0, transactional: true));
 
-        var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("t", 0, maxWaitMs: 10_000, minBytes: 1, isolation: 1), connection: FetchHandlerTests.OwnConnection());
+        var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("t", 0, maxWaitMs: 10_000, minBytes: 1, isolation: 1));
         await _clock.WaitUntilParkedAsync();
         Assert.False(fetch.IsCompleted);
         Assert.Equal(0, MarkerError(await WriteMarkerAsync(2, 8, 0, commit: true)));
