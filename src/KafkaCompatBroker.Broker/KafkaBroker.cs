@@ -75,7 +75,7 @@ public sealed class KafkaBroker : IAsyncDisposable
 
         // Parked fetches and group joins/syncs answer now (and new ones do not wait), so the listeners' graceful
         // stop, which waits for every request in flight, is not held up by a max_wait_ms or rebalance timeout.
-        _replicas.Notifier.Stop();
+        _replicas.StopDelayedFetches();
         Context.GroupCoordinator.BeginShutdown();
         if (_listeners is not null)
         {

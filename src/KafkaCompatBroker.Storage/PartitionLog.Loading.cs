@@ -106,9 +106,9 @@ public sealed partial class PartitionLog
         Volatile.Write(ref log._flushedOffset, durableUpTo);
         log.CheckpointedHighWatermark = checkpoint.HighWatermark < 0 ? -1 : Math.Clamp(checkpoint.HighWatermark, log.LogStartOffset, log.LogEndOffset);
 
-        // ONE-REPLICA: this broker is the whole ISR, so the high watermark is the log end; a follower would start from
-        // the checkpointed one instead.
-        Volatile.Write(ref log._highWatermark, log.LogEndOffset);
+        // The high watermark starts at the checkpointed one (Kafka's UnifiedLog): the broker's Partition moves it
+        // when it hosts the log (ONE-REPLICA: as the whole ISR, to the log end).
+        Volatile.Write(ref log._highWatermark, log.CheckpointedHighWatermark >= 0 ? log.CheckpointedHighWatermark : log.LogStartOffset);
 
         // After a crash, snapshots above the validated data may describe batches (or index entries) that did not reach the disk.
         lock (log._lock)

@@ -1,6 +1,6 @@
 namespace KafkaCompatBroker.Broker.Tests;
 
-/// <summary>The long-poll waiter a connection's fetches reuse: it ends at an append, a timeout or a cancellation.</summary>
+/// <summary>The long-poll waiter a connection's fetches reuse: it ends at a wake from a watched partition, a timeout or a cancellation.</summary>
 [Trait(Categories.Name, Categories.Unit)]
 public sealed class FetchWaiterTests
 {
@@ -10,28 +10,64 @@ public sealed class FetchWaiterTests
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task WaitAsync_AppendTaskCompletes_EndsTheWait()
+    public async Task WaitAsync_WatchedPartitionWakes_EndsTheWait()
     {
         var waiter = new FetchWaiter(TimeProvider.System);
-        var append = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watchers = new DelayedFetchWatchers();
+        waiter.Watch(watchers);
+        waiter.Arm();
 
-        var wait = waiter.WaitAsync(append.Task, Hour, CancellationToken.None).AsTask();
+        var wait = waiter.WaitAsync(Hour, CancellationToken.None).AsTask();
         Assert.False(wait.IsCompleted);
-        append.SetResult();
+        watchers.WakeAll();
 
         await wait.WaitAsync(Guard);
+        waiter.UnwatchAll();
+        Assert.Equal(0, watchers.Count);
+    }
+
+    [Fact]
+    public async Task WaitAsync_OtherPartitionWakes_KeepsWaitingUntilItsOwn()
+    {
+        var waiter = new FetchWaiter(TimeProvider.System);
+        var watched = new DelayedFetchWatchers();
+        var other = new DelayedFetchWatchers();
+        waiter.Watch(watched);
+        waiter.Arm();
+
+        var wait = waiter.WaitAsync(Hour, CancellationToken.None).AsTask();
+        other.WakeAll();
+        Assert.False(wait.IsCompleted);
+        Assert.Equal((1, 0), (watched.Count, other.Count));
+        watched.WakeAll();
+
+        await wait.WaitAsync(Guard);
+        waiter.UnwatchAll();
+    }
+
+    [Fact]
+    public async Task WaitAsync_WokenBetweenArmAndWait_CompletesAtOnce()
+    {
+        // An append after the fetch armed (and read) is not missed: the wait that follows ends at once.
+        var waiter = new FetchWaiter(TimeProvider.System);
+        var watchers = new DelayedFetchWatchers();
+        waiter.Watch(watchers);
+        waiter.Arm();
+        watchers.WakeAll();
+
+        await waiter.WaitAsync(Hour, CancellationToken.None).AsTask().WaitAsync(Guard);
+        waiter.UnwatchAll();
     }
 
     [Fact]
     public async Task WaitAsync_TimeoutPasses_EndsTheWait()
     {
         var waiter = new FetchWaiter(TimeProvider.System);
-        var never = new TaskCompletionSource().Task;
 
-        await waiter.WaitAsync(never, TimeSpan.FromMilliseconds(20), CancellationToken.None).AsTask().WaitAsync(Guard);
-        await waiter.WaitAsync(never, TimeSpan.FromMilliseconds(20), CancellationToken.None).AsTask().WaitAsync(Guard);
-
-        Assert.False(never.IsCompleted);
+        waiter.Arm();
+        await waiter.WaitAsync(TimeSpan.FromMilliseconds(20), CancellationToken.None).AsTask().WaitAsync(Guard);
+        waiter.Arm();
+        await waiter.WaitAsync(TimeSpan.FromMilliseconds(20), CancellationToken.None).AsTask().WaitAsync(Guard);
     }
 
     [Fact]
@@ -40,31 +76,32 @@ public sealed class FetchWaiterTests
         var waiter = new FetchWaiter(TimeProvider.System);
         using var cancellation = new CancellationTokenSource();
 
-        var wait = waiter.WaitAsync(new TaskCompletionSource().Task, Hour, cancellation.Token).AsTask();
+        waiter.Arm();
+        var wait = waiter.WaitAsync(Hour, cancellation.Token).AsTask();
         await cancellation.CancelAsync();
 
         await wait.WaitAsync(Guard);
     }
 
     [Fact]
-    public async Task WaitAsync_ReusedAfterTimeoutsOnTheSameAppendTask_EndsAtThatAppend()
+    public async Task UnwatchAll_ManyPartitions_LeavesEveryListAndReusesTheNodes()
     {
-        // Waits that time out on one append task register on it once; its completion still ends the wait in progress.
         var waiter = new FetchWaiter(TimeProvider.System);
-        var append = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        for (var i = 0; i < 3; i++)
+        var lists = Enumerable.Range(0, 10).Select(_ => new DelayedFetchWatchers()).ToArray();
+        for (var round = 0; round < 3; round++)
         {
-            await waiter.WaitAsync(append.Task, TimeSpan.FromMilliseconds(5), CancellationToken.None).AsTask().WaitAsync(Guard);
+            foreach (var list in lists)
+            {
+                waiter.Watch(list);
+            }
+
+            Assert.All(lists, l => Assert.Equal(1, l.Count));
+            waiter.Arm();
+            var wait = waiter.WaitAsync(Hour, CancellationToken.None).AsTask();
+            lists[^1].WakeAll();
+            await wait.WaitAsync(Guard);
+            waiter.UnwatchAll();
+            Assert.All(lists, l => Assert.Equal(0, l.Count));
         }
-
-        var wait = waiter.WaitAsync(append.Task, Hour, CancellationToken.None).AsTask();
-        append.SetResult();
-        await wait.WaitAsync(Guard);
-
-        // The next append task is a new one: the waiter registers on it and ends there too.
-        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var second = waiter.WaitAsync(next.Task, Hour, CancellationToken.None).AsTask();
-        next.SetResult();
-        await second.WaitAsync(Guard);
     }
 }

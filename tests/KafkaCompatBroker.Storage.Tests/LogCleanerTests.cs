@@ -27,7 +27,14 @@ public sealed class LogCleanerTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     private PartitionLog Open(LogConfig? config = null, string? dir = null, bool clean = true) =>
-        PartitionLog.Open(dir ?? LogDir, Tp, config ?? Compacted, default, clean, _logger, _time);
+        Hosted(PartitionLog.Open(dir ?? LogDir, Tp, config ?? Compacted, default, clean, _logger, _time));
+
+    /// <summary>As the broker's Partition does when it leads the log with one replica: the high watermark moves to the log end.</summary>
+    private static PartitionLog Hosted(PartitionLog log)
+    {
+        log.UpdateHighWatermark(log.LogEndOffset);
+        return log;
+    }
 
     // ------------------------------------------------------------------ helpers
 

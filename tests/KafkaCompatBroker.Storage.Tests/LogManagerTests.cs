@@ -369,6 +369,21 @@ public sealed class LogManagerTests : IDisposable
     }
 
     [Fact]
+    public void Startup_CheckpointedHighWatermark_LogOpensAtItNotAtTheLogEnd()
+    {
+        // The broker's Partition, not the log, decides the high watermark once it hosts the log (a follower would not move it to the end).
+        var manager = Start();
+        var log = manager.GetOrCreateLog(Orders0);
+        AppendBatches(log, 2);
+        log.UpdateHighWatermark(7);
+        manager.Shutdown();
+
+        var reopened = Start().GetLog(Orders0)!;
+
+        Assert.Equal((7L, 10L), (reopened.HighWatermark, reopened.LogEndOffset));
+    }
+
+    [Fact]
     public void Startup_CheckpointedHighWatermarkPastLogEnd_ClampedToLogEnd()
     {
         var manager = Start();

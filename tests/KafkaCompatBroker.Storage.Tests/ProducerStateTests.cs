@@ -17,7 +17,14 @@ public sealed class ProducerStateTests : IDisposable
     private string LogDir => Path.Combine(_dir.Path, Tp.DirectoryName);
 
     private PartitionLog Open(LogConfig? config = null, bool cleanShutdown = true, PartitionLogCheckpoint checkpoint = default) =>
-        PartitionLog.Open(LogDir, Tp, config ?? new LogConfig(), checkpoint, cleanShutdown, new ListLogger(), _time);
+        Hosted(PartitionLog.Open(LogDir, Tp, config ?? new LogConfig(), checkpoint, cleanShutdown, new ListLogger(), _time));
+
+    /// <summary>As the broker's Partition does when it leads the log with one replica: the high watermark moves to the log end.</summary>
+    private static PartitionLog Hosted(PartitionLog log)
+    {
+        log.UpdateHighWatermark(log.LogEndOffset);
+        return log;
+    }
 
     /// <summary>An idempotent (or transactional) batch of <paramref name="count"/> records.</summary>
     internal static ReadOnlySequence<byte> Batch(long producerId, short epoch, int baseSequence, int count = 1, bool transactional = false, long timestamp = 1_700_000_000_000)

@@ -16,7 +16,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// response's max_bytes; as Kafka does, the first partition with data returns its first batch whole even
 /// when it exceeds the limits. Out-of-range fetch offsets get OFFSET_OUT_OF_RANGE; current_leader_epoch
 /// (v9+) is checked (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). max_wait_ms + min_bytes long-poll on
-/// the append notifier without holding a thread. Fetch sessions (KIP-227, v7+) follow Kafka's
+/// the partitions read (a waiter registered in each partition's watcher list, woken by appends to them) without holding a thread. Fetch sessions (KIP-227, v7+) follow Kafka's
 /// FetchManager: epoch 0 opens a session (full response, new id when the cache has a slot), epoch -1
 /// is sessionless and closes the given session, other epochs are incremental (partition updates,
 /// forgotten topics, only partitions with changes in the response; FETCH_SESSION_ID_NOT_FOUND,
@@ -137,23 +137,40 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         var isolation = request.IsolationLevel;
         var results = scratch.ResultsFor(reads.Count);
         var started = broker.Time.GetTimestamp();
-        while (true)
+        FetchWaiter? waiter = null;
+        try
         {
-            // Take the wake-up task before reading, so an append between the read and the wait is not missed.
-            var nextAppend = broker.Replicas.Notifier.NextAppend;
-            var (bytes, anyError) = ReadAll(reads, results, scratch.Aborted, request.MaxBytes, replicaId, request.IsolationLevel == ReadCommitted);
-            var waited = broker.Time.GetElapsedTime(started);
-            var remaining = TimeSpan.FromMilliseconds(request.MaxWaitMs) - waited;
-            // A stopping broker answers parked fetches with what they have rather than keeping shutdown waiting.
-            if (request.MaxWaitMs <= 0 || reads.Count == 0 || bytes >= request.MinBytes || anyError || remaining <= TimeSpan.Zero
-                || broker.Replicas.Notifier.IsStopped)
+            while (true)
             {
-                break;
-            }
+                // Armed before reading, so an append to a watched partition between the read and the wait is not missed.
+                waiter?.Arm();
+                var (bytes, anyError) = ReadAll(reads, results, scratch.Aborted, request.MaxBytes, replicaId, request.IsolationLevel == ReadCommitted);
+                var waited = broker.Time.GetElapsedTime(started);
+                var remaining = TimeSpan.FromMilliseconds(request.MaxWaitMs) - waited;
+                // A stopping broker answers parked fetches with what they have rather than keeping shutdown waiting.
+                if (request.MaxWaitMs <= 0 || reads.Count == 0 || bytes >= request.MinBytes || anyError || remaining <= TimeSpan.Zero
+                    || broker.Replicas.IsStopping)
+                {
+                    break;
+                }
 
-            // Whole milliseconds, rounded up: a shorter timer would fire at once and the loop would spin until the deadline.
-            await scratch.Waiter(broker.Time).WaitAsync(nextAppend, TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds)), cancellationToken);
-            cancellationToken.ThrowIfCancellationRequested();
+                if (waiter is null)
+                {
+                    // Kafka's DelayedFetch, watched by the partitions it reads: only appends to them wake it. The
+                    // registration comes before a second read, which sees whatever was appended before it.
+                    waiter = scratch.Waiter(broker.Time);
+                    Watch(waiter, results, reads.Count);
+                    continue;
+                }
+
+                // Whole milliseconds, rounded up: a shorter timer would fire at once and the loop would spin until the deadline.
+                await waiter.WaitAsync(TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds)), cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            waiter?.UnwatchAll();
         }
 
         return BuildResponse(scratch, results, version, isolation, session, createSession, useIds);
@@ -231,6 +248,20 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
         return (total, anyError);
     }
 
+    /// <summary>Registers the waiter on every partition the read resolved (each result names its partition).</summary>
+    private static void Watch(FetchWaiter waiter, PartitionResult[] results, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (results[i].Partition is { } partition)
+            {
+                waiter.Watch(partition.Watchers);
+            }
+        }
+
+        FetchWaiter.AfterWatching();
+    }
+
     private PartitionResult ReadPartition(ClusterImage image, in PartitionRead read, int maxBytes, bool minOneBatch, int replicaId, bool readCommitted, List<AbortedTxn> aborted)
     {
         // Keys name topics by id (v13+) or by name; a topic name is never empty.
@@ -241,42 +272,29 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
             return PartitionResult.Failed(byId ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition, null);
         }
 
-        if (!topic.Partitions.TryGetValue(read.Key.Partition, out var partition) || broker.Replicas.GetLog(topic.Name, read.Key.Partition) is not { } log)
+        // The partition is resolved once: its epoch check and its read use the same object. By id, a partition of an
+        // older topic of the same name (not yet replaced) is not this topic's.
+        var hosted = broker.Replicas.GetPartition(topic.Name, read.Key.Partition);
+        if (hosted is null || hosted.TopicId != topic.Id)
         {
             return PartitionResult.Failed(ErrorCode.UnknownTopicOrPartition, topic.Name);
         }
 
         if (replicaId >= 0)
         {
-            return PartitionResult.Failed(ErrorCode.NotLeaderOrFollower, topic.Name, partition.Leader, partition.LeaderEpoch);
+            // ONE-REPLICA: there are no followers; a cluster serves replica fetches here (and tracks their offsets for the ISR).
+            return PartitionResult.Failed(ErrorCode.NotLeaderOrFollower, topic.Name, broker.Settings.NodeId, hosted.LeaderEpoch);
         }
 
-        if (OffsetForLeaderEpochHandler.CheckCurrentLeaderEpoch(read.CurrentLeaderEpoch, partition.LeaderEpoch) is var epochError and not ErrorCode.None)
+        var data = hosted.Read(read.FetchOffset, read.CurrentLeaderEpoch, maxBytes, minOneBatch, readCommitted, aborted);
+        if (data.Error != ErrorCode.None)
         {
-            return PartitionResult.Failed(epochError, topic.Name, partition.Leader, partition.LeaderEpoch);
+            // ONE-REPLICA: the leader is this broker.
+            var leader = data.Error is ErrorCode.FencedLeaderEpoch or ErrorCode.UnknownLeaderEpoch ? broker.Settings.NodeId : -1;
+            return PartitionResult.Failed(data.Error, topic.Name, leader, leader < 0 ? -1 : hosted.LeaderEpoch) with { Partition = hosted };
         }
 
-        try
-        {
-            // read_committed stops at the last stable offset and needs the aborted transactions within the data.
-            var lastStable = log.LastStableOffset;
-            var data = log.Read(read.FetchOffset, maxBytes, readCommitted ? lastStable : log.HighWatermark, minOneBatch);
-            var abortedStart = aborted.Count;
-            if (readCommitted && data.Region is not null)
-            {
-                log.CollectAbortedTransactions(read.FetchOffset, data.UpperBoundOffset, aborted);
-            }
-
-            return new PartitionResult(ErrorCode.None, topic.Name, data.Region, data.HighWatermark, lastStable, data.LogStartOffset, -1, -1, abortedStart, aborted.Count - abortedStart);
-        }
-        catch (OffsetOutOfRangeException)
-        {
-            return PartitionResult.Failed(ErrorCode.OffsetOutOfRange, topic.Name);
-        }
-        catch (KafkaStorageException)
-        {
-            return PartitionResult.Failed(ErrorCode.KafkaStorageError, topic.Name);
-        }
+        return new PartitionResult(ErrorCode.None, topic.Name, data.Region, data.HighWatermark, data.LastStableOffset, data.LogStartOffset, -1, -1, data.AbortedStart, data.AbortedCount, hosted);
     }
 
     private FetchResponseBuffers BuildResponse(Scratch scratch, PartitionResult[] results, short version, sbyte isolation, FetchSession? session, bool createSession, bool useIds)
@@ -376,7 +394,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
     private readonly record struct PartitionRead(FetchPartitionKey Key, long FetchOffset, int MaxBytes, int CurrentLeaderEpoch, CachedFetchPartition? Cached);
 
     /// <summary>A partition's read; its aborted transactions (read_committed) are [AbortedStart, +AbortedCount) of the request's list.</summary>
-    private readonly record struct PartitionResult(ErrorCode Error, string? Topic, FileRegion? Region, long HighWatermark, long LastStableOffset, long LogStartOffset, int LeaderId, int LeaderEpoch, int AbortedStart = 0, int AbortedCount = 0)
+    private readonly record struct PartitionResult(ErrorCode Error, string? Topic, FileRegion? Region, long HighWatermark, long LastStableOffset, long LogStartOffset, int LeaderId, int LeaderEpoch, int AbortedStart = 0, int AbortedCount = 0, Partition? Partition = null)
     {
         public static PartitionResult Failed(ErrorCode error, string? topic, int leaderId = -1, int leaderEpoch = -1) =>
             new(error, topic, null, -1, -1, -1, leaderId, leaderEpoch);

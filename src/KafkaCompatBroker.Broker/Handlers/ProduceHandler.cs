@@ -91,13 +91,13 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
     }
 
     /// <summary>A partition whose append waits for a flush before it is answered.</summary>
-    private readonly record struct PendingAppend(string Topic, int Partition, short Version, ProduceResponse.PartitionProduceResponse Result, ValueTask<PartitionAppendResult> Append);
+    private readonly record struct PendingAppend(Partition? Hosted, short Version, ProduceResponse.PartitionProduceResponse Result, ValueTask<PartitionAppendResult> Append);
 
     private async ValueTask<ProduceResponse?> CompleteAfterFlushesAsync(RequestContext context, short acks, ProduceResponse response, List<PendingAppend> pending)
     {
         foreach (var p in pending)
         {
-            Fill(p.Topic, p.Partition, p.Version, p.Result, await p.Append.ConfigureAwait(false));
+            Fill(p.Hosted, p.Version, p.Result, await p.Append.ConfigureAwait(false));
         }
 
         return Answer(context, acks, response);
@@ -140,6 +140,8 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
     private void AppendPartition(string topic, ProduceRequest.PartitionProduceData partition, short version, bool compacted, ProduceResponse.PartitionProduceResponse result, string? transactionalId, ref List<PendingAppend>? pending)
     {
         var records = partition.Records ?? ReadOnlySequence<byte>.Empty;
+        // Resolved once: the append, its leader epoch and the log start offsets answered all come from this partition.
+        var hosted = broker.Replicas.GetPartition(topic, partition.Index);
         var check = ValidateRecords(records, version);
         if (check != ErrorCode.None)
         {
@@ -151,9 +153,9 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
         if (compacted && !CheckKeys(topic, partition.Index, records, version, result))
         {
             // As for Kafka's RecordValidationException: the response carries the log start offset.
-            if (version >= 5 && broker.Replicas.GetLog(topic, partition.Index) is { } rejectedLog)
+            if (version >= 5 && hosted is not null)
             {
-                result.LogStartOffset = rejectedLog.LogStartOffset;
+                result.LogStartOffset = hosted.Log.LogStartOffset;
             }
 
             return;
@@ -171,25 +173,25 @@ public sealed class ProduceHandler(BrokerContext broker) : ApiHandler<ProduceReq
             }
         }
 
-        var append = broker.Replicas.AppendAsync(topic, partition.Index, records);
+        var append = broker.Replicas.AppendAsync(hosted, topic, partition.Index, records);
         if (!append.IsCompleted)
         {
-            (pending ??= []).Add(new PendingAppend(topic, partition.Index, version, result, append));
+            (pending ??= []).Add(new PendingAppend(hosted, version, result, append));
             return;
         }
 
-        Fill(topic, partition.Index, version, result, append.Result);
+        Fill(hosted, version, result, append.Result);
     }
 
-    private void Fill(string topic, int partition, short version, ProduceResponse.PartitionProduceResponse result, PartitionAppendResult append)
+    private static void Fill(Partition? hosted, short version, ProduceResponse.PartitionProduceResponse result, PartitionAppendResult append)
     {
         result.ErrorCode = (short)append.Error;
         if (append.Error != ErrorCode.None)
         {
             SetMessage(result, version, append.ErrorMessage);
-            if (broker.Replicas.GetLog(topic, partition) is { } log && append.Error == ErrorCode.InvalidRecord)
+            if (hosted is not null && append.Error == ErrorCode.InvalidRecord)
             {
-                result.LogStartOffset = version >= 5 ? log.LogStartOffset : -1;
+                result.LogStartOffset = version >= 5 ? hosted.Log.LogStartOffset : -1;
             }
 
             return;
