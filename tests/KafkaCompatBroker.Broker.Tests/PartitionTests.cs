@@ -23,7 +23,7 @@ public sealed class PartitionTests : IDisposable
             var topic = "race-" + i;
             DataPath.CreateTopic(_broker, topic);
             var produces = Enumerable.Range(0, 4).Select(_ => Task.Run(() => BrokerExchange.SendAsync<ProduceResponse>(
-                _broker, ApiKey.Produce, 9, DataPath.Produce(topic, 0, DataPath.Batch(1)), FetchHandlerTests.OwnConnection()))).ToArray();
+                _broker, ApiKey.Produce, 9, DataPath.Produce(topic, 0, DataPath.Batch(1)), new Network.KafkaConnection("race-" + Guid.NewGuid().ToString("N"), "PLAINTEXT", null)))).ToArray();
             var delete = Task.Run(() => _broker.Metadata.DeleteTopic(topic));
 
             // SendAsync asserts the dispatcher kept the connection open.
@@ -51,7 +51,7 @@ public sealed class PartitionTests : IDisposable
     public async Task Fetch_LongPoll_RegistersOnlyOnItsPartitionAndWakesAtItsAppend()
     {
         DataPath.CreateTopic(_broker, "t", partitions: 2);
-        var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("t", 0, partition: 1, maxWaitMs: 10_000, minBytes: 1), connection: FetchHandlerTests.OwnConnection());
+        var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("t", 0, partition: 1, maxWaitMs: 10_000, minBytes: 1));
         await _clock.WaitUntilParkedAsync();
         var (p0, p1) = (_broker.Replicas.GetPartition("t", 0)!, _broker.Replicas.GetPartition("t", 1)!);
         Assert.Equal((0, 1), (p0.Watchers.Count, p1.Watchers.Count));
@@ -69,7 +69,7 @@ public sealed class PartitionTests : IDisposable
     public async Task Fetch_LongPollOnDeletedTopic_AnswersUnknownTopicAtTheDeletion()
     {
         DataPath.CreateTopic(_broker, "gone");
-        var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("gone", 0, maxWaitMs: 10_000, minBytes: 1), connection: FetchHandlerTests.OwnConnection());
+        var fetch = FetchHandlerTests.SendAsync(_broker, FetchHandlerTests.Fetch("gone", 0, maxWaitMs: 10_000, minBytes: 1));
         await _clock.WaitUntilParkedAsync();
 
         Assert.True(_broker.Metadata.DeleteTopic("gone").IsSuccess);
