@@ -147,7 +147,7 @@ public sealed class KafkaBroker : IAsyncDisposable
                 DefaultNumPartitions = config.GetInt("num.partitions"),
                 DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
             };
-            var registration = metadata.RegisterBroker(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
+            var registration = await metadata.Controller.RegisterBrokerAsync(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
             if (registration.Error != ErrorCode.None)
             {
                 throw new KafkaStorageException($"cannot register broker {nodeId}: {registration.ErrorMessage}");
@@ -155,9 +155,18 @@ public sealed class KafkaBroker : IAsyncDisposable
 
             replicas = new ReplicaManager(settings, metadata, logs, loggerFactory.CreateLogger<ReplicaManager>());
             context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
+            dynamicConfig = new DynamicConfigPublisher(context, cleaner, listenerHosts);
+
+            // The metadata publishers, in order (Kafka's BrokerMetadataPublisher): hosted logs first (the coordinators load
+            // from them), then the coordinators' partitions, then the dynamic configs. Each first gets the loaded image.
+            metadata.Loader.Install(replicas);
+            metadata.Loader.Install(new CoordinatorElectionPublisher(
+                nodeId,
+                new LoggingCoordinatorElectionListener("Group coordinator", loggerFactory.CreateLogger<GroupCoordinatorElections>()),
+                new LoggingCoordinatorElectionListener("Transaction coordinator", loggerFactory.CreateLogger<TransactionCoordinatorElections>())));
+            metadata.Loader.Install(dynamicConfig);
             context.LoadGroups();
             context.LoadTransactions();
-            dynamicConfig = new DynamicConfigPublisher(context, cleaner, listenerHosts);
             var registry = HandlerDiscovery.CreateRegistry(context);
             registryHolder.Dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
             started.SetResult();
@@ -211,6 +220,12 @@ public sealed class KafkaBroker : IAsyncDisposable
         await StopAsync();
         await _listeners.DisposeAsync();
     }
+
+    /// <summary>Logger categories of the coordinators' election listeners.</summary>
+    private sealed class GroupCoordinatorElections;
+
+    /// <inheritdoc cref="GroupCoordinatorElections"/>
+    private sealed class TransactionCoordinatorElections;
 
     private sealed class BrokerContextHolder
     {

@@ -22,7 +22,7 @@ internal sealed class TestBroker : IDisposable
 
     /// <param name="dataDir">An existing data dir to start from (a restart); null for a new temp dir.</param>
     /// <param name="keepData">Leave the data dir on Dispose (the test restarts on it and cleans up later).</param>
-    /// <param name="beforeReplicas">Runs on the metadata store before the replica manager subscribes to it (a listener that runs first).</param>
+    /// <param name="beforeReplicas">Runs on the metadata store before the replica manager is installed as a publisher (a publisher that runs first).</param>
     /// <param name="time">The clock the handlers and coordinators see; the system clock when null.</param>
     public TestBroker(string extraConfig = "", string? dataDir = null, bool keepData = false, Action<MetadataStore>? beforeReplicas = null, TimeProvider? time = null)
     {
@@ -46,9 +46,11 @@ internal sealed class TestBroker : IDisposable
         beforeReplicas?.Invoke(Metadata);
         Replicas = new ReplicaManager(settings, Metadata, Logs, NullLogger<ReplicaManager>.Instance);
         Context = new BrokerContext(settings, Metadata, Logs, Replicas, NullLoggerFactory.Instance, time ?? TimeProvider.System);
+        DynamicConfig = new DynamicConfigPublisher(Context, Cleaner, null);
+        Metadata.Loader.Install(Replicas);
+        Metadata.Loader.Install(DynamicConfig);
         Context.LoadGroups();
         Context.LoadTransactions();
-        DynamicConfig = new DynamicConfigPublisher(Context, Cleaner, null);
         Registry = HandlerDiscovery.CreateRegistry(Context);
         Dispatcher = new RequestDispatcher(Registry, NullLogger<RequestDispatcher>.Instance);
     }

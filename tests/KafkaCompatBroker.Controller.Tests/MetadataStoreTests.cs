@@ -400,21 +400,29 @@ public sealed class MetadataStoreTests : IDisposable
     }
 
     [Fact]
-    public void ImageChanged_CreateAndDelete_ReportsPreviousAndCurrent()
+    public void Publisher_CreateAndDelete_GetsPreviousAndNewImages()
     {
         using var store = WithBroker(OpenStore());
-        var events = new List<ImageChangedEventArgs>();
-        store.ImageChanged += (_, e) => events.Add(e);
+        var events = new List<(MetadataDelta Delta, ClusterImage Image)>();
+        store.Loader.Install(new RecordingPublisher(events));
 
         store.CreateTopic("t", 2, 1);
         store.DeleteTopic("t");
 
-        Assert.Equal(2, events.Count);
-        Assert.Null(events[0].Previous.GetTopic("t"));
-        Assert.NotNull(events[0].Current.GetTopic("t"));
-        Assert.Equal(3, events[0].Records.Count);
-        Assert.Same(events[0].Current, events[1].Previous);
-        Assert.Null(events[1].Current.GetTopic("t"));
+        Assert.Equal(3, events.Count); // the initial delta, then one per operation
+        Assert.True(events[0].Delta.IsInitial);
+        Assert.Null(events[1].Delta.Previous.GetTopic("t"));
+        Assert.NotNull(events[1].Image.GetTopic("t"));
+        Assert.Equal(3, events[1].Delta.Records.Count);
+        Assert.Same(events[1].Image, events[2].Delta.Previous);
+        Assert.Null(events[2].Image.GetTopic("t"));
+    }
+
+    private sealed class RecordingPublisher(List<(MetadataDelta Delta, ClusterImage Image)> events) : IMetadataPublisher
+    {
+        public string Name => "recording";
+
+        public void OnMetadataUpdate(MetadataDelta delta, ClusterImage newImage) => events.Add((delta, newImage));
     }
 
     [Fact]

@@ -55,11 +55,12 @@ public class DispatcherBenchmarks
         _logs = new LogManager(new LogManagerOptions { LogDirs = [_dataDir] }, BrokerSettings.LogDefaultsFrom(config), NullLogger.Instance);
         _logs.Startup();
         _metadata = MetadataStore.Open(new MetadataStoreOptions { MetadataLogDir = _dataDir, ClusterId = "bench-cluster-id-00000" });
-        _metadata.RegisterBroker(settings.NodeId, KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);
+        _metadata.Controller.RegisterBrokerAsync(settings.NodeId, KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]).AsTask().GetAwaiter().GetResult();
         _replicas = new ReplicaManager(settings, _metadata, _logs, NullLogger<ReplicaManager>.Instance);
+        _metadata.Loader.Install(_replicas);
         _context = new BrokerContext(settings, _metadata, _logs, _replicas, NullLoggerFactory.Instance, TimeProvider.System);
         _dispatcher = new RequestDispatcher(HandlerDiscovery.CreateRegistry(_context), NullLogger<RequestDispatcher>.Instance);
-        var topicId = _metadata.CreateTopic("bench", 1, 1).TopicId;
+        var topicId = _metadata.Controller.CreateTopicAsync("bench", 1, 1).AsTask().GetAwaiter().GetResult().TopicId;
 
         var produce = new ProduceRequest { Acks = -1, TimeoutMs = 1000 };
         produce.TopicData.Add(new ProduceRequest.TopicProduceData
