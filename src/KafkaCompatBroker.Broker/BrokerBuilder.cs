@@ -25,7 +25,7 @@ public sealed class BrokerBuilder(BrokerConfig config, ILoggerFactory loggerFact
     /// </summary>
     public bool BindListeners { get; init; } = true;
 
-    /// <summary>Runs once the metadata is open, before the replica manager subscribes to it (a test's listener that must run first).</summary>
+    /// <summary>Runs once the metadata is open, before the replica manager is installed as a publisher (a test's publisher that must run first).</summary>
     public Action<MetadataStore>? OnMetadataOpened { get; init; }
 
     /// <summary>Runs after the listeners are bound and before the broker registers (tests: a start-up failure with sockets open).</summary>
@@ -134,7 +134,7 @@ public sealed class BrokerBuilder(BrokerConfig config, ILoggerFactory loggerFact
                 DefaultNumPartitions = config.GetInt("num.partitions"),
                 DefaultReplicationFactor = (short)config.GetInt("default.replication.factor"),
             };
-            var registration = metadata.RegisterBroker(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
+            var registration = await metadata.Controller.RegisterBrokerAsync(nodeId, KafkaUuid.NewRandom(), [.. advertised.Select(a => new BrokerEndpoint(a.Name, a.Host, a.Port, 0))], settings.Rack);
             if (registration.Error != ErrorCode.None)
             {
                 throw new KafkaStorageException($"cannot register broker {nodeId}: {registration.ErrorMessage}");
@@ -145,10 +145,19 @@ public sealed class BrokerBuilder(BrokerConfig config, ILoggerFactory loggerFact
             var context = new BrokerContext(settings, metadata, logs, replicas, loggerFactory, time);
             started.Push(Disposing(context.GroupCoordinator));
             started.Push(Disposing(context.TransactionCoordinator));
-            context.LoadGroups();
-            context.LoadTransactions();
             var dynamicConfig = new DynamicConfigPublisher(context, cleaner, listenerHosts);
             started.Push(Disposing(dynamicConfig));
+
+            // The metadata publishers, in order (Kafka's BrokerMetadataPublisher): hosted logs first (the coordinators load
+            // from them), then the coordinators' partitions, then the dynamic configs. Each first gets the loaded image.
+            metadata.Loader.Install(replicas);
+            metadata.Loader.Install(new CoordinatorElectionPublisher(
+                nodeId,
+                new LoggingCoordinatorElectionListener("Group coordinator", loggerFactory.CreateLogger<GroupCoordinatorElections>()),
+                new LoggingCoordinatorElectionListener("Transaction coordinator", loggerFactory.CreateLogger<TransactionCoordinatorElections>())));
+            metadata.Loader.Install(dynamicConfig);
+            context.LoadGroups();
+            context.LoadTransactions();
             var registry = HandlerDiscovery.CreateRegistry(context);
             var dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
             gate.Open(dispatcher);
@@ -168,6 +177,12 @@ public sealed class BrokerBuilder(BrokerConfig config, ILoggerFactory loggerFact
             throw;
         }
     }
+
+    /// <summary>Logger categories of the coordinators' election listeners.</summary>
+    private sealed class GroupCoordinatorElections;
+
+    /// <inheritdoc cref="GroupCoordinatorElections"/>
+    private sealed class TransactionCoordinatorElections;
 
     private static Func<ValueTask> Disposing(IDisposable disposable) => () =>
     {

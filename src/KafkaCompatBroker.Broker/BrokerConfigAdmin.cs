@@ -15,7 +15,7 @@ namespace KafkaCompatBroker.Broker;
 public static class BrokerConfigAdmin
 {
     /// <param name="incremental">IncrementalAlterConfigs; false for AlterConfigs, whose configs replace the resource's whole set.</param>
-    public static MetadataResult Alter(BrokerContext broker, string resourceName, IReadOnlyList<AlterConfigOp> ops, bool incremental, bool validateOnly)
+    public static ValueTask<MetadataResult> AlterAsync(BrokerContext broker, string resourceName, IReadOnlyList<AlterConfigOp> ops, bool incremental, bool validateOnly)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         if (ops.Any(op => !names.Add(op.Name)))
@@ -59,7 +59,7 @@ public static class BrokerConfigAdmin
                     if (!BrokerConfigKeys.ByName.TryGetValue(op.Name, out var key) || key.Type != ConfigType.List)
                     {
                         var verb = op.Op == AlterConfigOpType.Append ? "append" : "subtract";
-                        return new MetadataResult(ErrorCode.InvalidConfig, $"Config value {verb} is not allowed for config key: {op.Name}");
+                        return ValueTask.FromResult(new MetadataResult(ErrorCode.InvalidConfig, $"Config value {verb} is not allowed for config key: {op.Name}"));
                     }
 
                     after[op.Name] = ConfigLists.Apply(after.TryGetValue(op.Name, out var current) ? current : key.Default ?? "", op.Op, op.Value!);
@@ -88,8 +88,8 @@ public static class BrokerConfigAdmin
             }
         }
 
-        return broker.Metadata.AlterConfigs(resource, changes, validateOnly);
+        return broker.Controller.AlterConfigsAsync(resource, changes, validateOnly);
     }
 
-    private static MetadataResult InvalidRequest(string message) => new(ErrorCode.InvalidRequest, message);
+    private static ValueTask<MetadataResult> InvalidRequest(string message) => ValueTask.FromResult(new MetadataResult(ErrorCode.InvalidRequest, message));
 }

@@ -16,7 +16,11 @@ public sealed class BrokerContext(
 {
     public BrokerSettings Settings { get; } = settings;
 
+    /// <summary>The published cluster metadata (reads: <see cref="MetadataStore.Image"/>).</summary>
     public MetadataStore Metadata { get; } = metadata;
+
+    /// <summary>Where metadata changes go: topics, configs, producer-id blocks.</summary>
+    public IClusterController Controller => Metadata.Controller;
 
     public LogManager Logs { get; } = logs;
 

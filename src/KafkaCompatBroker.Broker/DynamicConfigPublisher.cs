@@ -9,10 +9,11 @@ namespace KafkaCompatBroker.Broker;
 /// (LogCleaner, DynamicProducerStateManagerConfig): when the image's BROKER configs change, it pushes the values in
 /// effect to the log manager (producer.id.expiration.ms, log.cleaner.backoff.ms), the cleaner (producer.id.expiration.ms),
 /// the transaction coordinator (transaction.partition.verification.enable) and the listener hosts (listeners, as
-/// DynamicListenerConfig.reconfigure adds and removes listeners). Built once the broker is loaded, it
-/// applies the image it finds, so values stored before a restart hold from the start.
+/// DynamicListenerConfig.reconfigure adds and removes listeners). A metadata publisher (Kafka's DynamicConfigPublisher):
+/// installed once the broker is loaded, it applies the image it finds (the initial delta), so values stored before a
+/// restart hold from the start, and then only deltas that change BROKER configs.
 /// </summary>
-internal sealed class DynamicConfigPublisher : IDisposable
+internal sealed class DynamicConfigPublisher : IMetadataPublisher, IDisposable
 {
     private readonly BrokerContext _broker;
     private readonly LogCleaner? _cleaner;
@@ -27,9 +28,9 @@ internal sealed class DynamicConfigPublisher : IDisposable
         _broker = broker;
         _cleaner = cleaner;
         _listeners = listeners;
-        _broker.Metadata.ImageChanged += OnImageChanged;
-        Apply(_broker.Metadata.Image);
     }
+
+    public string Name => nameof(DynamicConfigPublisher);
 
     /// <summary>Sets the log manager's and the cleaner's dynamic values from <paramref name="effective"/> (also before the logs start).</summary>
     public static void ApplyToLogs(LogManager logs, LogCleaner? cleaner, BrokerConfig effective)
@@ -43,9 +44,15 @@ internal sealed class DynamicConfigPublisher : IDisposable
         }
     }
 
-    public void Dispose() => _broker.Metadata.ImageChanged -= OnImageChanged;
+    public void Dispose() => _broker.Metadata.Loader.Remove(this);
 
-    private void OnImageChanged(object? sender, ImageChangedEventArgs e) => Apply(e.Current);
+    public void OnMetadataUpdate(MetadataDelta delta, ClusterImage newImage)
+    {
+        if (delta.IsInitial || delta.BrokerConfigsChanged)
+        {
+            Apply(newImage);
+        }
+    }
 
     private void Apply(ClusterImage image)
     {

@@ -33,7 +33,8 @@ internal static class InternalTopic
             }
 
             var liveBrokers = Math.Max(1, metadata.Image.LiveBrokers.Count());
-            var result = metadata.CreateTopic(name, partitions, (short)Math.Min(replicationFactor, liveBrokers), configs: configs);
+            // Waited for under createLock (and a coordinator's lock): publishing never takes either of them.
+            var result = ControllerCalls.Wait(metadata.Controller.CreateTopicAsync(name, partitions, (short)Math.Min(replicationFactor, liveBrokers), configs: configs));
             if (result.Error is not (ErrorCode.None or ErrorCode.TopicAlreadyExists))
             {
                 log.LogError("Creating {Topic} failed: {Error} {Message}", name, result.Error, result.ErrorMessage);

@@ -26,7 +26,8 @@ public sealed class ProducerIdManager(int brokerId, MetadataStore metadata) : IP
                     throw new ProducerIdException(ErrorCode.CoordinatorLoadInProgress, $"broker {brokerId} is not registered yet");
                 }
 
-                var result = metadata.AllocateProducerIds(brokerId, broker.BrokerEpoch);
+                // Waited for under this lock (and the transaction coordinator's): publishing never takes either of them.
+                var result = ControllerCalls.Wait(metadata.Controller.AllocateProducerIdsAsync(brokerId, broker.BrokerEpoch));
                 if (result.Error != ErrorCode.None)
                 {
                     throw new ProducerIdException(result.Error == ErrorCode.StaleBrokerEpoch ? ErrorCode.CoordinatorLoadInProgress : result.Error, result.ErrorMessage ?? result.Error.ToString());

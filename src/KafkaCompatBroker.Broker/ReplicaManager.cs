@@ -13,11 +13,11 @@ public readonly record struct PartitionAppendResult(ErrorCode Error, string? Err
 
 /// <summary>
 /// The partitions this broker hosts: creates their logs as topics appear in the cluster metadata,
-/// deletes them when topics go, applies topic config changes, and serves appends and reads through a
+/// deletes them when topics go, applies topic config changes (ReplicaManager.Metadata.cs, a metadata publisher), and serves appends and reads through a
 /// <see cref="Partition"/> per hosted partition (Kafka's ReplicaManager). ONE-REPLICA: the replica set is this
 /// broker alone, so each partition's high watermark follows its log end offset.
 /// </summary>
-public sealed class ReplicaManager : IDisposable
+public sealed partial class ReplicaManager : IDisposable
 {
     private readonly BrokerSettings _settings;
     private readonly MetadataStore _metadata;
@@ -37,8 +37,6 @@ public sealed class ReplicaManager : IDisposable
         _metadata = metadata;
         _logs = logs;
         _logger = logger;
-        _metadata.ImageChanged += OnImageChanged;
-        Reconcile(null, _metadata.Image);
     }
 
     public ClusterImage Image => _metadata.Image;
@@ -247,85 +245,6 @@ public sealed class ReplicaManager : IDisposable
         _logger.LogError(e, "Append to {Partition} failed", hosted.TopicPartition);
         return new(ErrorCode.KafkaStorageError, e.Message, default);
     }
-
-    private void OnImageChanged(object? sender, ImageChangedEventArgs e) => Reconcile(e.Previous, e.Current);
-
-    /// <summary>Makes the hosted logs match the image: create new partitions' logs, delete removed topics' logs, apply config changes.</summary>
-    private void Reconcile(ClusterImage? previous, ClusterImage current)
-    {
-        foreach (var topic in current.TopicsByName.Values)
-        {
-            var config = ConfigFor(current, topic.Name);
-            var created = 0;
-            foreach (var partition in topic.Partitions.Values)
-            {
-                if (partition.Leader != _settings.NodeId)
-                {
-                    // ONE-REPLICA: the leader is always this broker; a cluster makes this replica a follower (or stops hosting) here.
-                    continue;
-                }
-
-                var tp = new TopicPartition(topic.Name, partition.PartitionId);
-                var log = _logs.GetLog(tp);
-                if (log is null || log.TopicId != topic.Id)
-                {
-                    // New, or a log without its topic id yet (it adopts it), or a stray of a deleted topic of the same name (replaced).
-                    var hosted = _logs.GetOrCreateLog(tp, config, topic.Id);
-                    created += hosted == log ? 0 : 1;
-                    log = hosted;
-                }
-
-                if (log.Config != config)
-                {
-                    log.UpdateConfig(config);
-                }
-
-                HostPartition(topic.Id, tp, partition.LeaderEpoch, log);
-            }
-
-            if (created > 0)
-            {
-                // One line per topic: __consumer_offsets alone has 50 partitions.
-                if (created == topic.Partitions.Count)
-                {
-                    _logger.LogInformation("Created the logs of topic {Topic}: {Count} partition(s)", topic.Name, created);
-                }
-                else
-                {
-                    _logger.LogInformation("Created {Count} more partition log(s) of topic {Topic}, now {Partitions} partition(s)", created, topic.Name, topic.Partitions.Count);
-                }
-            }
-        }
-
-        if (previous is null)
-        {
-            // At start-up: logs on disk for topics that no longer exist were deleted while we were down.
-            foreach (var log in _logs.AllLogs)
-            {
-                var topic = current.GetTopic(log.TopicPartition.Topic);
-                if (topic is null || !topic.Partitions.ContainsKey(log.TopicPartition.Partition))
-                {
-                    _logger.LogInformation("Deleting the log of {Partition}: its topic no longer exists", log.TopicPartition);
-                    _logs.DeleteLog(log.TopicPartition);
-                }
-            }
-
-            return;
-        }
-
-        foreach (var old in previous.TopicsByName.Values)
-        {
-            if (current.GetTopic(old.Id) is null)
-            {
-                foreach (var partition in old.Partitions.Keys)
-                {
-                    StopHosting(new TopicPartition(old.Name, partition), old.Id);
-                }
-            }
-        }
-    }
-
-    public void Dispose() => _metadata.ImageChanged -= OnImageChanged;
 
     private sealed record CachedLogDefaults(IReadOnlyDictionary<string, string> ClusterDefaults, IReadOnlyDictionary<string, string> PerBroker, LogConfig Config);
 }

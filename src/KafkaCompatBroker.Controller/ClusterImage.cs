@@ -234,7 +234,7 @@ public sealed record ClusterImage
 
         foreach (var broker in Brokers.Values)
         {
-            yield return MetadataStore.RegisterBrokerRecordFor(broker);
+            yield return ClusterController.RegisterBrokerRecordFor(broker);
         }
 
         if (NextProducerId > 0)
@@ -261,7 +261,7 @@ public sealed record ClusterImage
                         LeaderEpoch = p.LeaderEpoch,
                         PartitionEpoch = p.PartitionEpoch,
                     },
-                    MetadataStore.PartitionRecordVersion);
+                    ClusterController.PartitionRecordVersion);
             }
         }
 

@@ -42,16 +42,6 @@ public enum AlterConfigOpType : byte
 /// <summary>One IncrementalAlterConfigs change: a key, an operation and (for SET/APPEND/SUBTRACT) a value.</summary>
 public sealed record AlterConfigOp(string Name, AlterConfigOpType Op, string? Value);
 
-/// <summary>What <see cref="MetadataStore.ImageChanged"/> reports: the images before and after, and the records committed between them.</summary>
-public sealed class ImageChangedEventArgs(ClusterImage previous, ClusterImage current, IReadOnlyList<MetadataRecord> records) : EventArgs
-{
-    public ClusterImage Previous { get; } = previous;
-
-    public ClusterImage Current { get; } = current;
-
-    public IReadOnlyList<MetadataRecord> Records { get; } = records;
-}
-
 /// <summary>A block of producer ids handed to one broker: [<see cref="FirstProducerId"/>, first + size).</summary>
 public readonly record struct ProducerIdBlock(int BrokerId, long FirstProducerId, int Size)
 {
@@ -61,5 +51,5 @@ public readonly record struct ProducerIdBlock(int BrokerId, long FirstProducerId
     public long NextBlockFirstId => FirstProducerId + Size;
 }
 
-/// <summary>The outcome of <see cref="MetadataStore.AllocateProducerIds"/>.</summary>
+/// <summary>The outcome of <see cref="IClusterController.AllocateProducerIdsAsync"/>.</summary>
 public readonly record struct ProducerIdBlockResult(ErrorCode Error, string? ErrorMessage, ProducerIdBlock Block);

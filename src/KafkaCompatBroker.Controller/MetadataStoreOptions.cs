@@ -2,7 +2,7 @@ using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Controller;
 
-/// <summary>Settings of the <see cref="MetadataStore"/>.</summary>
+/// <summary>Settings of the metadata log, loader and controller (<see cref="MetadataStore"/>).</summary>
 public sealed record MetadataStoreOptions
 {
     /// <summary>metadata.log.dir: the directory holding "__cluster_metadata-0" (see <see cref="ResolveMetadataLogDir"/>).</summary>

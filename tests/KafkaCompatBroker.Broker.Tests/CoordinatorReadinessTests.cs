@@ -10,7 +10,7 @@ namespace KafkaCompatBroker.Broker.Tests;
 /// is in the metadata image before its partitions' logs exist. Until a key's partition log exists and is loaded,
 /// FindCoordinator answers COORDINATOR_NOT_AVAILABLE and the coordinators COORDINATOR_LOAD_IN_PROGRESS, as Kafka does
 /// while a coordinator shard loads, rather than accepting a group whose first write then fails. The window is held open
-/// by a metadata listener that runs before the replica manager creates the logs.
+/// by a metadata publisher that runs before the replica manager creates the logs.
 /// </summary>
 [Trait(Categories.Name, Categories.Unit)]
 public sealed class CoordinatorReadinessTests : IDisposable
@@ -24,7 +24,7 @@ public sealed class CoordinatorReadinessTests : IDisposable
     {
         _broker = new TestBroker(
             "group.initial.rebalance.delay.ms=0\noffsets.topic.num.partitions=3\ntransaction.state.log.num.partitions=3",
-            beforeReplicas: metadata => metadata.ImageChanged += HoldLogCreation);
+            beforeReplicas: metadata => metadata.Loader.Install(new HoldLogCreation(this)));
         DataPath.CreateTopic(_broker, "t");
     }
 
@@ -35,12 +35,18 @@ public sealed class CoordinatorReadinessTests : IDisposable
         _gate.Dispose();
     }
 
-    private void HoldLogCreation(object? sender, ImageChangedEventArgs e)
+    /// <summary>A publisher ahead of the replica manager that holds the creation of <see cref="_holdTopic"/>'s logs.</summary>
+    private sealed class HoldLogCreation(CoordinatorReadinessTests test) : IMetadataPublisher
     {
-        if (_holdTopic is { } topic && e.Previous.GetTopic(topic) is null && e.Current.GetTopic(topic) is not null)
+        public string Name => nameof(HoldLogCreation);
+
+        public void OnMetadataUpdate(MetadataDelta delta, ClusterImage newImage)
         {
-            _held.TrySetResult();
-            _gate.Wait(TimeSpan.FromSeconds(30));
+            if (test._holdTopic is { } topic && newImage.GetTopic(topic) is { } created && delta.CreatedTopics.Contains(created.Id))
+            {
+                test._held.TrySetResult();
+                test._gate.Wait(TimeSpan.FromSeconds(30));
+            }
         }
     }
 

@@ -172,7 +172,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
         });
 
         Assert.Equal(["foo", "bar", "baz", "dup", "dup", "__cluster_metadata"], response.Topics.Select(t => t.Name));
-        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessivePartitionsMessage), (t.ErrorCode, t.ErrorMessage)));
+        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, ClusterController.ExcessivePartitionsMessage), (t.ErrorCode, t.ErrorMessage)));
         Assert.Empty(_broker.Metadata.Image.TopicsByName);
     }
 
@@ -199,7 +199,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
 
         var response = await BrokerExchange.SendAsync<CreateTopicsResponse>(broker, ApiKey.CreateTopics, 7, new CreateTopicsRequest { Topics = [Topic("default"), manual], validateOnly = true });
 
-        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessivePartitionsMessage), (t.ErrorCode, t.ErrorMessage)));
+        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, ClusterController.ExcessivePartitionsMessage), (t.ErrorCode, t.ErrorMessage)));
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
         var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("exactly", 10_000, 1)], validateOnly = true });
 
         var result = Assert.Single(response.Topics);
-        Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (result.ErrorCode, result.ErrorMessage));
+        Assert.Equal(((short)ErrorCode.PolicyViolation, ClusterController.ExcessiveBatchMessage), (result.ErrorCode, result.ErrorMessage));
     }
 
     [Fact]
@@ -219,7 +219,7 @@ public sealed class CreateTopicsHandlerTests : IDisposable
         // 5000 + 4999 partitions, and two TopicRecords: 10,001 records.
         var response = await CreateAsync(7, new CreateTopicsRequest { Topics = [Topic("a", 5000, 1), Topic("b", 4999, 1)], validateOnly = true });
 
-        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (t.ErrorCode, t.ErrorMessage)));
+        Assert.All(response.Topics, t => Assert.Equal(((short)ErrorCode.PolicyViolation, ClusterController.ExcessiveBatchMessage), (t.ErrorCode, t.ErrorMessage)));
     }
 
     [Fact]

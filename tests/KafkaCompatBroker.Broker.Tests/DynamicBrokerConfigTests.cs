@@ -313,7 +313,7 @@ public sealed class DynamicBrokerConfigRestartTests
 
         static void Alter(KafkaBroker broker, string resource, params (string Key, string Value)[] configs)
         {
-            var result = BrokerConfigAdmin.Alter(broker.Context, resource, [.. configs.Select(c => new Controller.AlterConfigOp(c.Key, Controller.AlterConfigOpType.Set, c.Value))], incremental: true, validateOnly: false);
+            var result = BrokerConfigAdmin.AlterAsync(broker.Context, resource, [.. configs.Select(c => new Controller.AlterConfigOp(c.Key, Controller.AlterConfigOpType.Set, c.Value))], incremental: true, validateOnly: false).AsTask().GetAwaiter().GetResult();
             Assert.True(result.IsSuccess, result.ErrorMessage);
         }
     }
@@ -343,9 +343,9 @@ public sealed class DynamicBrokerConfigRestartTests
             await using (var first = await KafkaBroker.StartAsync(config, NullLoggerFactory.Instance))
             {
                 first.Context.Metadata.CreateTopic("t", 1, 1);
-                var result = BrokerConfigAdmin.Alter(first.Context, "", [new("log.retention.ms", Controller.AlterConfigOpType.Set, "9000")], incremental: true, validateOnly: false);
+                var result = await BrokerConfigAdmin.AlterAsync(first.Context, "", [new("log.retention.ms", Controller.AlterConfigOpType.Set, "9000")], incremental: true, validateOnly: false);
                 Assert.True(result.IsSuccess, result.ErrorMessage);
-                result = BrokerConfigAdmin.Alter(first.Context, "1", [new("message.max.bytes", Controller.AlterConfigOpType.Set, "2500000")], incremental: true, validateOnly: false);
+                result = await BrokerConfigAdmin.AlterAsync(first.Context, "1", [new("message.max.bytes", Controller.AlterConfigOpType.Set, "2500000")], incremental: true, validateOnly: false);
                 Assert.True(result.IsSuccess, result.ErrorMessage);
                 first.Context.Metadata.WriteSnapshot();
             }

@@ -184,7 +184,7 @@ public sealed class ListenerReconfigurationTests
 
     private static void Alter(KafkaBroker broker, string listeners)
     {
-        var result = BrokerConfigAdmin.Alter(broker.Context, "1", [new AlterConfigOp("listeners", AlterConfigOpType.Set, listeners)], incremental: true, validateOnly: false);
+        var result = BrokerConfigAdmin.AlterAsync(broker.Context, "1", [new AlterConfigOp("listeners", AlterConfigOpType.Set, listeners)], incremental: true, validateOnly: false).AsTask().GetAwaiter().GetResult();
         Assert.True(result.IsSuccess, result.ErrorMessage);
     }
 

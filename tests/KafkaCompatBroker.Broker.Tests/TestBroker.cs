@@ -24,7 +24,7 @@ internal sealed class TestBroker : IDisposable
 
     /// <param name="dataDir">An existing data dir to start from (a restart); null for a new temp dir.</param>
     /// <param name="keepData">Leave the data dir on Dispose (the test restarts on it and cleans up later).</param>
-    /// <param name="beforeReplicas">Runs on the metadata store before the replica manager subscribes to it (a listener that runs first).</param>
+    /// <param name="beforeReplicas">Runs on the metadata store before the replica manager is installed as a publisher (a publisher that runs first).</param>
     /// <param name="time">The clock the whole broker runs on; the system clock when null.</param>
     public TestBroker(string extraConfig = "", string? dataDir = null, bool keepData = false, Action<MetadataStore>? beforeReplicas = null, TimeProvider? time = null)
     {

@@ -11,7 +11,7 @@ namespace KafkaCompatBroker.Controller.Tests;
 [Trait(Categories.Name, Categories.Unit)]
 public sealed class MetadataStoreLimitsTests : IDisposable
 {
-    private const int Limit = MetadataStore.MaxRecordsPerUserOperation;
+    private const int Limit = ClusterController.MaxRecordsPerUserOperation;
 
     /// <summary>What refusing may allocate: messages and results, nowhere near one list per partition.</summary>
     private const long SmallAllocation = 256 * 1024;
@@ -59,7 +59,7 @@ public sealed class MetadataStoreLimitsTests : IDisposable
         // validateTotalNumberOfPartitions runs before the name is looked at.
         var result = _store.CreateTopic("bad name!", Limit + 1, 1, validateOnly: true);
 
-        Assert.Equal((ErrorCode.PolicyViolation, MetadataStore.ExcessivePartitionsMessage), (result.Error, result.ErrorMessage));
+        Assert.Equal((ErrorCode.PolicyViolation, ClusterController.ExcessivePartitionsMessage), (result.Error, result.ErrorMessage));
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class MetadataStoreLimitsTests : IDisposable
 
         var result = _store.CreateTopic("manual", assignments: assignments, validateOnly: true);
 
-        Assert.Equal((ErrorCode.PolicyViolation, MetadataStore.ExcessivePartitionsMessage), (result.Error, result.ErrorMessage));
+        Assert.Equal((ErrorCode.PolicyViolation, ClusterController.ExcessivePartitionsMessage), (result.Error, result.ErrorMessage));
     }
 
     [Fact]
@@ -80,8 +80,8 @@ public sealed class MetadataStoreLimitsTests : IDisposable
         var exactly = _store.CreateTopic("exactly", Limit, 1, validateOnly: true);
         var withConfig = _store.CreateTopic("config", Limit - 1, 1, configs: [new("retention.ms", "1000")], validateOnly: true);
 
-        Assert.Equal((ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (exactly.Error, exactly.ErrorMessage));
-        Assert.Equal((ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (withConfig.Error, withConfig.ErrorMessage));
+        Assert.Equal((ErrorCode.PolicyViolation, ClusterController.ExcessiveBatchMessage), (exactly.Error, exactly.ErrorMessage));
+        Assert.Equal((ErrorCode.PolicyViolation, ClusterController.ExcessiveBatchMessage), (withConfig.Error, withConfig.ErrorMessage));
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class MetadataStoreLimitsTests : IDisposable
 
         var (result, allocated) = Measure(() => _store.CreatePartitions("t", int.MaxValue));
 
-        Assert.Equal((ErrorCode.PolicyViolation, MetadataStore.ExcessiveBatchMessage), (result.Error, result.ErrorMessage));
+        Assert.Equal((ErrorCode.PolicyViolation, ClusterController.ExcessiveBatchMessage), (result.Error, result.ErrorMessage));
         Assert.InRange(allocated, 0, SmallAllocation);
         Assert.Equal(end, _store.Log.LogEndOffset);
     }

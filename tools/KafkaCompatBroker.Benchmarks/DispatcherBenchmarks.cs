@@ -29,10 +29,7 @@ public class DispatcherBenchmarks
 
     private readonly DiscardingPipeWriter _output = new();
     private string _dataDir = "";
-    private LogManager? _logs;
-    private MetadataStore? _metadata;
-    private ReplicaManager? _replicas;
-    private BrokerContext? _context;
+    private KafkaBroker? _broker;
     private RequestDispatcher? _dispatcher;
     private byte[] _produce = [];
     private byte[] _fetch = [];
@@ -43,23 +40,10 @@ public class DispatcherBenchmarks
         _dataDir = Path.Combine(Path.GetTempPath(), "kcb-dispatch-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_dataDir);
         var config = BrokerConfig.Load($"log.dirs={_dataDir}\nlisteners=PLAINTEXT://127.0.0.1:9092\n", [], new Hashtable());
-        var settings = new BrokerSettings
-        {
-            NodeId = config.GetInt("node.id"),
-            Config = config,
-            AdvertisedListeners = [new AdvertisedListener("PLAINTEXT", "127.0.0.1", 9092)],
-            AutoCreateTopics = false,
-            DefaultNumPartitions = 1,
-            DefaultReplicationFactor = 1,
-        };
-        _logs = new LogManager(new LogManagerOptions { LogDirs = [_dataDir] }, BrokerSettings.LogDefaultsFrom(config), NullLogger.Instance);
-        _logs.Startup();
-        _metadata = MetadataStore.Open(new MetadataStoreOptions { MetadataLogDir = _dataDir, ClusterId = "bench-cluster-id-00000" });
-        _metadata.RegisterBroker(settings.NodeId, KafkaUuid.NewRandom(), [new BrokerEndpoint("PLAINTEXT", "127.0.0.1", 9092, 0)]);
-        _replicas = new ReplicaManager(settings, _metadata, _logs, NullLogger<ReplicaManager>.Instance);
-        _context = new BrokerContext(settings, _metadata, _logs, _replicas, NullLoggerFactory.Instance, TimeProvider.System);
-        _dispatcher = new RequestDispatcher(HandlerDiscovery.CreateRegistry(_context), NullLogger<RequestDispatcher>.Instance);
-        var topicId = _metadata.CreateTopic("bench", 1, 1).TopicId;
+        // The server's own composition root, without listeners: requests go straight to the dispatcher.
+        _broker = new BrokerBuilder(config, NullLoggerFactory.Instance) { BindListeners = false }.StartAsync().GetAwaiter().GetResult();
+        _dispatcher = _broker.Dispatcher;
+        var topicId = _broker.Context.Metadata.Controller.CreateTopicAsync("bench", 1, 1).AsTask().GetAwaiter().GetResult().TopicId;
 
         var produce = new ProduceRequest { Acks = -1, TimeoutMs = 1000 };
         produce.TopicData.Add(new ProduceRequest.TopicProduceData
@@ -85,11 +69,7 @@ public class DispatcherBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _context!.GroupCoordinator.Dispose();
-        _context.TransactionCoordinator.Dispose();
-        _replicas!.Dispose();
-        _metadata!.Dispose();
-        _logs!.Shutdown();
+        _broker!.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Directory.Delete(_dataDir, recursive: true);
     }
 

@@ -8,7 +8,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// <summary>
 /// AlterConfigs (key 33), v0–2: the legacy API, which replaces a resource's whole set of overrides — keys
 /// not in the request are deleted (IncrementalAlterConfigs changes single keys). TOPIC resources go through
-/// <see cref="MetadataStore.AlterConfigs"/> as one batch (validate_only checks without writing), and the
+/// <see cref="IClusterController.AlterConfigsAsync"/> as one batch (validate_only checks without writing), and the
 /// partition logs pick up the change when the image changes. Per resource, as Kafka's controller answers:
 /// UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource." when a resource
 /// appears twice, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG for unknown keys or bad values. BROKER resources
@@ -24,7 +24,7 @@ public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<Alter
 
     public override short MaxVersion => 2;
 
-    protected override ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<AlterConfigsResponse?> HandleAsync(RequestContext context, AlterConfigsRequest request, CancellationToken cancellationToken)
     {
         var response = new AlterConfigsResponse();
         var counts = new Dictionary<(sbyte, string), int>();
@@ -51,20 +51,20 @@ public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<Alter
             }
             else
             {
-                var outcome = Alter(type, resource, request.ValidateOnly);
+                var outcome = await AlterAsync(type, resource, request.ValidateOnly);
                 response.Responses.Add(Result(resource, outcome.Error, outcome.ErrorMessage));
             }
         }
 
-        return ValueTask.FromResult<AlterConfigsResponse?>(response);
+        return response;
     }
 
-    private MetadataResult Alter(ConfigResourceType type, AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
+    private ValueTask<MetadataResult> AlterAsync(ConfigResourceType type, AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
     {
         switch (type)
         {
             case ConfigResourceType.Topic:
-                return Replace(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), resource, validateOnly);
+                return ReplaceAsync(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), resource, validateOnly);
             case ConfigResourceType.Broker:
                 var brokerOps = new List<AlterConfigOp>(resource.Configs.Count);
                 foreach (var config in resource.Configs)
@@ -72,18 +72,18 @@ public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<Alter
                     brokerOps.Add(new AlterConfigOp(config.Name, AlterConfigOpType.Set, config.Value));
                 }
 
-                return BrokerConfigAdmin.Alter(broker, resource.ResourceName, brokerOps, incremental: false, validateOnly);
+                return BrokerConfigAdmin.AlterAsync(broker, resource.ResourceName, brokerOps, incremental: false, validateOnly);
             case ConfigResourceType.Group:
-                return Replace(new ConfigResource(ConfigResourceType.Group, resource.ResourceName), resource, validateOnly, configs => GroupConfigDefinitions.Validate(configs, broker.Settings.Config));
+                return ReplaceAsync(new ConfigResource(ConfigResourceType.Group, resource.ResourceName), resource, validateOnly, configs => GroupConfigDefinitions.Validate(configs, broker.Settings.Config));
             case ConfigResourceType.BrokerLogger:
-                return new MetadataResult(ErrorCode.InvalidRequest, "Unexpected resource type BROKER_LOGGER.");
+                return ValueTask.FromResult(new MetadataResult(ErrorCode.InvalidRequest, "Unexpected resource type BROKER_LOGGER."));
             default:
-                return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
+                return ValueTask.FromResult(new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}."));
         }
     }
 
     /// <summary>The new set replaces the old one: the last value of each key is kept, every other key deleted.</summary>
-    private MetadataResult Replace(ConfigResource target, AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly, Func<IReadOnlyDictionary<string, string>, string?>? validate = null)
+    private ValueTask<MetadataResult> ReplaceAsync(ConfigResource target, AlterConfigsRequest.AlterConfigsResource resource, bool validateOnly, Func<IReadOnlyDictionary<string, string>, string?>? validate = null)
     {
         var wanted = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var config in resource.Configs)
@@ -105,7 +105,7 @@ public sealed class AlterConfigsHandler(BrokerContext broker) : ApiHandler<Alter
             }
         }
 
-        return broker.Metadata.AlterConfigs(target, ops, validateOnly, validate);
+        return broker.Controller.AlterConfigsAsync(target, ops, validateOnly, validate);
     }
 
     private static AlterConfigsResponse.AlterConfigsResourceResponse Result(AlterConfigsRequest.AlterConfigsResource resource, ErrorCode error, string? message) =>

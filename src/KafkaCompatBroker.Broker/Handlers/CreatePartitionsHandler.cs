@@ -27,7 +27,7 @@ public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<C
 
     public override short MaxVersion => 3;
 
-    protected override ValueTask<CreatePartitionsResponse?> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<CreatePartitionsResponse?> HandleAsync(RequestContext context, CreatePartitionsRequest request, CancellationToken cancellationToken)
     {
         var response = new CreatePartitionsResponse();
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -45,7 +45,7 @@ public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<C
             }
         }
 
-        var budget = MetadataStore.MaxRecordsPerUserOperation;
+        var budget = ClusterController.MaxRecordsPerUserOperation;
         foreach (var topic in request.Topics)
         {
             if (counts[topic.Name] > 1)
@@ -64,7 +64,7 @@ public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<C
             }
 
             var before = broker.Metadata.Image.GetTopic(topic.Name)?.Partitions.Count ?? 0;
-            var result = broker.Metadata.CreatePartitions(topic.Name, topic.Count, assignments, request.ValidateOnly, budget);
+            var result = await broker.Controller.CreatePartitionsAsync(topic.Name, topic.Count, assignments, request.ValidateOnly, budget);
             if (result.IsSuccess)
             {
                 budget -= topic.Count - before;
@@ -79,7 +79,7 @@ public sealed class CreatePartitionsHandler(BrokerContext broker) : ApiHandler<C
             response.Results.Add(Result(topic.Name, result.Error, message));
         }
 
-        return ValueTask.FromResult<CreatePartitionsResponse?>(response);
+        return response;
     }
 
     private static CreatePartitionsResponse.CreatePartitionsTopicResult Result(string name, ErrorCode error, string? message) =>

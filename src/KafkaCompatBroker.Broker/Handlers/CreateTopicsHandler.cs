@@ -23,7 +23,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
 
     public override short MaxVersion => 7;
 
-    protected override ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<CreateTopicsResponse?> HandleAsync(RequestContext context, CreateTopicsRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -42,9 +42,9 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
             }
         }
 
-        if (ExceedsRecordBudget(toCreate, version) is { } tooLarge)
+        if (await ExceedsRecordBudgetAsync(toCreate, version) is { } tooLarge)
         {
-            return ValueTask.FromResult<CreateTopicsResponse?>(FailAll(request, tooLarge));
+            return FailAll(request, tooLarge);
         }
 
         var response = new CreateTopicsResponse();
@@ -67,21 +67,21 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
                 continue;
             }
 
-            response.Topics.Add(Create(topic, request.validateOnly, version).Result);
+            response.Topics.Add((await CreateAsync(topic, request.validateOnly, version)).Result);
         }
 
-        return ValueTask.FromResult<CreateTopicsResponse?>(response);
+        return response;
     }
 
     /// <summary>
     /// Kafka's controller collects the records of all the request's topics in one list bounded at
-    /// <see cref="MetadataStore.MaxRecordsPerUserOperation"/>. ReplicationControlManager.validateTotalNumberOfPartitions
+    /// <see cref="ClusterController.MaxRecordsPerUserOperation"/>. ReplicationControlManager.validateTotalNumberOfPartitions
     /// first refuses more partitions than that in all (-1: num.partitions; explicit assignments: their count); then the
     /// TopicRecord, ConfigRecords and PartitionRecords of the topics that pass validation must fit too, validate_only
     /// or not, else the overflow fails the operation (EventHandlerExceptionInfo: POLICY_VIOLATION). Either failure
     /// fails every topic of the request (CreateTopicsRequest.getErrorResponse). Returns that message, or null.
     /// </summary>
-    private string? ExceedsRecordBudget(List<CreateTopicsRequest.CreatableTopic> toCreate, short version)
+    private async ValueTask<string?> ExceedsRecordBudgetAsync(List<CreateTopicsRequest.CreatableTopic> toCreate, short version)
     {
         long partitions = 0;
         long records = 0;
@@ -94,12 +94,12 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
             records += 1 + topic.Configs.Count + count;
         }
 
-        if (partitions > MetadataStore.MaxRecordsPerUserOperation)
+        if (partitions > ClusterController.MaxRecordsPerUserOperation)
         {
-            return MetadataStore.ExcessivePartitionsMessage;
+            return ClusterController.ExcessivePartitionsMessage;
         }
 
-        if (records <= MetadataStore.MaxRecordsPerUserOperation)
+        if (records <= ClusterController.MaxRecordsPerUserOperation)
         {
             return null;
         }
@@ -108,14 +108,14 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
         records = 0;
         foreach (var topic in toCreate)
         {
-            var (result, written) = Create(topic, validateOnly: true, version);
+            var (result, written) = await CreateAsync(topic, validateOnly: true, version);
             if (result.ErrorCode == 0)
             {
                 records += written;
             }
         }
 
-        return records > MetadataStore.MaxRecordsPerUserOperation ? MetadataStore.ExcessiveBatchMessage : null;
+        return records > ClusterController.MaxRecordsPerUserOperation ? ClusterController.ExcessiveBatchMessage : null;
     }
 
     private static CreateTopicsResponse FailAll(CreateTopicsRequest request, string message)
@@ -130,7 +130,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
     }
 
     /// <summary>Creates (or validates) one topic; also returns how many records creating it writes.</summary>
-    private (CreateTopicsResponse.CreatableTopicResult Result, int Records) Create(CreateTopicsRequest.CreatableTopic topic, bool validateOnly, short version)
+    private async ValueTask<(CreateTopicsResponse.CreatableTopicResult Result, int Records)> CreateAsync(CreateTopicsRequest.CreatableTopic topic, bool validateOnly, short version)
     {
         Dictionary<int, IReadOnlyList<int>>? assignments = null;
         if (topic.Assignments.Count > 0)
@@ -151,7 +151,7 @@ public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<Creat
         // -1 (v4+) takes this broker's num.partitions / default.replication.factor (Kafka's controller uses its own config).
         var partitions = assignments is null && topic.NumPartitions == -1 ? broker.Settings.DefaultNumPartitions : topic.NumPartitions;
         var replication = assignments is null && topic.ReplicationFactor == -1 ? broker.Settings.DefaultReplicationFactor : topic.ReplicationFactor;
-        var result = broker.Metadata.CreateTopic(topic.Name, partitions, replication, assignments, configs, validateOnly);
+        var result = await broker.Controller.CreateTopicAsync(topic.Name, partitions, replication, assignments, configs, validateOnly);
         if (!result.IsSuccess)
         {
             return (Failed(topic.Name, result.Error, result.ErrorMessage), 0);

@@ -21,7 +21,7 @@ public sealed class DeleteTopicsHandler(BrokerContext broker) : ApiHandler<Delet
 
     public override short MaxVersion => 6;
 
-    protected override ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<DeleteTopicsResponse?> HandleAsync(RequestContext context, DeleteTopicsRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var response = new DeleteTopicsResponse();
@@ -49,7 +49,7 @@ public sealed class DeleteTopicsHandler(BrokerContext broker) : ApiHandler<Delet
                 response.Responses.Add(new DeleteTopicsResponse.DeletableTopicResult { Name = name ?? "", TopicId = id, ErrorCode = (short)error });
             }
 
-            return ValueTask.FromResult<DeleteTopicsResponse?>(response);
+            return response;
         }
 
         var nameCounts = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -101,7 +101,7 @@ public sealed class DeleteTopicsHandler(BrokerContext broker) : ApiHandler<Delet
                 }
                 else
                 {
-                    var result = broker.Metadata.DeleteTopic(name);
+                    var result = await broker.Controller.DeleteTopicAsync(name);
                     deletedIds.Add(result.TopicId);
                     Add(response, version, name, result.TopicId, result.Error, result.IsSuccess ? null : result.ErrorMessage);
                 }
@@ -125,14 +125,14 @@ public sealed class DeleteTopicsHandler(BrokerContext broker) : ApiHandler<Delet
                 }
                 else
                 {
-                    var result = broker.Metadata.DeleteTopic(id);
+                    var result = await broker.Controller.DeleteTopicAsync(id);
                     deletedIds.Add(id);
                     Add(response, version, result.Name, id, result.Error, result.IsSuccess ? null : result.ErrorMessage);
                 }
             }
         }
 
-        return ValueTask.FromResult<DeleteTopicsResponse?>(response);
+        return response;
     }
 
     private static void Add(DeleteTopicsResponse response, short version, string? name, KafkaUuid id, ErrorCode error, string? message) =>

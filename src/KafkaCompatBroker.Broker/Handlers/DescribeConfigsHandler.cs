@@ -62,7 +62,7 @@ public sealed class DescribeConfigsHandler(BrokerContext broker) : ApiHandler<De
         switch ((ConfigResourceType)resource.ResourceType)
         {
             case ConfigResourceType.Topic:
-                if (MetadataStore.ValidateTopicName(name) is { } invalid)
+                if (ClusterController.ValidateTopicName(name) is { } invalid)
                 {
                     return Error(resource, ErrorCode.InvalidTopicException, invalid);
                 }

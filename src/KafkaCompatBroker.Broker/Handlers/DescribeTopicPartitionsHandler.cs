@@ -80,7 +80,7 @@ public sealed class DescribeTopicPartitionsHandler(BrokerContext broker) : ApiHa
                     {
                         response.Topics.Add(new DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic
                         {
-                            ErrorCode = (short)(MetadataStore.ValidateTopicName(name) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.InvalidTopicException),
+                            ErrorCode = (short)(ClusterController.ValidateTopicName(name) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.InvalidTopicException),
                             Name = name,
                             IsInternal = TopicAdmin.IsInternal(name),
                             TopicAuthorizedOperations = TopicAdmin.TopicAuthorizedOperations,

@@ -7,7 +7,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 
 /// <summary>
 /// IncrementalAlterConfigs (key 44), v0–1: per key SET (0), DELETE (1), APPEND (2) or SUBTRACT (3; list
-/// configs only, such as cleanup.policy). TOPIC resources go through <see cref="MetadataStore.AlterConfigs"/>,
+/// configs only, such as cleanup.policy). TOPIC resources go through <see cref="IClusterController.AlterConfigsAsync"/>,
 /// which validates all of a resource's operations together and commits them as one batch (nothing with
 /// validate_only); the partition logs pick up the change when the image changes. Per resource, as Kafka
 /// answers: UNSUPPORTED_VERSION for an unknown resource type, INVALID_REQUEST "Duplicate resource.",
@@ -24,7 +24,7 @@ public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHa
 
     public override short MaxVersion => 1;
 
-    protected override ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<IncrementalAlterConfigsResponse?> HandleAsync(RequestContext context, IncrementalAlterConfigsRequest request, CancellationToken cancellationToken)
     {
         var response = new IncrementalAlterConfigsResponse();
         var counts = new Dictionary<(sbyte, string), int>();
@@ -55,27 +55,27 @@ public sealed class IncrementalAlterConfigsHandler(BrokerContext broker) : ApiHa
             }
             else
             {
-                var outcome = Alter(type, resource, request.ValidateOnly);
+                var outcome = await AlterAsync(type, resource, request.ValidateOnly);
                 response.Responses.Add(Result(resource, outcome.Error, outcome.ErrorMessage));
             }
         }
 
-        return ValueTask.FromResult<IncrementalAlterConfigsResponse?>(response);
+        return response;
     }
 
-    private MetadataResult Alter(ConfigResourceType type, IncrementalAlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
+    private ValueTask<MetadataResult> AlterAsync(ConfigResourceType type, IncrementalAlterConfigsRequest.AlterConfigsResource resource, bool validateOnly)
     {
         switch (type)
         {
             case ConfigResourceType.Topic:
-                return broker.Metadata.AlterConfigs(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), Ops(resource), validateOnly);
+                return broker.Controller.AlterConfigsAsync(new ConfigResource(ConfigResourceType.Topic, resource.ResourceName), Ops(resource), validateOnly);
             case ConfigResourceType.Broker:
-                return BrokerConfigAdmin.Alter(broker, resource.ResourceName, Ops(resource), incremental: true, validateOnly);
+                return BrokerConfigAdmin.AlterAsync(broker, resource.ResourceName, Ops(resource), incremental: true, validateOnly);
             case ConfigResourceType.Group:
-                return broker.Metadata.AlterConfigs(
+                return broker.Controller.AlterConfigsAsync(
                     new ConfigResource(ConfigResourceType.Group, resource.ResourceName), Ops(resource), validateOnly, configs => GroupConfigDefinitions.Validate(configs, broker.Settings.Config));
             default:
-                return new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}.");
+                return ValueTask.FromResult(new MetadataResult(ErrorCode.InvalidRequest, $"Unsupported config resource type {resource.ResourceType}."));
         }
     }
 

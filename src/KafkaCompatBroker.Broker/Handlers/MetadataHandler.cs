@@ -36,7 +36,7 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
         long topics = 0;
         foreach (var name in requested)
         {
-            if (image.GetTopic(name) is null && MetadataStore.ValidateTopicName(name) is null && IsAutoCreatable(name))
+            if (image.GetTopic(name) is null && ClusterController.ValidateTopicName(name) is null && IsAutoCreatable(name))
             {
                 topics++;
             }
@@ -44,14 +44,14 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
 
         // The records bound implies the partitions bound: each topic writes its partitions plus a TopicRecord.
         long partitions = Math.Max(broker.Settings.DefaultNumPartitions, 0);
-        return topics * (1 + partitions) <= MetadataStore.MaxRecordsPerUserOperation;
+        return topics * (1 + partitions) <= ClusterController.MaxRecordsPerUserOperation;
     }
 
     public override short MinVersion => 0;
 
     public override short MaxVersion => 13;
 
-    protected override ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<MetadataResponse?> HandleAsync(RequestContext context, MetadataRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var allTopics = request.Topics is null || (request.Topics.Count == 0 && version == 0);
@@ -61,7 +61,7 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
             {
                 if (topic.Name is null || topic.TopicId != KafkaUuid.Zero)
                 {
-                    return ValueTask.FromResult<MetadataResponse?>(InvalidRequest(request));
+                    return InvalidRequest(request);
                 }
             }
         }
@@ -129,7 +129,7 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
             var topic = image.GetTopic(name);
             if (topic is null && !allTopics)
             {
-                var error = MetadataStore.ValidateTopicName(name) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.InvalidTopicException;
+                var error = ClusterController.ValidateTopicName(name) is null ? ErrorCode.UnknownTopicOrPartition : ErrorCode.InvalidTopicException;
                 if (refused && error == ErrorCode.UnknownTopicOrPartition && IsAutoCreatable(name))
                 {
                     // Kafka's broker answers topics whose creation it forwarded LEADER_NOT_AVAILABLE; its controller refuses the batch.
@@ -137,7 +137,7 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
                 }
                 else if (autoCreate && error == ErrorCode.UnknownTopicOrPartition && IsAutoCreatable(name))
                 {
-                    var created = broker.Metadata.CreateTopic(name, broker.Settings.DefaultNumPartitions, broker.Settings.DefaultReplicationFactor);
+                    var created = await broker.Controller.CreateTopicAsync(name, broker.Settings.DefaultNumPartitions, broker.Settings.DefaultReplicationFactor);
                     if (created.IsSuccess || created.Error == ErrorCode.TopicAlreadyExists)
                     {
                         image = broker.Metadata.Image;
@@ -193,7 +193,7 @@ public sealed class MetadataHandler(BrokerContext broker) : ApiHandler<MetadataR
             }
         }
 
-        return ValueTask.FromResult<MetadataResponse?>(response);
+        return response;
     }
 
     private static MetadataResponse.MetadataResponseTopic TopicMetadata(ClusterImage image, TopicImage topic, string listener, short version)
