@@ -42,7 +42,7 @@ public sealed record OffsetDeleteResult(ErrorCode Error, IReadOnlyList<(string T
 /// membership, or after a restart): such a group is an Empty classic group with protocol type "".
 /// Other group types (KIP-848 consumer groups) add their groups next to the classic ones below.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     private const string ConsumerProtocolType = "consumer";
 

@@ -13,7 +13,7 @@ namespace KafkaCompatBroker.Coordinator;
 /// At start-up the records are replayed (<see cref="ReplayConsumerGroupRecord"/>) and then every
 /// member's session starts again (<see cref="OnConsumerGroupsLoaded"/>), as Kafka does on loading.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     /// <summary>The records of a group's state: group-level entries have an empty member id.</summary>
     private readonly record struct ConsumerGroupImageEntry(short Type, string MemberId, GroupRecord Record);

@@ -28,7 +28,7 @@ public readonly record struct TxnOffsetCommitParams(
 /// pending offsets; deletes (OffsetDelete, DeleteGroups) remove pending offsets too; retention keeps
 /// offsets, and groups, that have pending offsets.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     // (__consumer_offsets partition, producer id) → that producer's pending offsets there.
     private readonly Dictionary<(int LogPartition, long ProducerId), Dictionary<(string GroupId, TopicPartition Partition), PendingOffset>> _pendingOffsets = [];

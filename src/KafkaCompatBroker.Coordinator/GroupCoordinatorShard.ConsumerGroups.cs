@@ -119,7 +119,7 @@ public sealed record ConsumerGroupDescription(
 /// has released it. Session and rebalance timeouts fence members. Group ids share one namespace with
 /// the classic groups; an empty group of one type converts to the other.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     private const int LeaveGroupMemberEpoch = -1;
     private const int LeaveGroupStaticMemberEpoch = -2;
@@ -128,8 +128,7 @@ public sealed partial class GroupCoordinator
     private readonly Dictionary<string, ConsumerGroup> _consumerGroups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Regex> _regexes = new(StringComparer.Ordinal);
 
-    /// <summary>The cluster's topics; the broker sets it to its metadata image.</summary>
-    public IGroupTopicView TopicView { get; init; } = EmptyGroupTopicView.Instance;
+    private IGroupTopicView TopicView => _owner.TopicView;
 
     /// <summary>The state of a consumer group, or null when there is none with that id.</summary>
     public ConsumerGroupState? ConsumerGroupStateOf(string groupId)
@@ -892,7 +891,7 @@ public sealed partial class GroupCoordinator
         _consumerGroups.TryGetValue(group.GroupId, out var current) && current == group
         && group.Members.TryGetValue(member.MemberId, out var m) && m == member;
 
-    private sealed class ConsumerSessionTimeout(GroupCoordinator coordinator, ConsumerGroup group, ConsumerGroupMember member)
+    private sealed class ConsumerSessionTimeout(GroupCoordinatorShard coordinator, ConsumerGroup group, ConsumerGroupMember member)
     {
         public void Fire()
         {
@@ -911,7 +910,7 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    private sealed class ConsumerRebalanceTimeout(GroupCoordinator coordinator, ConsumerGroup group, ConsumerGroupMember member, int epoch)
+    private sealed class ConsumerRebalanceTimeout(GroupCoordinatorShard coordinator, ConsumerGroup group, ConsumerGroupMember member, int epoch)
     {
         public void Fire()
         {
@@ -971,7 +970,7 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    // ---------------------------------------------------------------- Offsets and conversion (called from GroupCoordinator.cs)
+    // ---------------------------------------------------------------- Offsets and conversion (called from GroupCoordinatorShard.cs)
 
     /// <summary>
     /// Kafka's ConsumerGroup.validateOffsetCommit: with epoch -1 and no members anyone may commit;
@@ -1015,16 +1014,21 @@ public sealed partial class GroupCoordinator
     {
         lock (_lock)
         {
-            if (memberEpoch < 0 || !_consumerGroups.TryGetValue(groupId, out var group) || !group.Members.TryGetValue(memberId, out var member)
-                || memberEpoch == member.MemberEpoch)
-            {
-                return ErrorCode.None;
-            }
-
-            return TopicView.Topic(topic) is { } t && member.AssignmentEpochs.TryGetValue((t.Id, partition), out var assignedAt) && assignedAt <= memberEpoch
-                ? ErrorCode.None
-                : ErrorCode.StaleMemberEpoch;
+            return ValidateConsumerCommitPartitionLocked(groupId, memberId, memberEpoch, topic, partition);
         }
+    }
+
+    private ErrorCode ValidateConsumerCommitPartitionLocked(string groupId, string memberId, int memberEpoch, string topic, int partition)
+    {
+        if (memberEpoch < 0 || !_consumerGroups.TryGetValue(groupId, out var group) || !group.Members.TryGetValue(memberId, out var member)
+            || memberEpoch == member.MemberEpoch)
+        {
+            return ErrorCode.None;
+        }
+
+        return TopicView.Topic(topic) is { } t && member.AssignmentEpochs.TryGetValue((t.Id, partition), out var assignedAt) && assignedAt <= memberEpoch
+            ? ErrorCode.None
+            : ErrorCode.StaleMemberEpoch;
     }
 
     /// <summary>
