@@ -74,7 +74,7 @@ public sealed class BrokerContext(
                 // An existing topic keeps the partition count it was created with (groups are placed by it).
                 OffsetsTopicPartitions = Metadata.Image.GetTopic(ConsumerOffsetsTopic.Name)?.Partitions.Count ?? config.GetInt("offsets.topic.num.partitions"),
             },
-            () => new PersistentOffsetStore(ConsumerOffsets),
+            log => new PersistentOffsetStore(log!),
             Time,
             LoggerFactory.CreateLogger<GroupCoordinator>(),
             ConsumerOffsets,

@@ -40,19 +40,19 @@ public sealed partial class GroupCoordinator
     /// checks, each partition's checks and the write happen under one acquisition of the shard's lock, so a rebalance
     /// cannot slip in between. Returns an error per offset, in order.
     /// </summary>
-    public ErrorCode[] CommitOffsets(OffsetCommitParams request, IReadOnlyList<OffsetToCommit> offsets)
+    public ValueTask<ErrorCode[]> CommitOffsetsAsync(OffsetCommitParams request, IReadOnlyList<OffsetToCommit> offsets)
     {
         if (ShardOf(request.GroupId, out var error) is { } shard)
         {
-            return shard.CommitOffsets(request, offsets);
+            return shard.CommitOffsetsAsync(request, offsets);
         }
 
         var errors = new ErrorCode[offsets.Count];
         Array.Fill(errors, error);
-        return errors;
+        return ValueTask.FromResult(errors);
     }
 
-    /// <summary>The group checks of an OffsetCommit alone (tests); the handler commits through <see cref="CommitOffsets(OffsetCommitParams, IReadOnlyList{OffsetToCommit})"/>.</summary>
+    /// <summary>The group checks of an OffsetCommit alone (tests); the handler commits through <see cref="CommitOffsetsAsync"/>.</summary>
     public ErrorCode ValidateOffsetCommit(string groupId, int generationId, string memberId, string? groupInstanceId, bool groupIdNotFoundSupported) =>
         ShardOf(groupId, out var error) is { } shard ? shard.ValidateOffsetCommit(groupId, generationId, memberId, groupInstanceId, groupIdNotFoundSupported) : error;
 

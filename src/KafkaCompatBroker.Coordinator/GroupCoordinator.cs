@@ -31,16 +31,16 @@ public sealed partial class GroupCoordinator : IDisposable
     private readonly int[] _states; // CoordinatorShardState, read without the lifecycle lock
     private readonly int[] _epochs;
     private readonly Lock _lifecycleLock = new();
-    private readonly Func<IOffsetStore> _offsetStores;
+    private readonly Func<IGroupRecordLog?, IOffsetStore> _offsetStores;
     private readonly IGroupShardLoader? _loader;
     private readonly ITimer _retentionTimer;
 
-    /// <param name="offsetStores">Makes the committed-offset store of each shard (one per loaded shard).</param>
+    /// <param name="offsetStores">Makes the committed-offset store of each shard (one per loaded shard) over the shard's view of <paramref name="records"/>.</param>
     /// <param name="records">Where group state is persisted (<c>__consumer_offsets</c>); null keeps it in memory only.</param>
     /// <param name="loader">Replays a partition on <see cref="Load"/>; null hosts every shard, empty, from the start (tests).</param>
     public GroupCoordinator(
         GroupCoordinatorConfig config,
-        Func<IOffsetStore> offsetStores,
+        Func<IGroupRecordLog?, IOffsetStore> offsetStores,
         TimeProvider time,
         ILogger<GroupCoordinator> log,
         IGroupRecordLog? records = null,
@@ -133,7 +133,7 @@ public sealed partial class GroupCoordinator : IDisposable
             }
 
             previous = _shards[partition];
-            shard = new GroupCoordinatorShard(this, partition, _offsetStores());
+            shard = new GroupCoordinatorShard(this, partition, _offsetStores);
             _shards[partition] = null;
             _epochs[partition] = leaderEpoch;
             Volatile.Write(ref _states[partition], (int)CoordinatorShardState.Loading);

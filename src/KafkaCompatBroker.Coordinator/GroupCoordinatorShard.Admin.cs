@@ -167,6 +167,7 @@ public sealed partial class GroupCoordinatorShard
         var seen = new HashSet<string>(StringComparer.Ordinal);
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             foreach (var groupId in groupIds)
             {
                 if (seen.Add(groupId))
@@ -265,6 +266,7 @@ public sealed partial class GroupCoordinatorShard
 
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             // A consumer group is never NON_EMPTY_GROUP here; it answers subscriptions from its members' topics.
             _groups.TryGetValue(groupId, out var group);
             _consumerGroups.TryGetValue(groupId, out var consumerGroup);

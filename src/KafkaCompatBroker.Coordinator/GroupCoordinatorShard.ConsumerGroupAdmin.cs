@@ -98,6 +98,7 @@ public sealed partial class GroupCoordinatorShard
     {
         group.IsDead = true;
         _consumerGroups.Remove(group.GroupId);
+        _persistedImages.Remove(group.GroupId);
         OnConsumerGroupDeleted(group.GroupId);
     }
 

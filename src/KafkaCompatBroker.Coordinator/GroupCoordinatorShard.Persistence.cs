@@ -169,6 +169,7 @@ public sealed partial class GroupCoordinatorShard
     {
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var retention = _config.OffsetRetention.RetentionMs;
             var expired = 0;

@@ -55,6 +55,7 @@ public sealed partial class GroupCoordinatorShard
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             var groupError = ValidateTransactionalOffsetCommit(request);
             if (groupError != ErrorCode.None)
             {
@@ -178,6 +179,7 @@ public sealed partial class GroupCoordinatorShard
     {
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             if (!_pendingOffsets.Remove((logPartition, producerId), out var pending))
             {
                 return;

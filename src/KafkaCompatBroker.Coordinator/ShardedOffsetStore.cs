@@ -28,5 +28,7 @@ internal sealed class ShardedOffsetStore(GroupCoordinator coordinator) : IOffset
 
     public IReadOnlyList<string> GroupIds() => [.. coordinator.ActiveShards().SelectMany(s => s.Offsets.GroupIds())];
 
+    public void Write(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets) => Of(groupId).Write(groupId, offsets);
+
     public void Apply(string groupId, TopicPartition partition, CommittedOffset? offset) => Of(groupId).Apply(groupId, partition, offset);
 }

@@ -18,7 +18,7 @@ public sealed class CoordinatorShardTests : IDisposable
         _loader = new ReplayingLoader(_log);
         _coordinator = new GroupCoordinator(
             new GroupCoordinatorConfig { InitialRebalanceDelayMs = 3000, OffsetsTopicPartitions = 5 },
-            () => new PersistentOffsetStore(_log),
+            log => new PersistentOffsetStore(log!),
             _time,
             NullLogger<GroupCoordinator>.Instance,
             _log,
@@ -48,7 +48,7 @@ public sealed class CoordinatorShardTests : IDisposable
         Assert.Equal(ErrorCode.NotCoordinator, _coordinator.CoordinatorError("g"));
         Assert.Equal(ErrorCode.NotCoordinator, (await _coordinator.JoinGroupAsync(Join())).Error);
         Assert.Equal(ErrorCode.NotCoordinator, _coordinator.Heartbeat("g", 1, "m", null));
-        Assert.Equal([ErrorCode.NotCoordinator], _coordinator.CommitOffsets(Simple(), [new OffsetToCommit(T0, 1, -1, null)]));
+        Assert.Equal([ErrorCode.NotCoordinator], await _coordinator.CommitOffsetsAsync(Simple(), [new OffsetToCommit(T0, 1, -1, null)]));
         Assert.Equal(ErrorCode.NotCoordinator, _coordinator.DescribeGroups(["g"])[0].Error);
         Assert.Empty(_log.Appends);
     }
@@ -86,7 +86,7 @@ public sealed class CoordinatorShardTests : IDisposable
     }
 
     [Fact]
-    public void Unload_OtherShards_KeepTheirGroups()
+    public async Task Unload_OtherShards_KeepTheirGroups()
     {
         for (var p = 0; p < _coordinator.PartitionCount; p++)
         {
@@ -94,7 +94,7 @@ public sealed class CoordinatorShardTests : IDisposable
         }
 
         var other = Enumerable.Range(0, 100).Select(i => $"other-{i}").First(id => _coordinator.PartitionFor(id) != Partition);
-        _coordinator.CommitOffsets(Simple(other), [new OffsetToCommit(T0, 7, -1, null)]);
+        await _coordinator.CommitOffsetsAsync(Simple(other), [new OffsetToCommit(T0, 7, -1, null)]);
 
         _coordinator.Unload(Partition, 1);
 
@@ -104,10 +104,10 @@ public sealed class CoordinatorShardTests : IDisposable
     }
 
     [Fact]
-    public void Load_AfterUnload_RestoresOffsetsAndGroupsFromTheLog()
+    public async Task Load_AfterUnload_RestoresOffsetsAndGroupsFromTheLog()
     {
         _coordinator.Load(Partition, 0);
-        Assert.Equal([ErrorCode.None], _coordinator.CommitOffsets(Simple(), [new OffsetToCommit(T0, 42, 3, "meta")]));
+        Assert.Equal([ErrorCode.None], await _coordinator.CommitOffsetsAsync(Simple(), [new OffsetToCommit(T0, 42, 3, "meta")]));
         _coordinator.Unload(Partition, 1);
         Assert.False(_coordinator.Offsets.TryGet("g", T0, out _));
 
@@ -119,10 +119,10 @@ public sealed class CoordinatorShardTests : IDisposable
     }
 
     [Fact]
-    public void Load_OlderEpochThanHosted_Ignored()
+    public async Task Load_OlderEpochThanHosted_Ignored()
     {
         _coordinator.Load(Partition, 5);
-        _coordinator.CommitOffsets(Simple(), [new OffsetToCommit(T0, 1, -1, null)]);
+        await _coordinator.CommitOffsetsAsync(Simple(), [new OffsetToCommit(T0, 1, -1, null)]);
         _loader.Loads = 0;
 
         _coordinator.Load(Partition, 4);
@@ -143,7 +143,7 @@ public sealed class CoordinatorShardTests : IDisposable
     public async Task CommitOffsets_MemberLeavesBetweenCheckAndWrite_LeaveWaitsForTheCommit()
     {
         using var coordinator = new GroupCoordinator(
-            new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0, OffsetsTopicPartitions = 5 }, () => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
+            new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0, OffsetsTopicPartitions = 5 }, _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
         var join = coordinator.JoinGroupAsync(Join()).AsTask();
         _time.Advance(0); // the (zero) initial rebalance delay
         var joined = await join;
@@ -157,7 +157,7 @@ public sealed class CoordinatorShardTests : IDisposable
             leftDuringCommit = leave.Wait(TimeSpan.FromMilliseconds(200));
         };
 
-        var errors = coordinator.CommitOffsets(
+        var errors = await coordinator.CommitOffsetsAsync(
             new OffsetCommitParams("g", joined.GenerationId, joined.MemberId, null, GroupIdNotFoundSupported: true, ValidatePartitionEpochs: true),
             [new OffsetToCommit(T0, 10, -1, null)]);
 
@@ -167,9 +167,84 @@ public sealed class CoordinatorShardTests : IDisposable
         Assert.Equal(ClassicGroupState.Empty, coordinator.GroupState("g"));
         Assert.Equal(
             [ErrorCode.UnknownMemberId],
-            coordinator.CommitOffsets(
+            await coordinator.CommitOffsetsAsync(
                 new OffsetCommitParams("g", joined.GenerationId, joined.MemberId, null, GroupIdNotFoundSupported: true, ValidatePartitionEpochs: true),
                 [new OffsetToCommit(T0, 11, -1, null)]));
+    }
+
+    [Fact]
+    public async Task CommitOffsets_AppendInProgress_ShardLockFreeAndOffsetAppliedAfterTheAppend()
+    {
+        var log = new GatedLog();
+        using var coordinator = new GroupCoordinator(
+            new GroupCoordinatorConfig { OffsetsTopicPartitions = 5 }, l => new PersistentOffsetStore(l!), _time, NullLogger<GroupCoordinator>.Instance, log);
+        log.Block = true;
+
+        var commit = Task.Run(async () => await coordinator.CommitOffsetsAsync(Simple(), [new OffsetToCommit(T0, 5, -1, null)]));
+        Assert.True(log.Entered.Wait(TimeSpan.FromSeconds(30)));
+
+        // The append runs with the shard's lock released: the group's other calls go on meanwhile.
+        Assert.Equal(ClassicGroupState.Empty, await Task.Run(() => coordinator.GroupState("g")).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(coordinator.Offsets.TryGet("g", T0, out _)); // not applied before it is in the log
+        log.Release.Set();
+
+        Assert.Equal([ErrorCode.None], await commit);
+        Assert.True(coordinator.Offsets.TryGet("g", T0, out var offset));
+        Assert.Equal(5, offset.Offset);
+    }
+
+    [Fact]
+    public async Task DeleteGroups_CommitAppending_WaitsAndDeletesTheCommittedOffsetAfterIt()
+    {
+        var log = new GatedLog();
+        using var coordinator = new GroupCoordinator(
+            new GroupCoordinatorConfig { OffsetsTopicPartitions = 5 }, l => new PersistentOffsetStore(l!), _time, NullLogger<GroupCoordinator>.Instance, log);
+        log.Block = true;
+        var commit = Task.Run(async () => await coordinator.CommitOffsetsAsync(Simple(), [new OffsetToCommit(T0, 5, -1, null)]));
+        Assert.True(log.Entered.Wait(TimeSpan.FromSeconds(30)));
+
+        var delete = Task.Run(() => coordinator.DeleteGroups(["g"]));
+        log.Release.Set();
+
+        Assert.Equal([ErrorCode.None], await commit);
+        Assert.Equal([("g", ErrorCode.None)], await delete);
+        Assert.False(coordinator.Offsets.TryGet("g", T0, out _));
+        Assert.Equal(3, log.Appends.Count); // the commit, then the offset and group tombstones: the log says what memory says
+        Assert.NotNull(log.Appends[0][0].Value);
+        Assert.Contains(log.Appends[1], r => r.Value is null && GroupRecords.ReadKey(r.Key).Type == GroupRecords.OffsetCommitKeyType);
+    }
+
+    /// <summary>A log whose next append can be held until the test releases it.</summary>
+    private sealed class GatedLog : IGroupRecordLog
+    {
+        public bool Block { get; set; }
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public List<IReadOnlyList<GroupRecord>> Appends { get; } = [];
+
+        public void Append(string groupId, IReadOnlyList<GroupRecord> records)
+        {
+            if (Block)
+            {
+                Block = false;
+                Entered.Set();
+                Release.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            lock (Appends)
+            {
+                Appends.Add([.. records]);
+            }
+        }
+
+        public int AppendTransactional(string groupId, IReadOnlyList<GroupRecord> records, long producerId, short producerEpoch)
+        {
+            Append(groupId, records);
+            return 0;
+        }
     }
 
     /// <summary>Replays what the <see cref="RecordingLog"/> holds for a partition, as the broker's loader replays the log.</summary>

@@ -13,7 +13,7 @@ public sealed class GroupAdminTests : IDisposable
 
     public GroupAdminTests()
     {
-        _coordinator = new GroupCoordinator(new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0 }, () => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
+        _coordinator = new GroupCoordinator(new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0 }, _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
     }
 
     public void Dispose() => _coordinator.Dispose();

@@ -26,7 +26,7 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
 
     public override short MaxVersion => 10;
 
-    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var coordinator = broker.GroupCoordinator;
@@ -65,7 +65,7 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
         {
             var errors = request.GroupId.Length == 0
                 ? Enumerable.Repeat(ErrorCode.InvalidGroupId, toCommit.Count).ToArray()
-                : coordinator.CommitOffsets(
+                : await coordinator.CommitOffsetsAsync(
                     new OffsetCommitParams(
                         request.GroupId,
                         request.GenerationIdOrMemberEpoch,
@@ -73,13 +73,13 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
                         version >= 7 ? request.GroupInstanceId : null,
                         GroupIdNotFoundSupported: version >= 9,
                         ValidatePartitionEpochs: version >= 9),
-                    toCommit);
+                    toCommit).ConfigureAwait(false);
             for (var i = 0; i < errors.Length; i++)
             {
                 committedPartitions[i].ErrorCode = (short)errors[i];
             }
         }
 
-        return ValueTask.FromResult<OffsetCommitResponse?>(response);
+        return response;
     }
 }
