@@ -140,8 +140,25 @@ public sealed partial class GroupCoordinator : IDisposable
         }
 
         previous?.Unload(ErrorCode.NotCoordinator);
-        _loader?.Load(partition, shard);
-        shard.OnLoaded();
+        try
+        {
+            _loader?.Load(partition, shard);
+            shard.OnLoaded();
+        }
+        catch
+        {
+            // A load that failed leaves the partition not hosted (NOT_COORDINATOR), not loading for ever.
+            shard.Unload(ErrorCode.NotCoordinator);
+            lock (_lifecycleLock)
+            {
+                if (_epochs[partition] == leaderEpoch && ShardState(partition) == CoordinatorShardState.Loading)
+                {
+                    Volatile.Write(ref _states[partition], (int)CoordinatorShardState.NotHosted);
+                }
+            }
+
+            throw;
+        }
         lock (_lifecycleLock)
         {
             if (_epochs[partition] != leaderEpoch || ShardState(partition) != CoordinatorShardState.Loading)

@@ -119,6 +119,17 @@ public sealed class CoordinatorShardTests : IDisposable
     }
 
     [Fact]
+    public void Load_LoaderThrows_PartitionNotHosted()
+    {
+        _loader.During = () => throw new InvalidOperationException("unreadable log");
+
+        Assert.Throws<InvalidOperationException>(() => _coordinator.Load(Partition, 0));
+
+        Assert.Equal(CoordinatorShardState.NotHosted, _coordinator.ShardState(Partition));
+        Assert.Equal(ErrorCode.NotCoordinator, _coordinator.CoordinatorError("g"));
+    }
+
+    [Fact]
     public async Task Load_OlderEpochThanHosted_Ignored()
     {
         _coordinator.Load(Partition, 5);
