@@ -8,9 +8,8 @@ namespace KafkaCompatBroker.Coordinator;
 /// </summary>
 internal sealed class ShardedOffsetStore(GroupCoordinator coordinator) : IOffsetStore
 {
-    private static readonly IOffsetStore None = new InMemoryOffsetStore();
-
-    private IOffsetStore Of(string groupId) => coordinator.ShardOf(groupId, out _)?.Offsets ?? None;
+    // A group whose shard is not active has no offsets here (and a write through this view goes nowhere).
+    private IOffsetStore Of(string groupId) => coordinator.ShardOf(groupId, out _)?.Offsets ?? new InMemoryOffsetStore();
 
     public void Commit(string groupId, TopicPartition partition, CommittedOffset offset) => Of(groupId).Commit(groupId, partition, offset);
 
