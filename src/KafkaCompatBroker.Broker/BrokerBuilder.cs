@@ -150,14 +150,16 @@ public sealed class BrokerBuilder(BrokerConfig config, ILoggerFactory loggerFact
 
             // The metadata publishers, in order (Kafka's BrokerMetadataPublisher): hosted logs first (the coordinators load
             // from them), then the coordinators' partitions, then the dynamic configs. Each first gets the loaded image.
+            // ONE-REPLICA: the coordinators load every partition of their topics here, before they listen to elections
+            // (the initial delta then elects each at the epoch already loaded); a cluster loads only what it leads.
             metadata.Loader.Install(replicas);
-            metadata.Loader.Install(new CoordinatorElectionPublisher(
-                nodeId,
-                new LoggingCoordinatorElectionListener("Group coordinator", loggerFactory.CreateLogger<GroupCoordinatorElections>()),
-                new LoggingCoordinatorElectionListener("Transaction coordinator", loggerFactory.CreateLogger<TransactionCoordinatorElections>())));
-            metadata.Loader.Install(dynamicConfig);
             context.LoadGroups();
             context.LoadTransactions();
+            metadata.Loader.Install(new CoordinatorElectionPublisher(
+                nodeId,
+                new GroupCoordinatorElections(context.GroupCoordinator, loggerFactory.CreateLogger<GroupCoordinatorElections>()),
+                new LoggingCoordinatorElectionListener("Transaction coordinator", loggerFactory.CreateLogger<TransactionCoordinatorElections>())));
+            metadata.Loader.Install(dynamicConfig);
             var registry = HandlerDiscovery.CreateRegistry(context);
             var dispatcher = new RequestDispatcher(registry, loggerFactory.CreateLogger<RequestDispatcher>());
             gate.Open(dispatcher);
@@ -178,10 +180,7 @@ public sealed class BrokerBuilder(BrokerConfig config, ILoggerFactory loggerFact
         }
     }
 
-    /// <summary>Logger categories of the coordinators' election listeners.</summary>
-    private sealed class GroupCoordinatorElections;
-
-    /// <inheritdoc cref="GroupCoordinatorElections"/>
+    /// <summary>Logger category of the transaction coordinator's election listener (it is not sharded yet: elections are only logged).</summary>
     private sealed class TransactionCoordinatorElections;
 
     private static Func<ValueTask> Disposing(IDisposable disposable) => () =>

@@ -43,15 +43,22 @@ public sealed class BrokerContext(
 
     private GroupCoordinator? _groupCoordinator;
 
-    private PersistentOffsetStore? _offsets;
-
-    /// <summary>Reads __consumer_offsets back into the coordinator (at start-up, before requests are served).</summary>
-    public void LoadGroups() => ConsumerOffsets.Load(GroupCoordinator);
+    /// <summary>
+    /// Loads every __consumer_offsets shard (at start-up, before requests are served). ONE-REPLICA: this broker leads
+    /// every partition at epoch 0; in a cluster the metadata publisher calls Load/Unload on leadership changes.
+    /// </summary>
+    public void LoadGroups()
+    {
+        var coordinator = GroupCoordinator;
+        for (var partition = 0; partition < coordinator.PartitionCount; partition++)
+        {
+            coordinator.Load(partition, 0);
+        }
+    }
 
     private GroupCoordinator CreateGroupCoordinator()
     {
         var config = Settings.Config;
-        _offsets = new PersistentOffsetStore(ConsumerOffsets);
         return new GroupCoordinator(
             new GroupCoordinatorConfig
             {
@@ -67,10 +74,14 @@ public sealed class BrokerContext(
                 ConsumerMaxSize = config.GetInt("group.consumer.max.size"),
                 ConsumerAssignors = config.GetList("group.consumer.assignors"),
                 ConsumerMigrationPolicy = Enum.Parse<ConsumerGroupMigrationPolicy>(config.GetString("group.consumer.migration.policy")!, ignoreCase: true),
+
+                // An existing topic keeps the partition count it was created with (groups are placed by it).
+                OffsetsTopicPartitions = Metadata.Image.GetTopic(ConsumerOffsetsTopic.Name)?.Partitions.Count ?? config.GetInt("offsets.topic.num.partitions"),
             },
-            _offsets,
+            log => new PersistentOffsetStore(log!),
             Time,
             LoggerFactory.CreateLogger<GroupCoordinator>(),
+            ConsumerOffsets,
             ConsumerOffsets)
         {
             TopicView = new MetadataGroupTopicView(Metadata),

@@ -15,23 +15,13 @@ namespace KafkaCompatBroker.Broker;
 /// Kafka places it) and read back at start-up to restore offsets and groups.
 /// </summary>
 public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore metadata, ReplicaManager replicas, TimeProvider time, ILogger<ConsumerOffsetsTopic> log)
-    : IGroupRecordLog
+    : IGroupRecordLog, IGroupShardLoader
 {
     public const string Name = "__consumer_offsets";
     private readonly Lock _createLock = new();
-    private volatile bool _loaded;
 
     /// <summary>The partition of a group: Kafka's <c>Utils.abs(groupId.hashCode()) % partitionCount</c>.</summary>
-    public static int PartitionFor(string groupId, int partitionCount)
-    {
-        var hash = 0;
-        foreach (var c in groupId)
-        {
-            hash = unchecked((31 * hash) + c); // java.lang.String.hashCode over UTF-16 code units
-        }
-
-        return (hash & 0x7fffffff) % partitionCount;
-    }
+    public static int PartitionFor(string groupId, int partitionCount) => GroupCoordinator.PartitionFor(groupId, partitionCount);
 
     /// <summary>Creates the topic when it does not exist yet; false when it cannot be created.</summary>
     public bool EnsureCreated()
@@ -52,14 +42,14 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
     }
 
     /// <summary>
-    /// Whether the group's partition is not ready yet: the start-up load has not finished, or the topic is in the
-    /// metadata image but the partition's log is still being created (the image is published before the replica
-    /// manager creates the logs). Kafka answers COORDINATOR_LOAD_IN_PROGRESS while a coordinator shard loads, and
-    /// FindCoordinator COORDINATOR_NOT_AVAILABLE until the partition has a leader. A topic that does not exist yet
-    /// is not loading: the first lookup or write creates it.
+    /// Whether the group's partition log is not ready yet: the topic is in the metadata image but the partition's
+    /// log is still being created (the image is published before the replica manager creates the logs). Kafka
+    /// answers COORDINATOR_LOAD_IN_PROGRESS meanwhile, and FindCoordinator COORDINATOR_NOT_AVAILABLE until the
+    /// partition has a leader. A topic that does not exist yet is not loading: the first lookup or write creates it.
+    /// Whether the shard itself is loaded is the coordinator's state (<see cref="GroupCoordinator.CoordinatorError"/>).
     /// </summary>
     public bool IsLoading(string groupId) =>
-        !_loaded || (metadata.Image.GetTopic(Name) is { } topic && replicas.GetLog(Name, PartitionFor(groupId, topic.Partitions.Count)) is null);
+        metadata.Image.GetTopic(Name) is { } topic && replicas.GetLog(Name, PartitionFor(groupId, topic.Partitions.Count)) is null;
 
     public void Append(string groupId, IReadOnlyList<GroupRecord> records) => AppendBatch(groupId, records, producerId: -1, producerEpoch: -1, transactional: false);
 
@@ -121,70 +111,61 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
     };
 
     /// <summary>
-    /// Replays every partition into the coordinator at start-up: offsets (last record per key wins,
-    /// tombstones remove; offsets of a transactional batch stay pending until a COMMIT/ABORT marker of
-    /// their producer in the same partition, and those without one stay pending for the transaction
-    /// coordinator to end), KIP-848 consumer group records (types 3 to 8) in log order, then each classic
-    /// group's last metadata record. Records of share and streams groups (9+) are counted and left to
-    /// their own loaders. A record that does not decode is logged and skipped: one bad record must not
-    /// cost every group its offsets.
+    /// Replays one partition into a loading shard (start-up, and a shard loaded when this broker becomes the
+    /// partition's leader): offsets (last record per key wins, tombstones remove; offsets of a transactional batch
+    /// stay pending until a COMMIT/ABORT marker of their producer in the same partition, and those without one stay
+    /// pending for the transaction coordinator to end), KIP-848 consumer group records (types 3 to 8) in log order,
+    /// then each classic group's last metadata record. Records of share and streams groups (9+) are counted and left
+    /// to their own loaders. A record that does not decode is logged and skipped: one bad record must not cost every
+    /// group its offsets. The runtime finishes the load (<c>GroupCoordinatorShard.OnLoaded</c>).
     /// </summary>
-    public void Load(GroupCoordinator coordinator)
+    public void Load(int partition, GroupCoordinatorShard shard)
     {
-        if (metadata.Image.GetTopic(Name) is not { } topic)
+        if (metadata.Image.GetTopic(Name) is null || replicas.GetLog(Name, partition) is not { } partitionLog)
         {
-            _loaded = true;
             return;
         }
 
         var groups = new Dictionary<string, byte[]?>(StringComparer.Ordinal);
         long offsetRecords = 0, consumerGroupRecords = 0, otherRecords = 0;
         using var scratch = new PooledBufferWriter();
-        foreach (var partition in topic.Partitions.Keys)
+        ForEachRecord(partitionLog, scratch, shard, partition, (key, value, producerId) =>
         {
-            if (replicas.GetLog(Name, partition) is not { } partitionLog)
+            try
             {
-                continue;
+                var parsed = GroupRecords.ReadKey(key);
+                switch (parsed.Type)
+                {
+                    case 0 or 1:
+                        // Offsets of a transactional batch stay pending until the producer's marker in this partition.
+                        shard.ReplayOffsetRecord(
+                            partition, producerId, parsed.GroupId, new TopicPartition(parsed.Topic!, parsed.Partition), value is null ? null : GroupRecords.ReadOffsetValue(value));
+                        offsetRecords++;
+                        break;
+                    case GroupRecords.GroupMetadataKeyType:
+                        groups[parsed.GroupId] = value;
+                        break;
+                    case >= 3 and <= 8:
+                        // KIP-848 consumer group records replay in log order (a group lives in one partition).
+                        shard.ReplayConsumerGroupRecord(key, value);
+                        consumerGroupRecords++;
+                        break;
+                    default:
+                        otherRecords++;
+                        break;
+                }
             }
-
-            ForEachRecord(partitionLog, scratch, coordinator, partition, (key, value, producerId) =>
+            catch (KafkaProtocolException e)
             {
-                try
-                {
-                    var parsed = GroupRecords.ReadKey(key);
-                    switch (parsed.Type)
-                    {
-                        case 0 or 1:
-                            // Offsets of a transactional batch stay pending until the producer's marker in this partition.
-                            coordinator.ReplayOffsetRecord(
-                                partition, producerId, parsed.GroupId, new TopicPartition(parsed.Topic!, parsed.Partition), value is null ? null : GroupRecords.ReadOffsetValue(value));
-                            offsetRecords++;
-                            break;
-                        case GroupRecords.GroupMetadataKeyType:
-                            groups[parsed.GroupId] = value;
-                            break;
-                        case >= 3 and <= 8:
-                            // KIP-848 consumer group records replay in log order (a group lives in one partition).
-                            coordinator.ReplayConsumerGroupRecord(key, value);
-                            consumerGroupRecords++;
-                            break;
-                        default:
-                            otherRecords++;
-                            break;
-                    }
-                }
-                catch (KafkaProtocolException e)
-                {
-                    log.LogWarning("Skipping an undecodable record in {Log}: {Reason}", partitionLog.TopicPartition, e.Message);
-                }
-            });
-        }
+                log.LogWarning("Skipping an undecodable record in {Log}: {Reason}", partitionLog.TopicPartition, e.Message);
+            }
+        });
 
         foreach (var (groupId, value) in groups)
         {
             try
             {
-                coordinator.RestoreGroup(groupId, value is null ? null : GroupRecords.ReadGroupMetadataValue(value));
+                shard.RestoreGroup(groupId, value is null ? null : GroupRecords.ReadGroupMetadataValue(value));
             }
             catch (KafkaProtocolException e)
             {
@@ -192,13 +173,12 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
             }
         }
 
-        coordinator.OnConsumerGroupsLoaded();
-        coordinator.RestoreOffsetOnlyGroups();
-        coordinator.RestorePendingOffsetOnlyGroups();
-        _loaded = true;
-        log.LogInformation(
-            "Loaded {Topic}: {Groups} group metadata records, {Offsets} offset records, {ConsumerGroup} consumer group records, {Other} other records",
-            Name, groups.Count, offsetRecords, consumerGroupRecords, otherRecords);
+        if (groups.Count + offsetRecords + consumerGroupRecords + otherRecords > 0)
+        {
+            log.LogInformation(
+                "Loaded {Topic}-{Partition}: {Groups} group metadata records, {Offsets} offset records, {ConsumerGroup} consumer group records, {Other} other records",
+                Name, partition, groups.Count, offsetRecords, consumerGroupRecords, otherRecords);
+        }
     }
 
     private delegate void RecordVisitor(ReadOnlySpan<byte> key, byte[]? value, long transactionalProducerId);
@@ -207,7 +187,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
     /// Visits every keyed record with the producer id of its batch when the batch is transactional (-1
     /// otherwise); a COMMIT/ABORT marker completes that producer's pending offsets in the partition.
     /// </summary>
-    private void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, GroupCoordinator coordinator, int partition, RecordVisitor visit) =>
+    private void ForEachRecord(PartitionLog partitionLog, PooledBufferWriter scratch, GroupCoordinatorShard shard, int partition, RecordVisitor visit) =>
         partitionLog.ForEachBatch(partitionLog.LogStartOffset, (ReadOnlySpan<byte> batch, in RecordBatchHeader header) =>
         {
             var reader = RecordBatch.ReadRecords(batch, scratch, 64 << 20);
@@ -215,7 +195,7 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
             {
                 if (reader.MoveNext())
                 {
-                    ReplayControlRecord(reader.Current, header, coordinator, partition, partitionLog);
+                    ReplayControlRecord(reader.Current, header, shard, partition, partitionLog);
                 }
 
                 return;
@@ -232,13 +212,13 @@ public sealed class ConsumerOffsetsTopic(BrokerSettings settings, MetadataStore 
             }
         });
 
-    private void ReplayControlRecord(in Record record, in RecordBatchHeader header, GroupCoordinator coordinator, int partition, PartitionLog partitionLog)
+    private void ReplayControlRecord(in Record record, in RecordBatchHeader header, GroupCoordinatorShard shard, int partition, PartitionLog partitionLog)
     {
         try
         {
             if (!record.IsKeyNull && ControlRecords.ReadType(record.Key) is var type && type is ControlRecordType.Commit or ControlRecordType.Abort)
             {
-                coordinator.CompleteTransaction(header.ProducerId, type == ControlRecordType.Commit, partition);
+                shard.CompleteTransaction(header.ProducerId, type == ControlRecordType.Commit, partition);
             }
         }
         catch (RecordsException e)

@@ -23,10 +23,9 @@ public sealed class EmptyGroupConfigView : IGroupConfigView
     public int? ConsumerHeartbeatIntervalMs(string groupId) => null;
 }
 
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
-    /// <summary>The groups' own configs; the broker sets it to its metadata image.</summary>
-    public IGroupConfigView GroupConfigs { get; init; } = EmptyGroupConfigView.Instance;
+    private IGroupConfigView GroupConfigs => _owner.GroupConfigs;
 
     /// <summary>The group's consumer.session.timeout.ms, else group.consumer.session.timeout.ms (Kafka's GroupMetadataManager).</summary>
     private int ConsumerSessionTimeoutMs(string groupId) => GroupConfigs.ConsumerSessionTimeoutMs(groupId) ?? _config.ConsumerSessionTimeoutMs;

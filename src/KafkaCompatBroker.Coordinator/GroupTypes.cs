@@ -30,6 +30,9 @@ public sealed partial record GroupCoordinatorConfig
     /// <summary>offset.metadata.max.bytes</summary>
     public int OffsetMetadataMaxBytes { get; init; } = 4096;
 
+    /// <summary>offsets.topic.num.partitions: one coordinator shard per partition (Kafka's default 50).</summary>
+    public int OffsetsTopicPartitions { get; init; } = 50;
+
     /// <summary>offsets.retention.minutes (as ms) and offsets.retention.check.interval.ms</summary>
     public OffsetRetentionConfig OffsetRetention { get; init; } = new();
 }
@@ -87,6 +90,14 @@ public sealed record SyncGroupResult(ErrorCode Error, byte[] Assignment, string?
 public readonly record struct LeavingMember(string MemberId, string? GroupInstanceId);
 
 public sealed record LeaveGroupResult(ErrorCode Error, IReadOnlyList<(LeavingMember Member, ErrorCode Error)> Members);
+
+/// <summary>
+/// The group fields of an OffsetCommit: the generation (classic) or member epoch (consumer group), member and
+/// instance ids, whether the version knows GROUP_ID_NOT_FOUND (v9+) and whether KIP-1251's per-partition epoch
+/// checks apply (v9+).
+/// </summary>
+public readonly record struct OffsetCommitParams(
+    string GroupId, int GenerationIdOrMemberEpoch, string MemberId, string? GroupInstanceId, bool GroupIdNotFoundSupported, bool ValidatePartitionEpochs);
 
 /// <summary>One partition's offset in an OffsetCommit, after validation.</summary>
 public readonly record struct OffsetToCommit(TopicPartition Partition, long Offset, int LeaderEpoch, string? Metadata);

@@ -35,6 +35,12 @@ public interface IOffsetStore
     IReadOnlyList<string> GroupIds();
 
     /// <summary>
+    /// Writes the offsets to the log without changing memory (the coordinator applies them with <see cref="Apply"/> once
+    /// they are in the log); nothing for a store without a log.
+    /// </summary>
+    void Write(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets);
+
+    /// <summary>
     /// Applies a change that is already in the log without writing it (null removes): a transaction's
     /// offsets becoming committed when its COMMIT marker is written.
     /// </summary>
@@ -82,6 +88,10 @@ public sealed class InMemoryOffsetStore : IOffsetStore
 
     public IReadOnlyList<string> GroupIds() => [.. _groups.Where(g => !g.Value.IsEmpty).Select(g => g.Key)];
 
+    public void Write(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets)
+    {
+    }
+
     public void Apply(string groupId, TopicPartition partition, CommittedOffset? offset)
     {
         if (offset is { } value)
@@ -111,6 +121,12 @@ public sealed class PersistentOffsetStore(IGroupRecordLog log) : IOffsetStore
 
     public void CommitAll(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets)
     {
+        Write(groupId, offsets);
+        _offsets.CommitAll(groupId, offsets);
+    }
+
+    public void Write(string groupId, IReadOnlyList<KeyValuePair<TopicPartition, CommittedOffset>> offsets)
+    {
         if (offsets.Count == 0)
         {
             return;
@@ -123,7 +139,6 @@ public sealed class PersistentOffsetStore(IGroupRecordLog log) : IOffsetStore
         }
 
         log.Append(groupId, records);
-        _offsets.CommitAll(groupId, offsets);
     }
 
     public bool TryGet(string groupId, TopicPartition partition, out CommittedOffset offset) => _offsets.TryGet(groupId, partition, out offset);

@@ -17,7 +17,7 @@ public sealed class ConsumerGroupAdminTests : IDisposable
     {
         _coordinator = new GroupCoordinator(
             new GroupCoordinatorConfig { OffsetRetention = new OffsetRetentionConfig(3_600_000, 60_000) },
-            new InMemoryOffsetStore(),
+            _ => new InMemoryOffsetStore(),
             _time,
             NullLogger<GroupCoordinator>.Instance)
         { TopicView = new OneTopic() };

@@ -28,7 +28,7 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
     }
 
     private GroupCoordinator Create(RecordingLog log) =>
-        new(new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0 }, new PersistentOffsetStore(log), _time, NullLogger<GroupCoordinator>.Instance, log) { TopicView = _topics };
+        new(new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0 }, l => new PersistentOffsetStore(l!), _time, NullLogger<GroupCoordinator>.Instance, log) { TopicView = _topics };
 
     /// <summary>A new coordinator that has replayed every record written so far, as after a restart.</summary>
     private GroupCoordinator Restart()

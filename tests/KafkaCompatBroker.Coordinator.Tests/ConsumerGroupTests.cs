@@ -22,7 +22,7 @@ public sealed class ConsumerGroupTests : IDisposable
     public void Dispose() => _coordinator.Dispose();
 
     private GroupCoordinator Create(GroupCoordinatorConfig config) =>
-        new(config, new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance) { TopicView = _topics };
+        new(config, _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance) { TopicView = _topics };
 
     private ConsumerGroupHeartbeatResult Join(string memberId, string[]? topics = null, string? instanceId = null, string? regex = null, string? assignor = null, GroupCoordinator? coordinator = null) =>
         (coordinator ?? _coordinator).ConsumerGroupHeartbeat(new ConsumerGroupHeartbeatParams

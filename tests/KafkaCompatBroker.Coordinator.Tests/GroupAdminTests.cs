@@ -9,12 +9,11 @@ namespace KafkaCompatBroker.Coordinator.Tests;
 public sealed class GroupAdminTests : IDisposable
 {
     private readonly ManualTimeProvider _time = new();
-    private readonly InMemoryOffsetStore _offsets = new();
     private readonly GroupCoordinator _coordinator;
 
     public GroupAdminTests()
     {
-        _coordinator = new GroupCoordinator(new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0 }, _offsets, _time, NullLogger<GroupCoordinator>.Instance);
+        _coordinator = new GroupCoordinator(new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0 }, _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
     }
 
     public void Dispose() => _coordinator.Dispose();
@@ -78,7 +77,7 @@ public sealed class GroupAdminTests : IDisposable
     {
         await StableGroupAsync("stable");
         SimpleCommit("simple", "t", 0, 5);
-        _offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
+        _coordinator.Offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
 
         var groups = _coordinator.ListGroups([], []);
 
@@ -225,7 +224,7 @@ public sealed class GroupAdminTests : IDisposable
     [Fact]
     public void DescribeGroups_OffsetsOnly_EmptySimpleGroup()
     {
-        _offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
+        _coordinator.Offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
 
         var described = Assert.Single(_coordinator.DescribeGroups(["restored"]));
 
@@ -258,7 +257,7 @@ public sealed class GroupAdminTests : IDisposable
 
         Assert.Equal([("g", ErrorCode.None)], result);
         Assert.Null(_coordinator.GroupState("g"));
-        Assert.False(_offsets.HasOffsets("g"));
+        Assert.False(_coordinator.Offsets.HasOffsets("g"));
         Assert.Empty(_coordinator.ListGroups([], []));
         Assert.Equal(ErrorCode.GroupIdNotFound, Assert.Single(_coordinator.DescribeGroups(["g"])).Error);
     }
@@ -271,7 +270,7 @@ public sealed class GroupAdminTests : IDisposable
 
         Assert.Equal([("g", ErrorCode.NonEmptyGroup)], _coordinator.DeleteGroups(["g"]));
         Assert.Equal(ClassicGroupState.Stable, _coordinator.GroupState("g"));
-        Assert.True(_offsets.HasOffsets("g"));
+        Assert.True(_coordinator.Offsets.HasOffsets("g"));
     }
 
     [Fact]
@@ -294,13 +293,13 @@ public sealed class GroupAdminTests : IDisposable
     {
         SimpleCommit("simple", "t", 0, 5);
         SimpleCommit("", "t", 0, 6);
-        _offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
+        _coordinator.Offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
 
         var result = _coordinator.DeleteGroups(["simple", "restored", ""]);
 
         Assert.Equal([("simple", ErrorCode.None), ("restored", ErrorCode.None), ("", ErrorCode.None)], result);
         Assert.Empty(_coordinator.ListGroups([], []));
-        Assert.Empty(_offsets.GroupIds());
+        Assert.Empty(_coordinator.Offsets.GroupIds());
     }
 
     [Fact]
@@ -364,18 +363,18 @@ public sealed class GroupAdminTests : IDisposable
         Assert.Equal(ErrorCode.None, result.Error);
         Assert.Equal(["t", "v"], result.Topics.Select(t => t.Topic));
         Assert.Equal([(0, ErrorCode.None), (9, ErrorCode.None)], result.Topics[0].Partitions);
-        Assert.False(_offsets.TryGet("simple", new TopicPartition("t", 0), out _));
-        Assert.True(_offsets.TryGet("simple", new TopicPartition("t", 1), out _));
-        Assert.True(_offsets.TryGet("simple", new TopicPartition("u", 0), out _));
+        Assert.False(_coordinator.Offsets.TryGet("simple", new TopicPartition("t", 0), out _));
+        Assert.True(_coordinator.Offsets.TryGet("simple", new TopicPartition("t", 1), out _));
+        Assert.True(_coordinator.Offsets.TryGet("simple", new TopicPartition("u", 0), out _));
     }
 
     [Fact]
     public void DeleteOffsets_OffsetOnlyGroup_Deletes()
     {
-        _offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
+        _coordinator.Offsets.Commit("restored", new TopicPartition("t", 0), new CommittedOffset(1, -1, "", 0));
 
         Assert.Equal(ErrorCode.None, _coordinator.DeleteOffsets("restored", [Topic("t", 0)]).Error);
-        Assert.False(_offsets.HasOffsets("restored"));
+        Assert.False(_coordinator.Offsets.HasOffsets("restored"));
     }
 
     [Theory]
@@ -393,8 +392,8 @@ public sealed class GroupAdminTests : IDisposable
         Assert.Equal(ErrorCode.None, result.Error);
         Assert.Equal([(0, ErrorCode.GroupSubscribedToTopic), (1, ErrorCode.GroupSubscribedToTopic)], result.Topics[0].Partitions);
         Assert.Equal([(0, ErrorCode.None)], result.Topics[1].Partitions);
-        Assert.True(_offsets.TryGet("g", new TopicPartition("t", 0), out _));
-        Assert.False(_offsets.TryGet("g", new TopicPartition("other", 0), out _));
+        Assert.True(_coordinator.Offsets.TryGet("g", new TopicPartition("t", 0), out _));
+        Assert.False(_coordinator.Offsets.TryGet("g", new TopicPartition("other", 0), out _));
     }
 
     [Fact]
@@ -406,7 +405,7 @@ public sealed class GroupAdminTests : IDisposable
         var result = _coordinator.DeleteOffsets("g", [Topic("other", 0)]);
 
         Assert.Equal([(0, ErrorCode.GroupSubscribedToTopic)], Assert.Single(result.Topics).Partitions);
-        Assert.True(_offsets.TryGet("g", new TopicPartition("other", 0), out _));
+        Assert.True(_coordinator.Offsets.TryGet("g", new TopicPartition("other", 0), out _));
     }
 
     [Fact]
@@ -431,7 +430,7 @@ public sealed class GroupAdminTests : IDisposable
 
         Assert.Equal(ErrorCode.NonEmptyGroup, result.Error);
         Assert.Empty(result.Topics);
-        Assert.True(_offsets.HasOffsets("g"));
+        Assert.True(_coordinator.Offsets.HasOffsets("g"));
     }
 
     [Fact]
@@ -446,7 +445,7 @@ public sealed class GroupAdminTests : IDisposable
         var result = _coordinator.DeleteOffsets("g", [Topic("t", 0)]);
 
         Assert.Equal([(0, ErrorCode.None)], Assert.Single(result.Topics).Partitions);
-        Assert.False(_offsets.HasOffsets("g"));
+        Assert.False(_coordinator.Offsets.HasOffsets("g"));
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public sealed class GroupConfigTests : IDisposable
     public GroupConfigTests()
     {
         var topics = new OneTopic();
-        _coordinator = new GroupCoordinator(new GroupCoordinatorConfig(), new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance)
+        _coordinator = new GroupCoordinator(new GroupCoordinatorConfig(), _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance)
         {
             TopicView = topics,
             GroupConfigs = _configs,

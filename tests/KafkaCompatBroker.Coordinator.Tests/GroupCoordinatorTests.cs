@@ -17,7 +17,7 @@ public sealed class GroupCoordinatorTests : IDisposable
     public void Dispose() => _coordinator.Dispose();
 
     private GroupCoordinator Create(GroupCoordinatorConfig config) =>
-        new(config, new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
+        new(config, _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
 
     private static JoinGroupParams Join(string memberId = "", string? instanceId = null, int session = 10_000, int rebalance = 30_000, bool requireKnown = false, string protocolType = "consumer", params string[] protocols) => new()
     {

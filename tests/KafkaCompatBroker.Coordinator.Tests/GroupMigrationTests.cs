@@ -27,7 +27,7 @@ public sealed class GroupMigrationTests : IDisposable
     private GroupCoordinator Create(ConsumerGroupMigrationPolicy policy, RecordingLog log)
     {
         var coordinator = new GroupCoordinator(
-            new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0, ConsumerMigrationPolicy = policy }, new PersistentOffsetStore(log), _time, NullLogger<GroupCoordinator>.Instance, log)
+            new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0, ConsumerMigrationPolicy = policy }, l => new PersistentOffsetStore(l!), _time, NullLogger<GroupCoordinator>.Instance, log)
         {
             TopicView = _topics,
         };

@@ -18,7 +18,7 @@ public sealed class GroupPersistenceTests : IDisposable
     {
         _coordinator = new GroupCoordinator(
             new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0, OffsetRetention = new OffsetRetentionConfig(RetentionMs, CheckIntervalMs) },
-            new PersistentOffsetStore(_log),
+            log => new PersistentOffsetStore(log!),
             _time,
             NullLogger<GroupCoordinator>.Instance,
             _log);
@@ -139,7 +139,7 @@ public sealed class GroupPersistenceTests : IDisposable
     {
         var (member, generation) = await StableMemberAsync();
         var stored = GroupRecords.ReadGroupMetadataValue(_log.Records.Last(r => GroupRecords.ReadKey(r.Key).Type == 2).Value);
-        using var restarted = new GroupCoordinator(new GroupCoordinatorConfig(), new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
+        using var restarted = new GroupCoordinator(new GroupCoordinatorConfig(), _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance);
 
         restarted.RestoreGroup("g", stored);
 

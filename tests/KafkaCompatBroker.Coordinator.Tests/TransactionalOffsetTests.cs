@@ -20,7 +20,7 @@ public sealed class TransactionalOffsetTests : IDisposable
     {
         _coordinator = new GroupCoordinator(
             new GroupCoordinatorConfig { InitialRebalanceDelayMs = 0, OffsetMetadataMaxBytes = 10, OffsetRetention = new OffsetRetentionConfig(RetentionMs, 60_000) },
-            new PersistentOffsetStore(_log),
+            log => new PersistentOffsetStore(log!),
             _time,
             NullLogger<GroupCoordinator>.Instance,
             _log);
@@ -225,7 +225,7 @@ public sealed class TransactionalOffsetTests : IDisposable
     [Fact]
     public void TxnOffsetCommit_ConsumerGroupMember_EpochRules()
     {
-        using var coordinator = new GroupCoordinator(new GroupCoordinatorConfig(), new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance, _log)
+        using var coordinator = new GroupCoordinator(new GroupCoordinatorConfig(), _ => new InMemoryOffsetStore(), _time, NullLogger<GroupCoordinator>.Instance, _log)
         {
             TopicView = new SingleTopicView(),
         };

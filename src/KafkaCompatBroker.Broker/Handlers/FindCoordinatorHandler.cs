@@ -69,9 +69,15 @@ public sealed class FindCoordinatorHandler(BrokerContext broker) : ApiHandler<Fi
         return ValueTask.FromResult<FindCoordinatorResponse?>(response);
     }
 
-    /// <summary>The request's answer, or COORDINATOR_NOT_AVAILABLE while the key's partition is not ready.</summary>
+    /// <summary>
+    /// The request's answer, or COORDINATOR_NOT_AVAILABLE while the key's partition is not ready: its log is being
+    /// created or its coordinator shard is not active. Kafka's FindCoordinator answers with the partition's leader and
+    /// COORDINATOR_NOT_AVAILABLE while there is none; it never answers COORDINATOR_LOAD_IN_PROGRESS (the group APIs do).
+    /// </summary>
     private (ErrorCode Error, string Message) ForKey(sbyte keyType, string key, ErrorCode error, string message) =>
-        error == ErrorCode.None && (keyType == 0 ? broker.ConsumerOffsets.IsLoading(key) : broker.TransactionState.IsLoading(key))
+        error == ErrorCode.None && (keyType == 0
+            ? broker.ConsumerOffsets.IsLoading(key) || broker.GroupCoordinator.CoordinatorError(key) != ErrorCode.None
+            : broker.TransactionState.IsLoading(key))
             ? (ErrorCode.CoordinatorNotAvailable, NotAvailable)
             : (error, message);
 }

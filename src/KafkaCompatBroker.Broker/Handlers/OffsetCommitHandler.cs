@@ -26,12 +26,11 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
 
     public override short MaxVersion => 10;
 
-    protected override ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
+    protected override async ValueTask<OffsetCommitResponse?> HandleAsync(RequestContext context, OffsetCommitRequest request, CancellationToken cancellationToken)
     {
         var version = context.ApiVersion;
         var coordinator = broker.GroupCoordinator;
         var image = broker.Metadata.Image;
-        ErrorCode? groupError = null; // checked only when the request has a valid partition, as Kafka does
         var response = new OffsetCommitResponse();
         var toCommit = new List<OffsetToCommit>();
         var committedPartitions = new List<OffsetCommitResponse.OffsetCommitResponsePartition>();
@@ -46,26 +45,8 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
                 var error = known is null
                     ? version >= 10 ? ErrorCode.UnknownTopicId : ErrorCode.UnknownTopicOrPartition
                     : valid ? ErrorCode.None : ErrorCode.UnknownTopicOrPartition;
-                if (valid)
-                {
-                    groupError ??= request.GroupId.Length == 0
-                        ? ErrorCode.InvalidGroupId
-                        : coordinator.ValidateOffsetCommit(
-                            request.GroupId, request.GenerationIdOrMemberEpoch, request.MemberId, version >= 7 ? request.GroupInstanceId : null, groupIdNotFoundSupported: version >= 9);
-                    error = groupError.Value;
-                    if (error == ErrorCode.None && partition.CommittedMetadata is { } metadata && metadata.Length > coordinator.Config.OffsetMetadataMaxBytes)
-                    {
-                        error = ErrorCode.OffsetMetadataTooLarge;
-                    }
-
-                    if (error == ErrorCode.None && version >= 9)
-                    {
-                        error = coordinator.ValidateConsumerCommitPartition(request.GroupId, request.MemberId, request.GenerationIdOrMemberEpoch, name, partition.PartitionIndex);
-                    }
-                }
-
                 var partitionResponse = new OffsetCommitResponse.OffsetCommitResponsePartition { PartitionIndex = partition.PartitionIndex, ErrorCode = (short)error };
-                if (error == ErrorCode.None) // only a valid partition can have no error
+                if (valid)
                 {
                     toCommit.Add(new OffsetToCommit(
                         new TopicPartition(name, partition.PartitionIndex), partition.CommittedOffset, version >= 6 ? partition.CommittedLeaderEpoch : -1, partition.CommittedMetadata));
@@ -78,16 +59,27 @@ public sealed class OffsetCommitHandler(BrokerContext broker) : ApiHandler<Offse
             response.Topics.Add(topicResponse);
         }
 
-        // One batch in __consumer_offsets for the whole request; if it fails, every partition in it failed.
-        var commitError = toCommit.Count > 0 ? coordinator.CommitOffsets(request.GroupId, toCommit) : ErrorCode.None;
-        if (commitError != ErrorCode.None)
+        // The group is checked only when the request has a valid partition, as Kafka does. The checks and the write
+        // (one batch in __consumer_offsets for the whole request) are one shard operation.
+        if (toCommit.Count > 0)
         {
-            foreach (var partition in committedPartitions)
+            var errors = request.GroupId.Length == 0
+                ? Enumerable.Repeat(ErrorCode.InvalidGroupId, toCommit.Count).ToArray()
+                : await coordinator.CommitOffsetsAsync(
+                    new OffsetCommitParams(
+                        request.GroupId,
+                        request.GenerationIdOrMemberEpoch,
+                        request.MemberId,
+                        version >= 7 ? request.GroupInstanceId : null,
+                        GroupIdNotFoundSupported: version >= 9,
+                        ValidatePartitionEpochs: version >= 9),
+                    toCommit).ConfigureAwait(false);
+            for (var i = 0; i < errors.Length; i++)
             {
-                partition.ErrorCode = (short)commitError;
+                committedPartitions[i].ErrorCode = (short)errors[i];
             }
         }
 
-        return ValueTask.FromResult<OffsetCommitResponse?>(response);
+        return response;
     }
 }

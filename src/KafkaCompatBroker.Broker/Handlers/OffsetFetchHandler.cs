@@ -29,6 +29,13 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
         var response = new OffsetFetchResponse();
         if (version < 8)
         {
+            if (version >= 2 && broker.GroupCoordinator.CoordinatorError(request.GroupId) is var shardError && shardError != ErrorCode.None)
+            {
+                // The group's coordinator shard is not active here (Kafka's CoordinatorRuntime answers from its state).
+                response.ErrorCode = (short)shardError;
+                return ValueTask.FromResult<OffsetFetchResponse?>(response);
+            }
+
             List<(string Name, List<int>? Partitions)>? requested = null;
             if (request.Topics is { } topics)
             {
@@ -75,6 +82,13 @@ public sealed class OffsetFetchHandler(BrokerContext broker) : ApiHandler<Offset
             }
 
             var groupResponse = new OffsetFetchResponse.OffsetFetchResponseGroup { GroupId = group.GroupId };
+            if (broker.GroupCoordinator.CoordinatorError(group.GroupId) is var shardError && shardError != ErrorCode.None)
+            {
+                groupResponse.ErrorCode = (short)shardError;
+                response.Groups.Add(groupResponse);
+                continue;
+            }
+
             if (version >= 9 && broker.GroupCoordinator.ValidateOffsetFetch(group.GroupId, group.MemberId, group.MemberEpoch) is var memberError && memberError != ErrorCode.None)
             {
                 // v9+: a consumer group member must send its current epoch (STALE_MEMBER_EPOCH / UNKNOWN_MEMBER_ID).

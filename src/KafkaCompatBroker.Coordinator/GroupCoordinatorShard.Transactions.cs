@@ -28,7 +28,7 @@ public readonly record struct TxnOffsetCommitParams(
 /// pending offsets; deletes (OffsetDelete, DeleteGroups) remove pending offsets too; retention keeps
 /// offsets, and groups, that have pending offsets.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     // (__consumer_offsets partition, producer id) → that producer's pending offsets there.
     private readonly Dictionary<(int LogPartition, long ProducerId), Dictionary<(string GroupId, TopicPartition Partition), PendingOffset>> _pendingOffsets = [];
@@ -55,6 +55,7 @@ public sealed partial class GroupCoordinator
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             var groupError = ValidateTransactionalOffsetCommit(request);
             if (groupError != ErrorCode.None)
             {
@@ -178,6 +179,7 @@ public sealed partial class GroupCoordinator
     {
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             if (!_pendingOffsets.Remove((logPartition, producerId), out var pending))
             {
                 return;

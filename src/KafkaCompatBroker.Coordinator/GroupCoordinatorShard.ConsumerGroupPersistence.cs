@@ -13,13 +13,18 @@ namespace KafkaCompatBroker.Coordinator;
 /// At start-up the records are replayed (<see cref="ReplayConsumerGroupRecord"/>) and then every
 /// member's session starts again (<see cref="OnConsumerGroupsLoaded"/>), as Kafka does on loading.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     /// <summary>The records of a group's state: group-level entries have an empty member id.</summary>
     private readonly record struct ConsumerGroupImageEntry(short Type, string MemberId, GroupRecord Record);
 
     /// <summary>A group's state before a change, and the empty classic group a heartbeat may convert.</summary>
     private sealed record ConsumerGroupChange(string GroupId, List<ConsumerGroupImageEntry>? Before, ClassicGroup? Classic);
+
+    // The records each consumer group had in the log after its last change, so a change serialises the group once (after
+    // it) instead of twice: every change is bracketed and committed or reverted under the lock, so the state before a
+    // change is the state the last one wrote. Keyed by the group object: a group rebuilt (revert, reload) is imaged again.
+    private readonly Dictionary<string, (ConsumerGroup Group, List<ConsumerGroupImageEntry> Image)> _persistedImages = new(StringComparer.Ordinal);
 
     /// <summary>
     /// DeleteGroups or offset retention removed an empty consumer group: its assignment epoch and group
@@ -48,8 +53,13 @@ public sealed partial class GroupCoordinator
             return null;
         }
 
-        return new ConsumerGroupChange(
-            groupId, _consumerGroups.TryGetValue(groupId, out var group) ? ConsumerGroupImage(group) : null, _groups.GetValueOrDefault(groupId));
+        List<ConsumerGroupImageEntry>? before = null;
+        if (_consumerGroups.TryGetValue(groupId, out var group))
+        {
+            before = _persistedImages.TryGetValue(groupId, out var persisted) && persisted.Group == group ? persisted.Image : ConsumerGroupImage(group);
+        }
+
+        return new ConsumerGroupChange(groupId, before, _groups.GetValueOrDefault(groupId));
     }
 
     /// <summary>Appends what the change wrote; on failure restores the group as it was and returns the error.</summary>
@@ -77,12 +87,14 @@ public sealed partial class GroupCoordinator
         }
         if (records.Count == 0)
         {
+            RememberImage(groupId, group, after);
             return null;
         }
 
         try
         {
             _records.Append(groupId, records);
+            RememberImage(groupId, group, after);
             return null;
         }
         catch (GroupRecordLogException e)
@@ -93,8 +105,21 @@ public sealed partial class GroupCoordinator
         }
     }
 
+    private void RememberImage(string groupId, ConsumerGroup? group, List<ConsumerGroupImageEntry>? image)
+    {
+        if (group is not null && image is not null)
+        {
+            _persistedImages[groupId] = (group, image);
+        }
+        else
+        {
+            _persistedImages.Remove(groupId);
+        }
+    }
+
     private void RevertConsumerGroupChange(ConsumerGroupChange change)
     {
+        _persistedImages.Remove(change.GroupId);
         DropConsumerGroup(change.GroupId);
         if (_groups.TryGetValue(change.GroupId, out var downgraded) && downgraded != change.Classic)
         {
@@ -266,6 +291,7 @@ public sealed partial class GroupCoordinator
 
     private void DropConsumerGroup(string groupId)
     {
+        _persistedImages.Remove(groupId);
         if (_consumerGroups.Remove(groupId, out var group))
         {
             foreach (var member in group.Members.Values)

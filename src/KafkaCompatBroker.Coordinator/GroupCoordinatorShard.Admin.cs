@@ -42,7 +42,7 @@ public sealed record OffsetDeleteResult(ErrorCode Error, IReadOnlyList<(string T
 /// membership, or after a restart): such a group is an Empty classic group with protocol type "".
 /// Other group types (KIP-848 consumer groups) add their groups next to the classic ones below.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     private const string ConsumerProtocolType = "consumer";
 
@@ -167,6 +167,7 @@ public sealed partial class GroupCoordinator
         var seen = new HashSet<string>(StringComparer.Ordinal);
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             foreach (var groupId in groupIds)
             {
                 if (seen.Add(groupId))
@@ -265,6 +266,7 @@ public sealed partial class GroupCoordinator
 
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             // A consumer group is never NON_EMPTY_GROUP here; it answers subscriptions from its members' topics.
             _groups.TryGetValue(groupId, out var group);
             _consumerGroups.TryGetValue(groupId, out var consumerGroup);

@@ -11,7 +11,7 @@ namespace KafkaCompatBroker.Coordinator;
 /// and assignment bytes per member); DeleteGroups deletes an empty one; OffsetDelete refuses partitions
 /// of topics a member subscribes to. All under the coordinator's lock (callers hold it).
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     private const short ConsumerProtocolVersion = 3;
 
@@ -98,6 +98,7 @@ public sealed partial class GroupCoordinator
     {
         group.IsDead = true;
         _consumerGroups.Remove(group.GroupId);
+        _persistedImages.Remove(group.GroupId);
         OnConsumerGroupDeleted(group.GroupId);
     }
 

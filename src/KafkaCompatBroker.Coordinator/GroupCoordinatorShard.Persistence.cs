@@ -9,10 +9,8 @@ namespace KafkaCompatBroker.Coordinator;
 /// new assignment or becomes empty (as Kafka stores it), a tombstone when a group is deleted or
 /// expires, the replay of those records at start-up, and offset retention.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
-    private ITimer? _retentionTimer;
-
     /// <summary>Writes the group's metadata; returns the error to answer with when the log refused it.</summary>
     private ErrorCode? TryStoreGroup(ClassicGroup group)
     {
@@ -151,13 +149,15 @@ public sealed partial class GroupCoordinator
         }
     }
 
-    // ---------------------------------------------------------------- Retention
-
-    private void StartRetentionTimer()
+    /// <summary>The end of a load: what start-up did after the replay, for this shard's groups alone.</summary>
+    internal void OnLoaded()
     {
-        var interval = TimeSpan.FromMilliseconds(Math.Max(1, _config.OffsetRetention.CheckIntervalMs));
-        _retentionTimer = _time.CreateTimer(static state => ((GroupCoordinator)state!).ExpireOffsets(), this, interval, interval);
+        OnConsumerGroupsLoaded();
+        RestoreOffsetOnlyGroups();
+        RestorePendingOffsetOnlyGroups();
     }
+
+    // ---------------------------------------------------------------- Retention
 
     /// <summary>
     /// Kafka's offset expiration: offsets of an empty group expire offsets.retention.minutes after the
@@ -169,6 +169,7 @@ public sealed partial class GroupCoordinator
     {
         lock (_lock)
         {
+            FlushQueuedWritesLocked(); // reads committed offsets: queued commits first
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var retention = _config.OffsetRetention.RetentionMs;
             var expired = 0;

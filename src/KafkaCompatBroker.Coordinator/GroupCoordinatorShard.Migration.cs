@@ -31,7 +31,7 @@ public sealed partial record GroupCoordinatorConfig
 /// Kafka's ClassicGroup.fromConsumerGroup) and rebalances. Each conversion is written as the old type's tombstones
 /// and the new type's records in one batch.
 /// </summary>
-public sealed partial class GroupCoordinator
+public sealed partial class GroupCoordinatorShard
 {
     private bool ValidateOnlineUpgrade(ClassicGroup classic)
     {
@@ -598,7 +598,7 @@ public sealed partial class GroupCoordinator
             static s => ((ClassicMemberTimeout)s!).Fire(), timeout, TimeSpan.FromMilliseconds(Math.Max(member.RebalanceTimeoutMs, 0)), Timeout.InfiniteTimeSpan);
     }
 
-    private sealed class ClassicMemberTimeout(GroupCoordinator coordinator, ConsumerGroup group, ConsumerGroupMember member, ClassicTimeoutKind kind)
+    private sealed class ClassicMemberTimeout(GroupCoordinatorShard coordinator, ConsumerGroup group, ConsumerGroupMember member, ClassicTimeoutKind kind)
     {
         /// <summary>This timeout's timer: a callback that ran late, after the member's timer was replaced or cleared, does nothing.</summary>
         public ITimer? Timer { get; set; }
