@@ -38,7 +38,7 @@ public sealed class BrokerContext(
 
     private TransactionMarkerWriter? _markerWriter;
 
-    /// <summary>The group coordinator and committed offsets (this node coordinates every group).</summary>
+    /// <summary>The group coordinator and committed offsets (ONE-REPLICA: this node coordinates every group).</summary>
     public GroupCoordinator GroupCoordinator => _groupCoordinator ??= CreateGroupCoordinator();
 
     private GroupCoordinator? _groupCoordinator;
@@ -94,7 +94,7 @@ public sealed class BrokerContext(
 
     private TransactionStateTopic? _transactionState;
 
-    /// <summary>The transaction coordinator (this node coordinates every transactional id).</summary>
+    /// <summary>The transaction coordinator (ONE-REPLICA: this node coordinates every transactional id).</summary>
     public TransactionCoordinator TransactionCoordinator => _transactionCoordinator ??= CreateTransactionCoordinator();
 
     private TransactionCoordinator? _transactionCoordinator;

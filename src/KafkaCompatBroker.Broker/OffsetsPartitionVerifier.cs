@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Broker;
 

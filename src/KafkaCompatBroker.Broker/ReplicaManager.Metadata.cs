@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Broker;

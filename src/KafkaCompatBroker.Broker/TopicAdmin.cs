@@ -1,5 +1,4 @@
 using KafkaCompatBroker.Controller;
-using KafkaCompatBroker.Protocol;
 
 namespace KafkaCompatBroker.Broker;
 

@@ -4,7 +4,6 @@ using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Records;
 using KafkaCompatBroker.Storage;
-using Microsoft.Extensions.Logging;
 
 namespace KafkaCompatBroker.Controller;
 

@@ -11,7 +11,7 @@ public sealed record MetadataStoreOptions
     /// <summary>The cluster id (meta.properties); carried in the image, not in the log.</summary>
     public string ClusterId { get; init; } = "";
 
-    /// <summary>The leader epoch stamped on appended batches and in snapshot ids (a single-node quorum keeps one epoch).</summary>
+    /// <summary>The leader epoch stamped on appended batches and in snapshot ids (ONE-REPLICA: a single-node quorum keeps one epoch).</summary>
     public int LeaderEpoch { get; init; } = 1;
 
     /// <summary>

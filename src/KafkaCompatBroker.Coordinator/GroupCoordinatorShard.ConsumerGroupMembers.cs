@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.RegularExpressions;
 using KafkaCompatBroker.Protocol;
 using Microsoft.Extensions.Logging;
 

@@ -6,7 +6,7 @@ namespace KafkaCompatBroker.Coordinator;
 /// <summary>
 /// The transaction coordinator's side of TxnOffsetCommit: that the group's <c>__consumer_offsets</c>
 /// partition is part of the producer's ongoing transaction (added by AddOffsetsToTxn), or, with
-/// transactions V2 (TxnOffsetCommit v5+, <paramref name="addIfMissing"/>), adds it. NONE when it is.
+/// transactions V2 (TxnOffsetCommit v5+, <c>addIfMissing</c>), adds it. NONE when it is.
 /// </summary>
 public interface ITransactionVerifier
 {

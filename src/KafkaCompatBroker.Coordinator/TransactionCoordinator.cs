@@ -5,7 +5,7 @@ namespace KafkaCompatBroker.Coordinator;
 
 /// <summary>
 /// The transaction coordinator (Kafka's TransactionCoordinator + TransactionStateManager) for every
-/// transactional id: this single node leads every partition of <c>__transaction_state</c>. State lives
+/// transactional id: ONE-REPLICA: this single node leads every partition of <c>__transaction_state</c>. State lives
 /// under one lock; every change is appended to the log first (<see cref="ITransactionLog"/>), then applied,
 /// then answered. Ending a transaction writes PrepareCommit/PrepareAbort, then the markers to every
 /// partition of the transaction (<see cref="ITransactionMarkerSink"/>, outside the lock, because a marker

@@ -1,5 +1,3 @@
-using KafkaCompatBroker.Protocol;
-
 namespace KafkaCompatBroker.Storage;
 
 /// <summary>

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using Microsoft.Extensions.Logging;
 

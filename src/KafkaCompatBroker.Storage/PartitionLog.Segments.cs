@@ -1,4 +1,3 @@
-using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 using Microsoft.Extensions.Logging;
 

@@ -11,7 +11,7 @@ namespace KafkaCompatBroker.Storage;
 /// </summary>
 public readonly record struct PartitionLogCheckpoint(long RecoveryPoint, long LogStartOffset, long HighWatermark = -1);
 
-/// <summary>Receives one stored batch from <see cref="PartitionLog.ForEachBatch"/>.</summary>
+/// <summary>Receives one stored batch from <see cref="PartitionLog.ForEachBatch(long, StoredBatchVisitor)"/>.</summary>
 public delegate void StoredBatchVisitor(ReadOnlySpan<byte> batch, in RecordBatchHeader header);
 
 /// <summary>

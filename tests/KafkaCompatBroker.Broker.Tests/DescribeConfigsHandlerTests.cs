@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.IO.Pipelines;
-using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 

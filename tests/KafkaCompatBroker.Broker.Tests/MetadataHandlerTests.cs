@@ -1,8 +1,4 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.IO.Pipelines;
 using KafkaCompatBroker.Controller;
-using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 

@@ -7,7 +7,6 @@ using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Storage;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Broker.Tests;

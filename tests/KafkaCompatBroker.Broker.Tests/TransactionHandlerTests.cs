@@ -3,7 +3,6 @@ using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Records;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Broker.Tests;
 

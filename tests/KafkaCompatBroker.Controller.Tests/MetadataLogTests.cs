@@ -1,5 +1,4 @@
 using System.Buffers;
-using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Records;
 

@@ -1,4 +1,3 @@
-using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.MetadataRecords;
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using KafkaCompatBroker.Fuzz;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Records;

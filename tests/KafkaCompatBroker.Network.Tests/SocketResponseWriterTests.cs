@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using KafkaCompatBroker.Protocol;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using KafkaCompatBroker.Broker;
 
 namespace KafkaCompatBroker.Perf.Tests;
 

@@ -1,16 +1,13 @@
 using System.Buffers;
 using System.Collections;
-using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using KafkaCompatBroker.Broker;
 using KafkaCompatBroker.Broker.Configuration;
 using KafkaCompatBroker.Broker.Tests;
-using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Network;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Records;
-using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KafkaCompatBroker.Benchmarks;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
-using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 
 namespace KafkaCompatBroker.Benchmarks;

@@ -1,6 +1,4 @@
 using KafkaCompatBroker.Fuzz;
-using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Records;
 using SharpFuzz;
 
 // Usage:

@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Controller;
 using KafkaCompatBroker.Protocol;
-using KafkaCompatBroker.Protocol.Messages;
 using KafkaCompatBroker.Records;
 
 namespace KafkaCompatBroker.Fuzz;

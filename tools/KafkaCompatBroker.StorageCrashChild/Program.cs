@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Storage;
 using Microsoft.Extensions.Logging;
 

@@ -12,7 +12,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// validateManualPartitionAssignment (empty list, a broker that is not registered, a broker twice:
 /// INVALID_REPLICA_ASSIGNMENT, in broker id order), then, when v1's allow_replication_factor_change is false
 /// (KIP-860), a different replica count is INVALID_REPLICATION_FACTOR. A target equal to the current replicas needs
-/// no change and is NONE. Moving replicas to another broker is INVALID_REPLICA_ASSIGNMENT: this single node does not
+/// no change and is NONE. Moving replicas to another broker is INVALID_REPLICA_ASSIGNMENT: this single node (ONE-REPLICA) does not
 /// replicate (on a one-broker cluster every valid target is the current one). The response echoes
 /// allow_replication_factor_change (v1).
 /// </summary>

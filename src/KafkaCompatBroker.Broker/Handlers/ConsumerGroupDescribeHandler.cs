@@ -1,4 +1,3 @@
-using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
 

@@ -12,7 +12,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// partition(s); M would not be an increase."); explicit assignments (one broker list per new partition) are
 /// checked as Kafka checks them (INVALID_REPLICA_ASSIGNMENT); validate_only creates nothing. The new
 /// partitions' logs are created by the ReplicaManager when the change is published. All versions carry an
-/// error message field (null on success); timeout_ms never expires on a single node.
+/// error message field (null on success); timeout_ms never expires on a single node (ONE-REPLICA).
 /// Kafka collects the PartitionRecords of all the request's topics in one list bounded at 10,000
 /// (QuorumController.MAX_RECORDS_PER_USER_OP); a topic whose new partitions would overflow what the topics before
 /// it left fails. Kafka catches that overflow per topic as UNKNOWN_SERVER_ERROR after building the whole placement;

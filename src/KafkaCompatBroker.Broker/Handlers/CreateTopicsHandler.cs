@@ -13,7 +13,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// partition count, replication factor and every effective topic config with its source (read-only and
 /// sensitive are false for topic configs); v7 returns the topic id. A request asking for more than 10,000
 /// partitions, or whose records would not fit in one operation's bound, fails whole with POLICY_VIOLATION before
-/// anything is placed. A single node commits at once, so timeout_ms never expires.
+/// anything is placed. ONE-REPLICA: a single node commits at once, so timeout_ms never expires.
 /// </summary>
 public sealed class CreateTopicsHandler(BrokerContext broker) : ApiHandler<CreateTopicsRequest, CreateTopicsResponse>
 {

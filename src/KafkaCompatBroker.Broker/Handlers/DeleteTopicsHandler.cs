@@ -10,7 +10,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// id."); an unknown name is UNKNOWN_TOPIC_OR_PARTITION, an unknown id UNKNOWN_TOPIC_ID, each with Kafka's
 /// default message (error_message v5+). When delete.topic.enable is false every topic gets
 /// TOPIC_DELETION_DISABLED (v3+) or INVALID_REQUEST (v1–2). The deleted topic's partition logs are removed by
-/// the ReplicaManager when the metadata change is published. A single node commits at once, so timeout_ms
+/// the ReplicaManager when the metadata change is published. ONE-REPLICA: a single node commits at once, so timeout_ms
 /// never expires.
 /// </summary>
 public sealed class DeleteTopicsHandler(BrokerContext broker) : ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse>

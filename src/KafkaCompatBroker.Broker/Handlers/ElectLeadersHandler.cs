@@ -10,7 +10,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// with INVALID_REQUEST "Unknown election type N" at the top level and on every listed partition
 /// (ElectLeadersRequest.getErrorResponse). Per partition: unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION
 /// ("No such topic as T" / "No such partition as T-P"); a partition already led by its preferred replica (preferred)
-/// or with a leader (unclean) is ELECTION_NOT_NEEDED, which on a single node is every partition. A partition without
+/// or with a leader (unclean) is ELECTION_NOT_NEEDED, which on a single node is every partition (ONE-REPLICA). A partition without
 /// such a leader gets PREFERRED_LEADER_NOT_AVAILABLE / ELIGIBLE_LEADERS_NOT_AVAILABLE: this broker is the only
 /// candidate there is. Null topic_partitions means every partition, and then, as Kafka, every topic is listed but
 /// ELECTION_NOT_NEEDED partitions are left out.

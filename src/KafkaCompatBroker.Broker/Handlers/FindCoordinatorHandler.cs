@@ -4,7 +4,7 @@ using KafkaCompatBroker.Protocol.Messages;
 namespace KafkaCompatBroker.Broker.Handlers;
 
 /// <summary>
-/// FindCoordinator (key 10), v0–6. A single node coordinates every group (key type 0) and every
+/// FindCoordinator (key 10), v0–6. ONE-REPLICA: a single node coordinates every group (key type 0) and every
 /// transactional id (key type 1): the answer is this broker's endpoint on the listener the request
 /// came in on. v0–3 carry one key and a top-level answer; v4+ batch <c>coordinator_keys</c> with an
 /// answer per key. Any other key type fails the whole request with INVALID_REQUEST, as Kafka's

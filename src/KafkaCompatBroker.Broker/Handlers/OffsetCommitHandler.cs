@@ -1,7 +1,6 @@
 using KafkaCompatBroker.Coordinator;
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Broker.Handlers;
 

@@ -1,6 +1,5 @@
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
-using KafkaCompatBroker.Storage;
 
 namespace KafkaCompatBroker.Broker.Handlers;
 

@@ -16,7 +16,7 @@ namespace KafkaCompatBroker.Broker.Handlers;
 /// keyed records on compacted topics (INVALID_RECORD with per-record errors, v8+), max.message.bytes
 /// (MESSAGE_TOO_LARGE), CRC and framing (CORRUPT_MESSAGE). acks must be -1, 0 or 1
 /// (INVALID_REQUIRED_ACKS); acks=0 sends no response, and closes the connection when a partition failed (Kafka's signal). Topics by name up to v12, by id from v13
-/// (UNKNOWN_TOPIC_ID). error_message is v8+. With one replica acks=1 and acks=-1 are both satisfied
+/// (UNKNOWN_TOPIC_ID). error_message is v8+. ONE-REPLICA: with one replica acks=1 and acks=-1 are both satisfied
 /// once the batch is in the log. Idempotent and transactional batches (producer id ≥ 0) are checked by the
 /// partition's producer state before anything is written: an older epoch → INVALID_PRODUCER_EPOCH, a gap
 /// in sequences → OUT_OF_ORDER_SEQUENCE_NUMBER, a plain batch inside the producer's open transaction →
