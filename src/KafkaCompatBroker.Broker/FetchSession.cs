@@ -81,6 +81,9 @@ public sealed class FetchSession(int id, bool usesTopicIds, long nowMs)
 {
     private readonly Dictionary<FetchPartitionKey, CachedFetchPartition> _byKey = [];
 
+    /// <summary>Guards the session's partitions and epoch while a fetch of the session reads or updates them.</summary>
+    public Lock Lock { get; } = new();
+
     public int Id { get; } = id;
 
     /// <summary>The epoch the next incremental request must carry (1 after creation).</summary>

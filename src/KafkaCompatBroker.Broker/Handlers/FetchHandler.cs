@@ -76,7 +76,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
             var error = found is null ? ErrorCode.FetchSessionIdNotFound : ErrorCode.None;
             if (found is not null)
             {
-                lock (found)
+                lock (found.Lock)
                 {
                     if (found.Epoch != request.SessionEpoch)
                     {
@@ -307,7 +307,7 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
             var sent = scratch.Sent;
             if (session is not null)
             {
-                Monitor.Enter(session);
+                session.Lock.Enter();
             }
 
             try
@@ -362,13 +362,13 @@ public sealed class FetchHandler(BrokerContext broker) : ApiHandler<FetchRequest
             {
                 if (session is not null)
                 {
-                    Monitor.Exit(session);
+                    session.Lock.Exit();
                 }
             }
 
             if (createSession && _sessions.TryCreate(useIds, reads.Count) is { } created)
             {
-                lock (created)
+                lock (created.Lock)
                 {
                     for (var i = 0; i < reads.Count; i++)
                     {
