@@ -1,5 +1,6 @@
 using KafkaCompatBroker.Protocol;
 using KafkaCompatBroker.Protocol.Messages;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KafkaCompatBroker.Broker.Tests;
 
@@ -17,9 +18,9 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
         }
     }
 
-    private TestBroker Start(string? dataDir = null, string config = "")
+    private TestBroker Start(string? dataDir = null, string config = "", TimeProvider? time = null)
     {
-        var broker = new TestBroker(config, dataDir, keepData: true);
+        var broker = new TestBroker(config, dataDir, keepData: true, time: time);
         if (dataDir is null)
         {
             _dirs.Add(broker.DataDir);
@@ -103,10 +104,12 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
     [Fact]
     public async Task ConsumerGroupHeartbeat_MemberDoesNotReturnAfterRestart_FencedAndOthersTakeItsPartitions()
     {
+        // Both brokers run on a fake clock: m2's session runs out only when the test moves time, however slow the machine.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         const string Config = "group.consumer.session.timeout.ms=1500\ngroup.consumer.heartbeat.interval.ms=200\ngroup.consumer.min.session.timeout.ms=1000\ngroup.consumer.min.heartbeat.interval.ms=100";
         string dir;
         KafkaUuid topicId;
-        using (var broker = Start(config: Config))
+        using (var broker = Start(config: Config, time: clock))
         {
             dir = broker.DataDir;
             topicId = DataPath.CreateTopic(broker, "t", partitions: 2);
@@ -114,15 +117,16 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
             await ConsumerFlow.HeartbeatAsync(broker, ConsumerFlow.JoinRequest("g", "m2"));
         }
 
-        using var restarted = Start(dir, Config);
+        using var restarted = Start(dir, Config, clock);
         var before = await DescribeAsync(restarted);
         Assert.Equal(2, before.Members.Count);
 
-        // Only m1 comes back; m2's session (restarted at load) runs out and it is fenced.
+        // Only m1 comes back, heartbeating every 200 ms of the fake clock; m2's session (restarted at load) runs out
+        // after 1.5 s and it is fenced. 30 heartbeats are 6 s: far more than fencing and two reassignments need.
         var m1Epoch = before.Members.Single(m => m.MemberId == "m1").MemberEpoch;
         var owned = before.Members.Single(m => m.MemberId == "m1").Assignment.TopicPartitions.SelectMany(t => t.Partitions).ToList();
-        var deadline = DateTime.UtcNow.AddSeconds(10);
         ConsumerGroupDescribeResponse.DescribedGroup group;
+        var beats = 0;
         do
         {
             var beat = await ConsumerFlow.HeartbeatAsync(restarted, Beat("m1", m1Epoch, topicId, owned));
@@ -133,10 +137,10 @@ public sealed class ConsumerGroupPersistenceTests : IDisposable
                 owned = [.. assignment.TopicPartitions.SelectMany(t => t.Partitions)];
             }
 
-            await Task.Delay(200); // m1's heartbeat interval: it keeps its session while m2's runs out (the loop's condition has a deadline)
+            clock.Advance(TimeSpan.FromMilliseconds(200));
             group = await DescribeAsync(restarted);
         }
-        while ((group.Members.Count > 1 || owned.Count < 2) && DateTime.UtcNow < deadline);
+        while ((group.Members.Count > 1 || owned.Count < 2) && ++beats < 30);
 
         Assert.Equal("m1", Assert.Single(group.Members).MemberId);
         Assert.Equal(before.GroupEpoch + 1, group.GroupEpoch);
