@@ -295,25 +295,19 @@ public sealed partial class GroupCoordinatorShard : IDisposable
         UpdateMember(member, request);
         group.Add(member);
         group.NewMemberAdded = true;
-        var waiter = new TaskCompletionSource<JoinGroupResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        member.AwaitingJoin = waiter;
-        ResetSession(group, member);
-        if (group.State is ClassicGroupState.PreparingRebalance)
-        {
-            MaybeCompleteJoin(group);
-        }
-        else
-        {
-            PrepareRebalance(group, $"adding new member {memberId}");
-        }
-
-        return new ValueTask<JoinGroupResult>(waiter.Task);
+        return AwaitJoin(group, member, $"adding new member {memberId}");
     }
 
     private ValueTask<JoinGroupResult> UpdateMemberThenRebalanceOrCompleteJoin(ClassicGroup group, ClassicGroupMember member, JoinGroupParams request)
     {
         UpdateMember(member, request);
         member.AwaitingJoin?.TrySetResult(new JoinGroupResult(ErrorCode.UnknownMemberId, member.MemberId));
+        return AwaitJoin(group, member, $"updating metadata of member {member.MemberId}");
+    }
+
+    /// <summary>Parks the member's join until the rebalance completes: joins the one in progress, or starts one for <paramref name="reason"/>.</summary>
+    private ValueTask<JoinGroupResult> AwaitJoin(ClassicGroup group, ClassicGroupMember member, string reason)
+    {
         var waiter = new TaskCompletionSource<JoinGroupResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         member.AwaitingJoin = waiter;
         ResetSession(group, member);
@@ -323,7 +317,7 @@ public sealed partial class GroupCoordinatorShard : IDisposable
         }
         else
         {
-            PrepareRebalance(group, $"updating metadata of member {member.MemberId}");
+            PrepareRebalance(group, reason);
         }
 
         return new ValueTask<JoinGroupResult>(waiter.Task);
